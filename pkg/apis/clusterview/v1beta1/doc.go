@@ -1,0 +1,10 @@
+// Package v1beta1 is the v1beta1 version of the clusterview.io API: the
+// types clients see on the wire, their defaults, and the generated conversion
+// to and from the internal types in package clusterview.
+//
+// +k8s:openapi-gen=true
+// +k8s:deepcopy-gen=package
+// +k8s:conversion-gen=github.com/clusterview/clusterview/pkg/apis/clusterview
+// +k8s:defaulter-gen=TypeMeta
+// +groupName=clusterview.io
+package v1beta1

@@ -1,0 +1,330 @@
+package v1beta1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition types reported in ClusterSummaryStatus.Conditions.
+const (
+	// ConditionReady is True when the status was computed from synced
+	// informers for the object's current generation.
+	ConditionReady = "Ready"
+	// ConditionDegraded is True when selected nodes are not ready or under
+	// pressure, or selected pods are crash-looping. Its message names them.
+	ConditionDegraded = "Degraded"
+)
+
+// NoneGroup names the group of nodes that lack the spec.groupByNodeLabel label.
+const NoneGroup = "<none>"
+
+// DefaultClusterSummaryName is the ClusterSummary the server creates at its
+// first start: the whole cluster, with no selectors.
+const DefaultClusterSummaryName = "cluster"
+
+// +genclient
+// +genclient:nonNamespaced
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ClusterSummary answers "how is my cluster doing?" for the nodes and
+// namespaces its spec selects. The server computes its status continuously
+// from the cluster's nodes, pods, namespaces, quotas and workloads.
+type ClusterSummary struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec selects what the summary covers.
+	// +optional
+	Spec ClusterSummarySpec `json:"spec,omitempty"`
+	// Status is the summary, computed by the server. Clients do not write it.
+	// +optional
+	Status ClusterSummaryStatus `json:"status,omitempty"`
+}
+
+// ClusterSummarySpec selects the nodes, namespaces and resources a
+// ClusterSummary covers.
+type ClusterSummarySpec struct {
+	// NodeSelector selects the nodes to summarise. Empty or absent selects all nodes.
+	// +optional
+	NodeSelector *metav1.LabelSelector `json:"nodeSelector,omitempty"`
+	// NamespaceSelector selects the namespaces whose pods, quotas and workloads
+	// are summarised. Empty or absent selects all namespaces.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	// GroupByNodeLabel is a node label key, such as topology.kubernetes.io/zone.
+	// When set, status.groups carries one entry per value of that label; nodes
+	// without the label are grouped under "<none>".
+	// +optional
+	GroupByNodeLabel string `json:"groupByNodeLabel,omitempty"`
+	// Resources lists the resources to report, such as cpu, memory, pods or an
+	// extended resource like nvidia.com/gpu. Defaults to [cpu, memory, pods].
+	// +optional
+	// +listType=set
+	Resources []corev1.ResourceName `json:"resources,omitempty"`
+}
+
+// ClusterSummaryStatus is the computed summary. Fields are absent until the
+// server has computed the status for the first time.
+type ClusterSummaryStatus struct {
+	// ObservedGeneration is the metadata.generation the status was computed for.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions are Ready and Degraded.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+	// Nodes counts the selected nodes by state.
+	// +optional
+	Nodes *NodeCounts `json:"nodes,omitempty"`
+	// Pods counts the selected pods by phase.
+	// +optional
+	Pods *PodCounts `json:"pods,omitempty"`
+	// Namespaces is the number of selected namespaces.
+	// +optional
+	Namespaces int64 `json:"namespaces,omitempty"`
+	// Resources reports capacity, allocatable, requests and limits for each
+	// resource in spec.resources, over the selected nodes and the pods bound to them.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Resources []ResourceUsage `json:"resources,omitempty"`
+	// Workloads counts deployments, statefulsets and daemonsets in the selected
+	// namespaces.
+	// +optional
+	Workloads *WorkloadCounts `json:"workloads,omitempty"`
+	// Groups breaks the summary down by the value of spec.groupByNodeLabel.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Groups []GroupSummary `json:"groups,omitempty"`
+	// LastUpdateTime is when the status last changed.
+	// +optional
+	LastUpdateTime *metav1.Time `json:"lastUpdateTime,omitempty"`
+}
+
+// NodeCounts counts nodes by state. A node may count in several pressure fields.
+type NodeCounts struct {
+	// Total is the number of nodes.
+	Total int64 `json:"total"`
+	// Ready is the number of nodes whose Ready condition is True.
+	Ready int64 `json:"ready"`
+	// NotReady is the number of nodes whose Ready condition is False or Unknown.
+	NotReady int64 `json:"notReady"`
+	// Unschedulable is the number of cordoned nodes (spec.unschedulable).
+	Unschedulable int64 `json:"unschedulable"`
+	// MemoryPressure is the number of nodes whose MemoryPressure condition is True.
+	MemoryPressure int64 `json:"memoryPressure"`
+	// DiskPressure is the number of nodes whose DiskPressure condition is True.
+	DiskPressure int64 `json:"diskPressure"`
+	// PIDPressure is the number of nodes whose PIDPressure condition is True.
+	PIDPressure int64 `json:"pidPressure"`
+}
+
+// PodCounts counts pods by phase, with restarts and crash-looping pods.
+type PodCounts struct {
+	// Total is the number of pods.
+	Total int64 `json:"total"`
+	// Pending is the number of pods in phase Pending, scheduled or not.
+	Pending int64 `json:"pending"`
+	// Running is the number of pods in phase Running.
+	Running int64 `json:"running"`
+	// Succeeded is the number of pods in phase Succeeded.
+	Succeeded int64 `json:"succeeded"`
+	// Failed is the number of pods in phase Failed.
+	Failed int64 `json:"failed"`
+	// Unknown is the number of pods in phase Unknown or with no phase.
+	Unknown int64 `json:"unknown"`
+	// Unscheduled is the number of pending pods not yet bound to a node.
+	// +optional
+	Unscheduled int64 `json:"unscheduled,omitempty"`
+	// ContainerRestarts is the sum of the restart counts of all containers.
+	ContainerRestarts int64 `json:"containerRestarts"`
+	// CrashLooping is the number of pods with a container waiting in CrashLoopBackOff.
+	CrashLooping int64 `json:"crashLooping"`
+}
+
+// ResourceUsage reports one resource. Requests and limits are counted the
+// way the scheduler counts them: the larger of the biggest init container and
+// the sum of app and sidecar containers, plus pod overhead. Pods that have
+// finished hold nothing.
+type ResourceUsage struct {
+	// Name of the resource, such as cpu or memory.
+	Name corev1.ResourceName `json:"name"`
+	// Capacity is the sum of the nodes' capacity. Absent where no nodes are
+	// summarised, as in a NamespaceSummary.
+	// +optional
+	Capacity *resource.Quantity `json:"capacity,omitempty"`
+	// Allocatable is the sum of the nodes' allocatable amount.
+	// +optional
+	Allocatable *resource.Quantity `json:"allocatable,omitempty"`
+	// Requests is the sum of the pods' requests.
+	Requests resource.Quantity `json:"requests"`
+	// Limits is the sum of the pods' limits. When podsWithoutLimit is not zero
+	// it is a lower bound: those pods may use without limit.
+	Limits resource.Quantity `json:"limits"`
+	// PodsWithoutLimit is the number of pods with a container that sets no
+	// limit for this resource.
+	// +optional
+	PodsWithoutLimit int64 `json:"podsWithoutLimit,omitempty"`
+}
+
+// WorkloadCounts counts workload controllers.
+type WorkloadCounts struct {
+	// Deployments counts apps/v1 Deployments.
+	Deployments ReadyCount `json:"deployments"`
+	// StatefulSets counts apps/v1 StatefulSets.
+	StatefulSets ReadyCount `json:"statefulSets"`
+	// DaemonSets counts apps/v1 DaemonSets.
+	DaemonSets ReadyCount `json:"daemonSets"`
+}
+
+// ReadyCount is a total and how many of them are ready.
+type ReadyCount struct {
+	// Total is the number of objects.
+	Total int64 `json:"total"`
+	// Ready is the number of objects whose replicas are all ready.
+	Ready int64 `json:"ready"`
+}
+
+// GroupSummary is the part of a summary for the nodes that share one value of
+// spec.groupByNodeLabel.
+type GroupSummary struct {
+	// Name is the label value, or "<none>" for nodes without the label.
+	Name string `json:"name"`
+	// Nodes counts the group's nodes by state.
+	Nodes NodeCounts `json:"nodes"`
+	// Pods counts the pods bound to the group's nodes.
+	Pods PodCounts `json:"pods"`
+	// Resources reports the group's resources, as in status.resources.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Resources []ResourceUsage `json:"resources,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ClusterSummaryList is a list of ClusterSummary objects.
+type ClusterSummaryList struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	// Items is the list of ClusterSummary objects.
+	Items []ClusterSummary `json:"items"`
+}
+
+// +genclient
+// +genclient:nonNamespaced
+// +genclient:onlyVerbs=get,list,watch
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// NodeSummary is a live, read-only view of one node: its state, what its
+// pods request and limit against its allocatable resources, and its pods by
+// phase. There is one per Node, with the node's name and labels.
+type NodeSummary struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata, mirroring the node's name, labels and creation time.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Ready is true when the node's Ready condition is True.
+	Ready bool `json:"ready"`
+	// Unschedulable is true when the node is cordoned.
+	// +optional
+	Unschedulable bool `json:"unschedulable,omitempty"`
+	// MemoryPressure is true when the node's MemoryPressure condition is True.
+	// +optional
+	MemoryPressure bool `json:"memoryPressure,omitempty"`
+	// DiskPressure is true when the node's DiskPressure condition is True.
+	// +optional
+	DiskPressure bool `json:"diskPressure,omitempty"`
+	// PIDPressure is true when the node's PIDPressure condition is True.
+	// +optional
+	PIDPressure bool `json:"pidPressure,omitempty"`
+	// Pods counts the pods bound to the node.
+	Pods PodCounts `json:"pods"`
+	// PodCapacity is the number of pods the node can run (allocatable pods).
+	// +optional
+	PodCapacity int64 `json:"podCapacity,omitempty"`
+	// Resources reports capacity, allocatable, requests and limits per resource.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Resources []ResourceUsage `json:"resources,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// NodeSummaryList is a list of NodeSummary objects.
+type NodeSummaryList struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	// Items is the list of NodeSummary objects.
+	Items []NodeSummary `json:"items"`
+}
+
+// +genclient
+// +genclient:onlyVerbs=get,list,watch
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// NamespaceSummary is a live, read-only view of one namespace: its pods by
+// phase, what they request and limit, its resource quotas and its workloads.
+// There is one per Namespace, named after it, living in it, with its labels.
+type NamespaceSummary struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata, mirroring the namespace's name, labels and creation time.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Pods counts the namespace's pods, scheduled or not.
+	Pods PodCounts `json:"pods"`
+	// Resources reports requests and limits per resource, including those of
+	// pods not yet scheduled.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Resources []ResourceUsage `json:"resources,omitempty"`
+	// Quotas reports each ResourceQuota's hard limits and usage.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Quotas []QuotaUsage `json:"quotas,omitempty"`
+	// Workloads counts the namespace's deployments, statefulsets and daemonsets.
+	Workloads WorkloadCounts `json:"workloads"`
+}
+
+// QuotaUsage is one ResourceQuota's hard limits and observed usage.
+type QuotaUsage struct {
+	// Name of the ResourceQuota.
+	Name string `json:"name"`
+	// Hard is the quota's enforced limit per resource.
+	// +optional
+	Hard corev1.ResourceList `json:"hard,omitempty"`
+	// Used is the quota's observed usage per resource.
+	// +optional
+	Used corev1.ResourceList `json:"used,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// NamespaceSummaryList is a list of NamespaceSummary objects.
+type NamespaceSummaryList struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	// Items is the list of NamespaceSummary objects.
+	Items []NamespaceSummary `json:"items"`
+}

@@ -1,0 +1,197 @@
+// Package validation checks clusterview.io objects before they are stored.
+// Every error carries the field path it is about, so the API answers 422
+// Unprocessable Entity with a message a user can act on.
+package validation
+
+import (
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/sets"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/clusterview/clusterview/pkg/apis/clusterview"
+)
+
+// standardResources are the resource names Kubernetes itself defines that a
+// summary can report. Extended resources (a domain-qualified name outside
+// kubernetes.io, such as nvidia.com/gpu) and hugepages-<size> are accepted too.
+var standardResources = sets.New[corev1.ResourceName](
+	corev1.ResourceCPU,
+	corev1.ResourceMemory,
+	corev1.ResourcePods,
+	corev1.ResourceEphemeralStorage,
+	corev1.ResourceStorage,
+)
+
+// labelSelectorOptions are the rules the core API applies to selectors in
+// workload specs: no invalid label values.
+var labelSelectorOptions = metav1validation.LabelSelectorValidationOptions{AllowInvalidLabelValueInSelector: false}
+
+// ValidateClusterSummary validates a new ClusterSummary.
+func ValidateClusterSummary(obj *clusterview.ClusterSummary) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMeta(&obj.ObjectMeta, false, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	allErrs = append(allErrs, ValidateClusterSummarySpec(&obj.Spec, field.NewPath("spec"))...)
+	allErrs = append(allErrs, ValidateClusterSummaryStatus(&obj.Status, field.NewPath("status"))...)
+	return allErrs
+}
+
+// ValidateClusterSummaryUpdate validates an update of a ClusterSummary's spec and metadata.
+func ValidateClusterSummaryUpdate(obj, old *clusterview.ClusterSummary) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&obj.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	allErrs = append(allErrs, ValidateClusterSummarySpec(&obj.Spec, field.NewPath("spec"))...)
+	return allErrs
+}
+
+// ValidateClusterSummaryStatusUpdate validates an update through the status subresource.
+func ValidateClusterSummaryStatusUpdate(obj, old *clusterview.ClusterSummary) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&obj.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	allErrs = append(allErrs, ValidateClusterSummaryStatus(&obj.Status, field.NewPath("status"))...)
+	return allErrs
+}
+
+// ValidateClusterSummarySpec validates the selectors, the grouping label and
+// the resource list.
+func ValidateClusterSummarySpec(spec *clusterview.ClusterSummarySpec, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	allErrs = append(allErrs, metav1validation.ValidateLabelSelector(spec.NodeSelector, labelSelectorOptions, fldPath.Child("nodeSelector"))...)
+	allErrs = append(allErrs, metav1validation.ValidateLabelSelector(spec.NamespaceSelector, labelSelectorOptions, fldPath.Child("namespaceSelector"))...)
+	if spec.GroupByNodeLabel != "" {
+		allErrs = append(allErrs, metav1validation.ValidateLabelName(spec.GroupByNodeLabel, fldPath.Child("groupByNodeLabel"))...)
+	}
+	seen := sets.New[corev1.ResourceName]()
+	for i, name := range spec.Resources {
+		idxPath := fldPath.Child("resources").Index(i)
+		if seen.Has(name) {
+			allErrs = append(allErrs, field.Duplicate(idxPath, name))
+			continue
+		}
+		seen.Insert(name)
+		allErrs = append(allErrs, validateResourceName(name, idxPath)...)
+	}
+	return allErrs
+}
+
+// validateResourceName accepts the standard resources, hugepages-<size>, and
+// extended resources; anything else is a name no node or pod can carry.
+func validateResourceName(name corev1.ResourceName, fldPath *field.Path) field.ErrorList {
+	s := string(name)
+	switch {
+	case s == "":
+		return field.ErrorList{field.Required(fldPath, "")}
+	case standardResources.Has(name), strings.HasPrefix(s, corev1.ResourceHugePagesPrefix) && len(s) > len(corev1.ResourceHugePagesPrefix):
+		return nil
+	case isExtendedResourceName(s):
+		return nil
+	}
+	return field.ErrorList{field.NotSupported(fldPath, name, append(sets.List(standardResources), "hugepages-<size>", "<domain>/<name>"))}
+}
+
+// isExtendedResourceName reports whether s is a domain-qualified resource
+// name outside the kubernetes.io namespace, as the core API defines extended
+// resources.
+func isExtendedResourceName(s string) bool {
+	domain, _, found := strings.Cut(s, "/")
+	if !found || domain == "kubernetes.io" || strings.HasSuffix(domain, ".kubernetes.io") {
+		return false
+	}
+	return len(utilvalidation.IsQualifiedName(s)) == 0
+}
+
+// ValidateClusterSummaryStatus rejects negative counts and malformed conditions.
+func ValidateClusterSummaryStatus(status *clusterview.ClusterSummaryStatus, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	allErrs = append(allErrs, apimachineryvalidation.ValidateNonnegativeField(status.ObservedGeneration, fldPath.Child("observedGeneration"))...)
+	allErrs = append(allErrs, metav1validation.ValidateConditions(status.Conditions, fldPath.Child("conditions"))...)
+	if status.Nodes != nil {
+		allErrs = append(allErrs, validateNodeCounts(status.Nodes, fldPath.Child("nodes"))...)
+	}
+	if status.Pods != nil {
+		allErrs = append(allErrs, validatePodCounts(status.Pods, fldPath.Child("pods"))...)
+	}
+	allErrs = append(allErrs, apimachineryvalidation.ValidateNonnegativeField(status.Namespaces, fldPath.Child("namespaces"))...)
+	allErrs = append(allErrs, validateResourceUsages(status.Resources, fldPath.Child("resources"))...)
+	if w := status.Workloads; w != nil {
+		allErrs = append(allErrs, validateReadyCount(w.Deployments, fldPath.Child("workloads", "deployments"))...)
+		allErrs = append(allErrs, validateReadyCount(w.StatefulSets, fldPath.Child("workloads", "statefulSets"))...)
+		allErrs = append(allErrs, validateReadyCount(w.DaemonSets, fldPath.Child("workloads", "daemonSets"))...)
+	}
+	groupNames := sets.New[string]()
+	for i := range status.Groups {
+		g := &status.Groups[i]
+		gPath := fldPath.Child("groups").Index(i)
+		if g.Name == "" {
+			allErrs = append(allErrs, field.Required(gPath.Child("name"), ""))
+		} else if groupNames.Has(g.Name) {
+			allErrs = append(allErrs, field.Duplicate(gPath.Child("name"), g.Name))
+		}
+		groupNames.Insert(g.Name)
+		allErrs = append(allErrs, validateNodeCounts(&g.Nodes, gPath.Child("nodes"))...)
+		allErrs = append(allErrs, validatePodCounts(&g.Pods, gPath.Child("pods"))...)
+		allErrs = append(allErrs, validateResourceUsages(g.Resources, gPath.Child("resources"))...)
+	}
+	return allErrs
+}
+
+type namedCount struct {
+	name  string
+	value int64
+}
+
+func validateCounts(counts []namedCount, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for _, c := range counts {
+		allErrs = append(allErrs, apimachineryvalidation.ValidateNonnegativeField(c.value, fldPath.Child(c.name))...)
+	}
+	return allErrs
+}
+
+func validateNodeCounts(n *clusterview.NodeCounts, fldPath *field.Path) field.ErrorList {
+	return validateCounts([]namedCount{
+		{"total", n.Total}, {"ready", n.Ready}, {"notReady", n.NotReady}, {"unschedulable", n.Unschedulable},
+		{"memoryPressure", n.MemoryPressure}, {"diskPressure", n.DiskPressure}, {"pidPressure", n.PIDPressure},
+	}, fldPath)
+}
+
+func validatePodCounts(p *clusterview.PodCounts, fldPath *field.Path) field.ErrorList {
+	return validateCounts([]namedCount{
+		{"total", p.Total}, {"pending", p.Pending}, {"running", p.Running}, {"succeeded", p.Succeeded},
+		{"failed", p.Failed}, {"unknown", p.Unknown}, {"unscheduled", p.Unscheduled},
+		{"containerRestarts", p.ContainerRestarts}, {"crashLooping", p.CrashLooping},
+	}, fldPath)
+}
+
+func validateReadyCount(c clusterview.ReadyCount, fldPath *field.Path) field.ErrorList {
+	return validateCounts([]namedCount{{"total", c.Total}, {"ready", c.Ready}}, fldPath)
+}
+
+func validateResourceUsages(usages []clusterview.ResourceUsage, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	names := sets.New[corev1.ResourceName]()
+	for i := range usages {
+		u := &usages[i]
+		uPath := fldPath.Index(i)
+		if names.Has(u.Name) {
+			allErrs = append(allErrs, field.Duplicate(uPath.Child("name"), u.Name))
+		}
+		names.Insert(u.Name)
+		allErrs = append(allErrs, validateResourceName(u.Name, uPath.Child("name"))...)
+		if u.Capacity != nil && u.Capacity.Sign() < 0 {
+			allErrs = append(allErrs, field.Invalid(uPath.Child("capacity"), u.Capacity.String(), "must be greater than or equal to 0"))
+		}
+		if u.Allocatable != nil && u.Allocatable.Sign() < 0 {
+			allErrs = append(allErrs, field.Invalid(uPath.Child("allocatable"), u.Allocatable.String(), "must be greater than or equal to 0"))
+		}
+		if u.Requests.Sign() < 0 {
+			allErrs = append(allErrs, field.Invalid(uPath.Child("requests"), u.Requests.String(), "must be greater than or equal to 0"))
+		}
+		if u.Limits.Sign() < 0 {
+			allErrs = append(allErrs, field.Invalid(uPath.Child("limits"), u.Limits.String(), "must be greater than or equal to 0"))
+		}
+		allErrs = append(allErrs, apimachineryvalidation.ValidateNonnegativeField(u.PodsWithoutLimit, uPath.Child("podsWithoutLimit"))...)
+	}
+	return allErrs
+}

@@ -1,0 +1,158 @@
+// Package apiserver assembles the clusterview API server from a completed
+// configuration: the generic API server from k8s.io/apiserver, the
+// clusterview.io API group with its storage, and the start-up work that runs
+// once the server listens.
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/klog/v2"
+
+	"github.com/clusterview/clusterview/pkg/apis/clusterview"
+	"github.com/clusterview/clusterview/pkg/apis/clusterview/install"
+	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
+	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
+	clustersummarystorage "github.com/clusterview/clusterview/pkg/registry/clusterview/clustersummary"
+)
+
+var (
+	// Scheme holds every type the server encodes or decodes.
+	Scheme = runtime.NewScheme()
+	// Codecs serializes Scheme's types in every supported format.
+	Codecs = serializer.NewCodecFactory(Scheme)
+)
+
+func init() {
+	install.Install(Scheme)
+	// The generic server decodes options (ListOptions, GetOptions...) and
+	// writes Status and discovery objects as unversioned meta types.
+	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
+	Scheme.AddUnversionedTypes(schema.GroupVersion{Group: "", Version: "v1"},
+		&metav1.Status{},
+		&metav1.APIVersions{},
+		&metav1.APIGroupList{},
+		&metav1.APIGroup{},
+		&metav1.APIResourceList{},
+	)
+}
+
+// ExtraConfig is the configuration that is clusterview's own.
+type ExtraConfig struct {
+	// BootstrapTimeout bounds the creation of the default ClusterSummary at start-up.
+	BootstrapTimeout time.Duration
+}
+
+// Config is the server's configuration before defaults are filled in.
+type Config struct {
+	GenericConfig *genericapiserver.RecommendedConfig
+	ExtraConfig   ExtraConfig
+}
+
+type completedConfig struct {
+	GenericConfig genericapiserver.CompletedConfig
+	ExtraConfig   *ExtraConfig
+}
+
+// CompletedConfig is a Config with its defaults filled in. Only Complete can
+// make one, so New never sees a half-built configuration.
+type CompletedConfig struct {
+	*completedConfig
+}
+
+// Server is the running clusterview API server.
+type Server struct {
+	GenericAPIServer *genericapiserver.GenericAPIServer
+}
+
+// Complete fills in the defaults of cfg.
+func (cfg *Config) Complete() CompletedConfig {
+	extra := cfg.ExtraConfig
+	if extra.BootstrapTimeout == 0 {
+		extra.BootstrapTimeout = time.Minute
+	}
+	return CompletedConfig{&completedConfig{
+		GenericConfig: cfg.GenericConfig.Complete(),
+		ExtraConfig:   &extra,
+	}}
+}
+
+// New builds the server: the generic server, the clusterview.io group with
+// its storage, and the post-start hook that creates the default summary.
+func (c completedConfig) New() (*Server, error) {
+	genericServer, err := c.GenericConfig.New("clusterview-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, fmt.Errorf("creating the generic API server: %w", err)
+	}
+	s := &Server{GenericAPIServer: genericServer}
+
+	clusterSummaries, clusterSummaryStatus, err := clustersummarystorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	group := genericapiserver.NewDefaultAPIGroupInfo(clusterview.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	group.VersionedResourcesStorageMap[v1beta1.SchemeGroupVersion.Version] = map[string]rest.Storage{
+		"clustersummaries":        clusterSummaries,
+		"clustersummaries/status": clusterSummaryStatus,
+	}
+	if err := genericServer.InstallAPIGroup(&group); err != nil {
+		return nil, fmt.Errorf("installing the %s API group: %w", clusterview.GroupName, err)
+	}
+
+	loopback := c.GenericConfig.LoopbackClientConfig
+	timeout := c.ExtraConfig.BootstrapTimeout
+	err = genericServer.AddPostStartHook("clusterview-default-summary", func(hookCtx genericapiserver.PostStartHookContext) error {
+		client, err := clientset.NewForConfig(loopback)
+		if err != nil {
+			return fmt.Errorf("creating the loopback client: %w", err)
+		}
+		return EnsureDefaultClusterSummary(hookCtx, client, timeout)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("adding the default-summary hook: %w", err)
+	}
+	return s, nil
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully: it stops
+// accepting requests, drains those in flight and closes watches.
+func (s *Server) Run(ctx context.Context) error {
+	return s.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+}
+
+// EnsureDefaultClusterSummary creates the ClusterSummary named "cluster",
+// with no selectors, unless it exists. An existing object is left exactly as
+// it is, whatever a user changed in it. It retries until timeout because the
+// hook can run before storage answers.
+func EnsureDefaultClusterSummary(ctx context.Context, client clientset.Interface, timeout time.Duration) error {
+	logger := klog.FromContext(ctx)
+	summary := &v1beta1.ClusterSummary{ObjectMeta: metav1.ObjectMeta{Name: v1beta1.DefaultClusterSummaryName}}
+	var lastErr error
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		_, lastErr = client.ClusterviewV1beta1().ClusterSummaries().Create(ctx, summary, metav1.CreateOptions{FieldManager: "clusterview-apiserver"})
+		switch {
+		case lastErr == nil:
+			logger.Info("Created the default ClusterSummary", "name", summary.Name)
+			return true, nil
+		case apierrors.IsAlreadyExists(lastErr):
+			return true, nil
+		default:
+			logger.V(2).Info("Retrying creation of the default ClusterSummary", "err", lastErr)
+			return false, nil
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("creating the default ClusterSummary %q: %w (last error: %v)", summary.Name, err, lastErr)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+// Package server turns command-line flags into a running clusterview API
+// server: Options (every flag, in one struct) → Config → CompletedConfig →
+// Server, the same steps k8s.io/apiserver's own servers take.
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/klog/v2"
+	netutils "k8s.io/utils/net"
+
+	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
+	"github.com/clusterview/clusterview/pkg/apiserver"
+	"github.com/clusterview/clusterview/pkg/embeddedetcd"
+	"github.com/clusterview/clusterview/pkg/generated/openapi"
+)
+
+// etcdPathPrefix is where clusterview's objects live in etcd, apart from any
+// other user of a shared etcd.
+const etcdPathPrefix = "/registry/clusterview.io"
+
+// Options holds every flag of clusterview-apiserver.
+type Options struct {
+	// RecommendedOptions are the generic server's flags: secure serving,
+	// delegated authentication and authorization, audit, admission, API
+	// priority and fairness, etcd, and the core API kubeconfig.
+	RecommendedOptions *genericoptions.RecommendedOptions
+
+	// DataDir is where the embedded etcd keeps its data when no
+	// --etcd-servers are given.
+	DataDir string
+}
+
+// NewOptions returns the default options.
+func NewOptions() *Options {
+	o := &Options{
+		RecommendedOptions: genericoptions.NewRecommendedOptions(
+			etcdPathPrefix,
+			apiserver.Codecs.LegacyCodec(v1beta1.SchemeGroupVersion),
+		),
+		DataDir: "clusterview-data",
+	}
+	// Store objects as v1beta1 whatever version a client used.
+	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
+		v1beta1.SchemeGroupVersion, schema.GroupKind{Group: v1beta1.GroupName})
+	return o
+}
+
+// AddFlags registers every option on fs.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	o.RecommendedOptions.AddFlags(fs)
+	utilfeature.DefaultMutableFeatureGate.AddFlag(fs)
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir,
+		"Directory of the embedded etcd, used when --etcd-servers is empty. Objects survive restarts on the same directory.")
+}
+
+// embeddedEtcd reports whether the server runs its own etcd.
+func (o *Options) embeddedEtcd() bool {
+	return o.RecommendedOptions.Etcd != nil && len(o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList) == 0
+}
+
+// Complete fills in values derived from other options.
+func (o *Options) Complete() error {
+	if o.DataDir != "" {
+		abs, err := filepath.Abs(o.DataDir)
+		if err != nil {
+			return fmt.Errorf("resolving --data-dir: %w", err)
+		}
+		o.DataDir = abs
+	}
+	return nil
+}
+
+// Validate checks the options for errors a user must fix.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.embeddedEtcd() {
+		if o.DataDir == "" {
+			errs = append(errs, fmt.Errorf("--data-dir is required when --etcd-servers is empty"))
+		}
+		// The embedded etcd's address is known only once it runs; validate
+		// the other etcd options against a stand-in.
+		transport := &o.RecommendedOptions.Etcd.StorageConfig.Transport
+		transport.ServerList = []string{"http://127.0.0.1:2379"}
+		defer func() { transport.ServerList = nil }()
+	}
+	errs = append(errs, o.RecommendedOptions.Validate()...)
+	return utilerrors.NewAggregate(errs)
+}
+
+// Config builds the server configuration. When the server runs its own etcd,
+// Config starts it; the returned stop function stops it and must be called
+// once the server has shut down.
+func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error) {
+	stop := func() {}
+	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts(
+		"localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+		return nil, stop, fmt.Errorf("creating self-signed certificates: %w", err)
+	}
+
+	if o.embeddedEtcd() {
+		etcd, err := embeddedetcd.Start(ctx, embeddedetcd.Options{DataDir: o.DataDir})
+		if err != nil {
+			return nil, stop, err
+		}
+		o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList = etcd.Endpoints()
+		stop = etcd.Close
+	}
+
+	serverConfig := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
+	namer := openapinamer.NewDefinitionNamer(apiserver.Scheme)
+	serverConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openapi.GetOpenAPIDefinitions, namer)
+	serverConfig.OpenAPIConfig.Info.Title = "clusterview"
+	serverConfig.OpenAPIConfig.Info.Version = v1beta1.SchemeGroupVersion.Version
+	serverConfig.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
+	serverConfig.OpenAPIV3Config.Info.Title = "clusterview"
+	serverConfig.OpenAPIV3Config.Info.Version = v1beta1.SchemeGroupVersion.Version
+	serverConfig.FeatureGate = utilfeature.DefaultFeatureGate
+	serverConfig.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
+
+	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
+		stop()
+		return nil, func() {}, fmt.Errorf("applying the server options: %w", err)
+	}
+	return &apiserver.Config{GenericConfig: serverConfig}, stop, nil
+}
+
+// NewServer starts what the server depends on (the embedded etcd, when
+// used) and builds the server without starting it. cleanup releases those
+// dependencies and must be called after the server has shut down.
+func (o *Options) NewServer(ctx context.Context) (server *apiserver.Server, cleanup func(), err error) {
+	config, cleanup, err := o.Config(ctx)
+	if err != nil {
+		return nil, cleanup, err
+	}
+	server, err = config.Complete().New()
+	if err != nil {
+		cleanup()
+		return nil, func() {}, err
+	}
+	return server, cleanup, nil
+}
+
+// Run starts the server and blocks until ctx is cancelled and the server
+// has shut down.
+func (o *Options) Run(ctx context.Context) error {
+	server, cleanup, err := o.NewServer(ctx)
+	if err != nil {
+		return err
+	}
+	// Stop etcd only after the server has drained its requests and watches.
+	defer cleanup()
+	klog.FromContext(ctx).Info("Starting clusterview-apiserver", "embeddedEtcd", o.embeddedEtcd())
+	return server.Run(ctx)
+}
