@@ -1,0 +1,292 @@
+package summary
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+)
+
+// The large engine is built once per test binary so that every benchmark is
+// quick with -benchtime=1x. Benchmarks that mutate it leave it as they found
+// it.
+const (
+	benchNodes      = 5000
+	benchPods       = 150000
+	benchNamespaces = 500
+)
+
+var (
+	benchOnce    sync.Once
+	benchE       *Engine
+	bytesPerNode float64
+	bytesPerPod  float64
+)
+
+func benchNodeName(i int) string { return fmt.Sprintf("node-%05d", i) }
+
+func benchNode(i int) *v1.Node {
+	return mkNode(benchNodeName(i),
+		nodeLabels("zone", fmt.Sprintf("zone-%d", i%3), "pool", fmt.Sprintf("pool-%d", i%10),
+			"kubernetes.io/hostname", benchNodeName(i)),
+		capacity("cpu", "16", "memory", "64Gi", "pods", "110", "ephemeral-storage", "100Gi"),
+		allocatable("cpu", "15500m", "memory", "62Gi", "pods", "110", "ephemeral-storage", "95Gi"))
+}
+
+// benchPod is a typical two-container pod: the second container has no CPU
+// limit. Pods spread over nodes and namespaces so most (node, namespace)
+// cells hold one pod, the worst case for cell memory.
+func benchPod(i int) *v1.Pod {
+	return mkPod(fmt.Sprintf("ns-%03d", i%benchNamespaces), fmt.Sprintf("app-%06d-x7k2p", i),
+		onNode(benchNodeName((i*7919)%benchNodes)),
+		withContainers(
+			ctr("app", rl("cpu", "250m", "memory", "256Mi"), rl("cpu", "500m", "memory", "512Mi")),
+			ctr("proxy", rl("cpu", "50m", "memory", "64Mi"), rl("memory", "128Mi"))),
+		withRestarts(0, 1))
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// benchEngine builds the 5,000-node 150,000-pod engine, measuring what it
+// retains per node and per pod. Objects are made one at a time and dropped,
+// so the heap growth is the engine's own memory.
+func benchEngine() *Engine {
+	benchOnce.Do(func() {
+		before := heapInUse()
+		e := New(Options{})
+		for i := range benchNamespaces {
+			e.UpsertNamespace(mkNS(fmt.Sprintf("ns-%03d", i), "team", fmt.Sprintf("team-%d", i%20)))
+		}
+		for i := range benchNodes {
+			e.UpsertNode(benchNode(i))
+		}
+		afterNodes := heapInUse()
+		for i := range benchPods {
+			e.UpsertPod(benchPod(i))
+		}
+		afterPods := heapInUse()
+		bytesPerNode = float64(afterNodes-before) / benchNodes // includes the 500 namespaces, a rounding error
+		bytesPerPod = float64(afterPods-afterNodes) / benchPods
+		benchE = e
+	})
+	return benchE
+}
+
+func BenchmarkRetainedMemory(b *testing.B) {
+	benchEngine()
+	for b.Loop() {
+	}
+	b.ReportMetric(bytesPerNode, "B/node")
+	b.ReportMetric(bytesPerPod, "B/pod")
+}
+
+// BenchmarkPodUpdateSteady: status updates that change nothing the engine
+// counts (the bulk of pod events), e.g. a new resourceVersion or condition.
+func BenchmarkPodUpdateSteady(b *testing.B) {
+	e := benchEngine()
+	p1 := benchPod(12345)
+	p2 := benchPod(12345)
+	p2.ResourceVersion = "2"
+	p2.Status.Conditions = []v1.PodCondition{{Type: v1.PodReady, Status: v1.ConditionTrue}}
+	pods := [2]*v1.Pod{p1, p2}
+	rev := e.Revision()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e.UpsertPod(pods[i&1])
+		i++
+	}
+	if e.Revision() != rev {
+		b.Fatalf("steady updates changed the revision")
+	}
+}
+
+// BenchmarkPodUpdatePhase: the pod flips between Running and Pending, so
+// every event moves counts in four tallies, bumps the revision and records
+// two changes.
+func BenchmarkPodUpdatePhase(b *testing.B) {
+	e := benchEngine()
+	running := benchPod(23456)
+	pending := benchPod(23456)
+	pending.Status.Phase = v1.PodPending
+	pods := [2]*v1.Pod{pending, running}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e.UpsertPod(pods[i&1])
+		i++
+	}
+	e.UpsertPod(running)
+}
+
+// BenchmarkPodUpdateRestart: a container restart (restartCount changes) is a
+// counted change like a phase change.
+func BenchmarkPodUpdateRestart(b *testing.B) {
+	e := benchEngine()
+	a := benchPod(34567)
+	c := benchPod(34567)
+	c.Status.ContainerStatuses[1].RestartCount = 2
+	pods := [2]*v1.Pod{c, a}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e.UpsertPod(pods[i&1])
+		i++
+	}
+	e.UpsertPod(a)
+}
+
+// benchPool returns fresh pods, not in the engine, bound to existing nodes.
+func benchPool(prefix string, n int) []*v1.Pod {
+	pool := make([]*v1.Pod, n)
+	for i := range pool {
+		p := benchPod(i)
+		p.Name = fmt.Sprintf("%s-%06d", prefix, i)
+		pool[i] = p
+	}
+	return pool
+}
+
+const benchPoolSize = 4096
+
+func BenchmarkPodAdd(b *testing.B) {
+	e := benchEngine()
+	pool := benchPool("bench-add", benchPoolSize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i > 0 && i%len(pool) == 0 {
+			b.StopTimer()
+			for _, p := range pool {
+				e.DeletePod(p.Namespace, p.Name)
+			}
+			b.StartTimer()
+		}
+		e.UpsertPod(pool[i%len(pool)])
+	}
+	b.StopTimer()
+	for _, p := range pool {
+		e.DeletePod(p.Namespace, p.Name)
+	}
+}
+
+func BenchmarkPodDelete(b *testing.B) {
+	e := benchEngine()
+	pool := benchPool("bench-del", benchPoolSize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.StopTimer()
+	for i := 0; i < b.N; i++ {
+		if i%len(pool) == 0 {
+			for _, p := range pool[:min(len(pool), b.N-i)] {
+				e.UpsertPod(p)
+			}
+			b.StartTimer()
+		}
+		p := pool[i%len(pool)]
+		e.DeletePod(p.Namespace, p.Name)
+		if (i+1)%len(pool) == 0 {
+			b.StopTimer()
+		}
+	}
+}
+
+// BenchmarkNodeUpdateSteady: a node status update with nothing counted
+// changed (heartbeats once the transform has dropped their timestamps).
+func BenchmarkNodeUpdateSteady(b *testing.B) {
+	e := benchEngine()
+	n1 := benchNode(777)
+	n2 := benchNode(777)
+	n2.ResourceVersion = "2"
+	nodes := [2]*v1.Node{n1, n2}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e.UpsertNode(nodes[i&1])
+		i++
+	}
+}
+
+// BenchmarkNodeUpdateReady: the node flips Ready/NotReady.
+func BenchmarkNodeUpdateReady(b *testing.B) {
+	e := benchEngine()
+	ready := benchNode(778)
+	down := benchNode(778)
+	setCondition(down, v1.NodeReady, v1.ConditionFalse)
+	nodes := [2]*v1.Node{down, ready}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e.UpsertNode(nodes[i&1])
+		i++
+	}
+	e.UpsertNode(ready)
+}
+
+// BenchmarkNodeUpdateLabels: a label change, which moves the node's whole
+// contribution between selections and groups.
+func BenchmarkNodeUpdateLabels(b *testing.B) {
+	e := benchEngine()
+	a := benchNode(779)
+	c := benchNode(779)
+	c.Labels["zone"] = "zone-moved"
+	nodes := [2]*v1.Node{c, a}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e.UpsertNode(nodes[i&1])
+		i++
+	}
+	e.UpsertNode(a)
+}
+
+func BenchmarkCluster(b *testing.B) {
+	e := benchEngine()
+	cases := []struct {
+		name string
+		sel  Selection
+	}{
+		{"all", Selection{}},
+		{"all-grouped", Selection{GroupByNodeLabel: "zone"}},
+		{"nodeSelector", Selection{NodeSelector: sel("zone=zone-1")}},
+		{"namespaceSelector", Selection{NamespaceSelector: sel("team=team-3")}},
+		{"bothSelectors", Selection{NodeSelector: sel("zone=zone-1"), NamespaceSelector: sel("team=team-3")}},
+		{"bothSelectors-grouped", Selection{NodeSelector: sel("zone in (zone-1,zone-2)"), NamespaceSelector: sel("team in (team-3,team-4)"), GroupByNodeLabel: "pool"}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = e.Cluster(c.sel)
+			}
+		})
+	}
+}
+
+func BenchmarkNode(b *testing.B) {
+	e := benchEngine()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := e.Node("node-01234"); !ok {
+			b.Fatal("node missing")
+		}
+	}
+}
+
+func BenchmarkNamespace(b *testing.B) {
+	e := benchEngine()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := e.Namespace("ns-123"); !ok {
+			b.Fatal("namespace missing")
+		}
+	}
+}

@@ -1,0 +1,433 @@
+package summary
+
+import (
+	"maps"
+	"slices"
+
+	appsv1 "k8s.io/api/apps/v1"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The event methods below are idempotent upserts and deletes by key, so an
+// informer relist (adds/updates for every existing object, deletes for
+// vanished ones) converges to the right tallies whatever was missed. None of
+// them retains the object passed in.
+
+// UpsertPod records the current state of a pod (add, update or relist).
+func (e *Engine) UpsertPod(pod *v1.Pod) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	ns := e.internNS(pod.Namespace)
+	key := podKey{ns: ns.id, name: pod.Name}
+	old, existed := e.pods[key]
+	next := e.podRecord(pod)
+	var node *nodeEntry
+	if pod.Spec.NodeName != "" {
+		// Most updates keep the node: comparing its name is cheaper than
+		// hashing it.
+		if old.cell != nil && e.nodes[old.cell.node].name == pod.Spec.NodeName {
+			node = e.nodes[old.cell.node]
+		} else {
+			node = e.internNode(pod.Spec.NodeName)
+		}
+	}
+	sameRes := slices.Equal(old.res, next.res)
+	if existed && sameRes && old.phase == next.phase && old.flags == next.flags &&
+		old.noLimit == next.noLimit && old.restarts == next.restarts && sameNode(old.cell, node) {
+		return
+	}
+	if sameRes {
+		next.res = old.res
+	} else {
+		next.res = slices.Clone(next.res)
+	}
+	if node != nil {
+		next.cell = e.cellFor(node, ns)
+	}
+
+	// Add before subtracting so that a pod staying in its cell never empties
+	// (and re-creates) it.
+	e.applyPod(ns, &next, 1)
+	if existed {
+		e.applyPod(ns, &old, -1)
+	}
+	e.pods[key] = next
+	if next.flags&podCrashLooping != 0 {
+		e.crashing[key] = struct{}{}
+	} else if old.flags&podCrashLooping != 0 {
+		delete(e.crashing, key)
+	}
+
+	rev := e.changes.bump()
+	e.touchNS(ns, rev)
+	e.touchNode(old.cell, rev)
+	if old.cell == nil || next.cell == nil || old.cell.node != next.cell.node {
+		e.touchNode(next.cell, rev)
+	}
+	if old.cell != nil && old.cell != next.cell {
+		e.releaseCellIfEmpty(old.cell)
+		e.releaseNodeIfUnused(e.nodes[old.cell.node])
+	}
+}
+
+// DeletePod forgets a pod. Tombstones carry the key, which is all it needs.
+func (e *Engine) DeletePod(namespace, name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	ns := e.lookupNS(namespace)
+	if ns == nil {
+		return
+	}
+	key := podKey{ns: ns.id, name: name}
+	old, ok := e.pods[key]
+	if !ok {
+		return
+	}
+	e.applyPod(ns, &old, -1)
+	delete(e.pods, key)
+	delete(e.crashing, key)
+
+	rev := e.changes.bump()
+	e.touchNS(ns, rev)
+	e.touchNode(old.cell, rev)
+	if old.cell != nil {
+		e.releaseCellIfEmpty(old.cell)
+		e.releaseNodeIfUnused(e.nodes[old.cell.node])
+	}
+	e.releaseNSIfUnused(ns)
+}
+
+func sameNode(c *cell, n *nodeEntry) bool {
+	if c == nil || n == nil {
+		return c == nil && n == nil
+	}
+	return c.node == n.id
+}
+
+// applyPod adds or subtracts a pod record in every tally it belongs to.
+func (e *Engine) applyPod(ns *nsEntry, r *podRec, sign int32) {
+	if r.cell == nil {
+		ns.unbound.apply(r, sign)
+		e.unbound.apply(r, sign)
+		return
+	}
+	ns.bound.apply(r, sign)
+	e.bound.apply(r, sign)
+	e.nodes[r.cell.node].pods.apply(r, sign)
+	r.cell.pods.apply(r, sign)
+}
+
+// touchNS marks a namespace summary changed at rev.
+func (e *Engine) touchNS(ns *nsEntry, rev uint64) {
+	if ns.known {
+		ns.rev = rev
+		e.changes.record(Change{Revision: rev, Kind: KindNamespace, Type: Modified, Name: ns.name})
+	}
+}
+
+// touchNode marks the summary of a cell's node changed at rev.
+func (e *Engine) touchNode(c *cell, rev uint64) {
+	if c == nil {
+		return
+	}
+	if n := e.nodes[c.node]; n.known {
+		n.rev = rev
+		e.changes.record(Change{Revision: rev, Kind: KindNode, Type: Modified, Name: n.name})
+	}
+}
+
+// UpsertNode records the current state of a node.
+func (e *Engine) UpsertNode(node *v1.Node) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	n := e.internNode(node.Name)
+	flags := nodeFlagsOf(node)
+	res := e.nodeResources(node)
+	sameLabels := maps.Equal(n.labels, node.Labels)
+	sameRes := slices.Equal(n.resources, res)
+	if n.known && flags == n.flags && sameLabels && sameRes && n.created.Equal(&node.CreationTimestamp) {
+		return
+	}
+	if n.known {
+		e.applyNodeAggregate(n, -1)
+	}
+	if !sameLabels {
+		n.labels = maps.Clone(node.Labels)
+	}
+	if !sameRes {
+		n.resources = slices.Clone(res)
+	}
+	n.flags = flags
+	n.created = node.CreationTimestamp
+	typ := Modified
+	if !n.known {
+		typ = Added
+		n.known = true
+	}
+	e.applyNodeAggregate(n, 1)
+	if flags&nodeReady == 0 {
+		e.notReady[n.id] = struct{}{}
+	} else {
+		delete(e.notReady, n.id)
+	}
+	rev := e.changes.bump()
+	n.rev = rev
+	e.changes.record(Change{Revision: rev, Kind: KindNode, Type: typ, Name: n.name})
+}
+
+// DeleteNode forgets a node object. Pods still bound to it keep counting, as
+// pods of an unknown node, until they are deleted or move.
+func (e *Engine) DeleteNode(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	id, ok := e.nodeIDs[name]
+	if !ok || !e.nodes[id].known {
+		return
+	}
+	n := e.nodes[id]
+	e.applyNodeAggregate(n, -1)
+	delete(e.notReady, id)
+	n.known, n.flags, n.labels, n.resources, n.created = false, 0, nil, nil, metav1.Time{}
+	rev := e.changes.bump()
+	n.rev = rev
+	e.changes.record(Change{Revision: rev, Kind: KindNode, Type: Deleted, Name: n.name})
+	e.releaseNodeIfUnused(n)
+}
+
+func nodeFlagsOf(node *v1.Node) nodeFlags {
+	var f nodeFlags
+	if node.Spec.Unschedulable {
+		f |= nodeUnschedulable
+	}
+	for i := range node.Status.Conditions {
+		c := &node.Status.Conditions[i]
+		if c.Status != v1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case v1.NodeReady:
+			f |= nodeReady
+		case v1.NodeMemoryPressure:
+			f |= nodeMemoryPressure
+		case v1.NodeDiskPressure:
+			f |= nodeDiskPressure
+		case v1.NodePIDPressure:
+			f |= nodePIDPressure
+		}
+	}
+	return f
+}
+
+// nodeResources returns the node's capacity and allocatable sorted by
+// resource id, in scratch memory.
+func (e *Engine) nodeResources(node *v1.Node) []nodeRes {
+	out := e.nodeScratch[:0]
+	find := func(id resID) int {
+		for i := range out {
+			if out[i].id == id {
+				return i
+			}
+		}
+		out = append(out, nodeRes{id: id})
+		return len(out) - 1
+	}
+	for name, q := range node.Status.Capacity {
+		id := e.res.intern(name)
+		out[find(id)].capacity = amount(id, &q)
+	}
+	for name, q := range node.Status.Allocatable {
+		id := e.res.intern(name)
+		out[find(id)].allocatable = amount(id, &q)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].id < out[j-1].id; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	e.nodeScratch = out
+	return out
+}
+
+// UpsertNamespace records the current state of a namespace.
+func (e *Engine) UpsertNamespace(namespace *v1.Namespace) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	ns := e.internNS(namespace.Name)
+	sameLabels := maps.Equal(ns.labels, namespace.Labels)
+	if ns.known && sameLabels && ns.created.Equal(&namespace.CreationTimestamp) {
+		return
+	}
+	if !sameLabels {
+		ns.labels = maps.Clone(namespace.Labels)
+	}
+	ns.created = namespace.CreationTimestamp
+	typ := Modified
+	if !ns.known {
+		typ = Added
+		ns.known = true
+		e.knownNamespaces++
+	}
+	rev := e.changes.bump()
+	ns.rev = rev
+	e.changes.record(Change{Revision: rev, Kind: KindNamespace, Type: typ, Name: ns.name})
+}
+
+// DeleteNamespace forgets a namespace object. Its pods, workloads and quotas
+// keep counting until their own deletes arrive.
+func (e *Engine) DeleteNamespace(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	ns := e.lookupNS(name)
+	if ns == nil || !ns.known {
+		return
+	}
+	ns.known, ns.labels, ns.created = false, nil, metav1.Time{}
+	e.knownNamespaces--
+	rev := e.changes.bump()
+	ns.rev = rev
+	e.changes.record(Change{Revision: rev, Kind: KindNamespace, Type: Deleted, Name: ns.name})
+	e.releaseNSIfUnused(ns)
+}
+
+// UpsertResourceQuota records a quota's hard limits and usage.
+func (e *Engine) UpsertResourceQuota(q *v1.ResourceQuota) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	hard := q.Status.Hard
+	if hard == nil {
+		hard = q.Spec.Hard
+	}
+	ns := e.internNS(q.Namespace)
+	if old, ok := ns.quotas[q.Name]; ok && resourceListsEqual(old.hard, hard) && resourceListsEqual(old.used, q.Status.Used) {
+		return
+	}
+	if ns.quotas == nil {
+		ns.quotas = make(map[string]quotaRec)
+	}
+	ns.quotas[q.Name] = quotaRec{hard: hard.DeepCopy(), used: q.Status.Used.DeepCopy()}
+	e.touchNS(ns, e.changes.bump())
+}
+
+// DeleteResourceQuota forgets a quota.
+func (e *Engine) DeleteResourceQuota(namespace, name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	ns := e.lookupNS(namespace)
+	if ns == nil {
+		return
+	}
+	if _, ok := ns.quotas[name]; !ok {
+		return
+	}
+	delete(ns.quotas, name)
+	e.touchNS(ns, e.changes.bump())
+	e.releaseNSIfUnused(ns)
+}
+
+func resourceListsEqual(a, b v1.ResourceList) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, qa := range a {
+		qb, ok := b[name]
+		if !ok || qa.Cmp(qb) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// UpsertDeployment records whether a deployment is ready.
+func (e *Engine) UpsertDeployment(d *appsv1.Deployment) {
+	ready := d.Status.ObservedGeneration >= d.Generation && d.Status.ReadyReplicas >= replicasOrDefault(d.Spec.Replicas)
+	e.upsertWorkload(kindDeployment, d.Namespace, d.Name, ready)
+}
+
+// DeleteDeployment forgets a deployment.
+func (e *Engine) DeleteDeployment(namespace, name string) {
+	e.deleteWorkload(kindDeployment, namespace, name)
+}
+
+// UpsertStatefulSet records whether a statefulset is ready.
+func (e *Engine) UpsertStatefulSet(s *appsv1.StatefulSet) {
+	ready := s.Status.ObservedGeneration >= s.Generation && s.Status.ReadyReplicas >= replicasOrDefault(s.Spec.Replicas)
+	e.upsertWorkload(kindStatefulSet, s.Namespace, s.Name, ready)
+}
+
+// DeleteStatefulSet forgets a statefulset.
+func (e *Engine) DeleteStatefulSet(namespace, name string) {
+	e.deleteWorkload(kindStatefulSet, namespace, name)
+}
+
+// UpsertDaemonSet records whether a daemonset is ready.
+func (e *Engine) UpsertDaemonSet(d *appsv1.DaemonSet) {
+	e.upsertWorkload(kindDaemonSet, d.Namespace, d.Name, d.Status.NumberReady >= d.Status.DesiredNumberScheduled)
+}
+
+// DeleteDaemonSet forgets a daemonset.
+func (e *Engine) DeleteDaemonSet(namespace, name string) {
+	e.deleteWorkload(kindDaemonSet, namespace, name)
+}
+
+// replicasOrDefault applies the API default of spec.replicas.
+func replicasOrDefault(r *int32) int32 {
+	if r == nil {
+		return 1
+	}
+	return *r
+}
+
+func (e *Engine) upsertWorkload(kind workloadKind, namespace, name string, ready bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	ns := e.internNS(namespace)
+	key := workloadKey{kind: kind, ns: ns.id, name: name}
+	old, existed := e.workloads[key]
+	if existed && old == ready {
+		return
+	}
+	if existed {
+		e.applyWorkload(ns, kind, old, -1)
+	}
+	e.applyWorkload(ns, kind, ready, 1)
+	e.workloads[key] = ready
+	e.touchNS(ns, e.changes.bump())
+}
+
+func (e *Engine) deleteWorkload(kind workloadKind, namespace, name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	ns := e.lookupNS(namespace)
+	if ns == nil {
+		return
+	}
+	key := workloadKey{kind: kind, ns: ns.id, name: name}
+	old, ok := e.workloads[key]
+	if !ok {
+		return
+	}
+	e.applyWorkload(ns, kind, old, -1)
+	delete(e.workloads, key)
+	e.touchNS(ns, e.changes.bump())
+	e.releaseNSIfUnused(ns)
+}
+
+func (e *Engine) applyWorkload(ns *nsEntry, kind workloadKind, ready bool, sign int64) {
+	for _, c := range [2]*ReadyCount{&ns.workloads[kind], &e.workloadCounts[kind]} {
+		c.Total += sign
+		if ready {
+			c.Ready += sign
+		}
+	}
+}

@@ -1,0 +1,180 @@
+package summary
+
+import (
+	"math/bits"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+)
+
+// resID is an interned resource name: an index into tally vectors.
+type resID uint32
+
+// The resources every cluster has are interned first so that the vectors of
+// ordinary pods stay two or three entries long. resCPU, resMemory and
+// resEphemeralStorage are also the bit positions of podRec.noLimit.
+const (
+	resCPU resID = iota
+	resMemory
+	resEphemeralStorage
+	resPods
+)
+
+// unboundedTracked holds the bits of the resources whose limit is unbounded
+// when a container omits it (see the package documentation).
+const unboundedTracked uint8 = 1<<resCPU | 1<<resMemory | 1<<resEphemeralStorage
+
+// resourceTable interns resource names. Ids are never released: the set of
+// resource names a cluster uses is small and stable.
+type resourceTable struct {
+	ids   map[v1.ResourceName]resID
+	names []v1.ResourceName
+}
+
+func newResourceTable() resourceTable {
+	t := resourceTable{ids: make(map[v1.ResourceName]resID)}
+	// In resCPU..resPods order; intern's fast path relies on it.
+	for i, name := range []v1.ResourceName{v1.ResourceCPU, v1.ResourceMemory, v1.ResourceEphemeralStorage, v1.ResourcePods} {
+		t.ids[name] = resID(i)
+		t.names = append(t.names, name)
+	}
+	return t
+}
+
+func (t *resourceTable) intern(name v1.ResourceName) resID {
+	// The pre-interned names are compared directly: cheaper than hashing,
+	// and they are nearly every name a pod or node carries.
+	switch name {
+	case v1.ResourceCPU:
+		return resCPU
+	case v1.ResourceMemory:
+		return resMemory
+	case v1.ResourceEphemeralStorage:
+		return resEphemeralStorage
+	case v1.ResourcePods:
+		return resPods
+	}
+	if id, ok := t.ids[name]; ok {
+		return id
+	}
+	id := resID(len(t.names))
+	// Clone so the table does not pin the decoding buffer of the object.
+	name = v1.ResourceName(strings.Clone(string(name)))
+	t.names = append(t.names, name)
+	t.ids[name] = id
+	return id
+}
+
+// phase is a pod phase as an index into counts.phases.
+type phase uint8
+
+const (
+	phasePending phase = iota
+	phaseRunning
+	phaseSucceeded
+	phaseFailed
+	phaseUnknown
+	numPhases
+)
+
+func phaseOf(p v1.PodPhase) phase {
+	switch p {
+	case v1.PodPending:
+		return phasePending
+	case v1.PodRunning:
+		return phaseRunning
+	case v1.PodSucceeded:
+		return phaseSucceeded
+	case v1.PodFailed:
+		return phaseFailed
+	default:
+		return phaseUnknown
+	}
+}
+
+// counts are the pod figures that need no resource vector.
+type counts struct {
+	phases       [numPhases]int32
+	unscheduled  int32
+	crashLooping int32
+	restarts     int64
+}
+
+func (c *counts) total() int32 {
+	var n int32
+	for _, v := range c.phases {
+		n += v
+	}
+	return n
+}
+
+func (c *counts) addTo(p *PodCounts) {
+	p.Total += int64(c.total())
+	p.Pending += int64(c.phases[phasePending])
+	p.Running += int64(c.phases[phaseRunning])
+	p.Succeeded += int64(c.phases[phaseSucceeded])
+	p.Failed += int64(c.phases[phaseFailed])
+	p.Unknown += int64(c.phases[phaseUnknown])
+	p.Unscheduled += int64(c.unscheduled)
+	p.ContainerRestarts += c.restarts
+	p.CrashLooping += int64(c.crashLooping)
+}
+
+// resSum is one resource's pod figures in a tally.
+type resSum struct {
+	requests     int64
+	limits       int64
+	withoutLimit int32
+}
+
+// tally aggregates a set of pods. res is indexed by resID and only grows as
+// far as the highest resource its pods have used, so a steady-state update
+// never allocates.
+type tally struct {
+	counts
+	res []resSum
+}
+
+func (t *tally) resAt(id resID) *resSum {
+	if int(id) >= len(t.res) {
+		t.res = append(t.res, make([]resSum, int(id)+1-len(t.res))...)
+	}
+	return &t.res[id]
+}
+
+// apply adds (sign=+1) or subtracts (sign=-1) one pod record.
+func (t *tally) apply(r *podRec, sign int32) {
+	t.phases[r.phase] += sign
+	if r.flags&podUnscheduled != 0 {
+		t.unscheduled += sign
+	}
+	if r.flags&podCrashLooping != 0 {
+		t.crashLooping += sign
+	}
+	t.restarts += int64(sign) * r.restarts
+	s := int64(sign)
+	for i := range r.res {
+		pr := &r.res[i]
+		rs := t.resAt(pr.id)
+		rs.requests += s * pr.requests
+		rs.limits += s * pr.limits
+	}
+	for m := r.noLimit; m != 0; m &= m - 1 {
+		t.resAt(resID(bits.TrailingZeros8(m))).withoutLimit += sign
+	}
+}
+
+// addResTo adds the tally's resource figures to a read-side vector.
+func (t *tally) addResTo(vec []ResourceTotals) {
+	for id, rs := range t.res {
+		vec[id].Requests += rs.requests
+		vec[id].Limits += rs.limits
+		vec[id].PodsWithoutLimit += int64(rs.withoutLimit)
+	}
+}
+
+// add adds a whole tally: its counts to p and its resources to vec.
+func (t *tally) addTo(p *PodCounts, vec []ResourceTotals) {
+	t.counts.addTo(p)
+	t.addResTo(vec)
+}
