@@ -173,7 +173,7 @@ func TestNodes(t *testing.T) {
 	// Recovering and deleting nodes moves the counts back.
 	e.UpsertNode(mkNode("n2"))
 	e.DeleteNode("n3")
-	e.DeleteNode("n3") // a second delete (e.g. a tombstone after a delete) is a no-op
+	e.DeleteNode("n3")                                      // a second delete (e.g. a tombstone after a delete) is a no-op
 	wantNodes = NodeCounts{Total: 4, Ready: 2, NotReady: 2} // n1, n2 ready; n4, n5 not
 	if diff := cmp.Diff(wantNodes, e.Cluster(Selection{}).Nodes); diff != "" {
 		t.Errorf("after recovery and delete (-want +got):\n%s", diff)
@@ -492,6 +492,15 @@ func TestSelectionFollowsLabelChangesAndLateObjects(t *testing.T) {
 
 func TestDeletesLeaveNoStaleState(t *testing.T) {
 	e := selectionFixture()
+	// A pod leaving an unknown node releases the node's entry and its cell.
+	cells := len(e.cells)
+	e.UpsertPod(cpuPod("dev", "d3", "4", onNode("n1")))
+	if _, ok := e.nodeIDs["ghost"]; ok {
+		t.Error("unknown node entry kept after its only pod moved away")
+	}
+	if len(e.cells) != cells-1 { // dev had a cell on ghost and already one on n1
+		t.Errorf("cells = %d after the move, want %d", len(e.cells), cells-1)
+	}
 	pods := []struct{ ns, name string }{
 		{"prod", "p1"}, {"prod", "p2"}, {"prod", "p3"}, {"dev", "d1"}, {"dev", "d2"}, {"dev", "d3"}, {"bare", "b1"}, {"lost", "l1"},
 	}
