@@ -36,6 +36,7 @@ kube::codegen::gen_openapi \
     --output-pkg "${MODULE}/pkg/generated/openapi" \
     --report-filename "${ROOT}/hack/api-rule-violations.list" \
     --update-report \
+    --output-model-name-file zz_generated.model_name.go \
     --boilerplate "${BOILERPLATE}" \
     "${ROOT}/pkg/apis"
 

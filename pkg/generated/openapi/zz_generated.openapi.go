@@ -22,6 +22,7 @@ limitations under the License.
 package openapi
 
 import (
+	v1beta1 "github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	resource "k8s.io/apimachinery/pkg/api/resource"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
@@ -32,76 +33,76 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ClusterSummary":       schema_pkg_apis_clusterview_v1beta1_ClusterSummary(ref),
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ClusterSummaryList":   schema_pkg_apis_clusterview_v1beta1_ClusterSummaryList(ref),
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ClusterSummarySpec":   schema_pkg_apis_clusterview_v1beta1_ClusterSummarySpec(ref),
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ClusterSummaryStatus": schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref),
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.GroupSummary":         schema_pkg_apis_clusterview_v1beta1_GroupSummary(ref),
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.NamespaceSummary":     schema_pkg_apis_clusterview_v1beta1_NamespaceSummary(ref),
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.NamespaceSummaryList": schema_pkg_apis_clusterview_v1beta1_NamespaceSummaryList(ref),
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.NodeCounts":           schema_pkg_apis_clusterview_v1beta1_NodeCounts(ref),
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.NodeSummary":          schema_pkg_apis_clusterview_v1beta1_NodeSummary(ref),
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.NodeSummaryList":      schema_pkg_apis_clusterview_v1beta1_NodeSummaryList(ref),
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.PodCounts":            schema_pkg_apis_clusterview_v1beta1_PodCounts(ref),
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.QuotaUsage":           schema_pkg_apis_clusterview_v1beta1_QuotaUsage(ref),
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ReadyCount":           schema_pkg_apis_clusterview_v1beta1_ReadyCount(ref),
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ResourceUsage":        schema_pkg_apis_clusterview_v1beta1_ResourceUsage(ref),
-		"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.WorkloadCounts":       schema_pkg_apis_clusterview_v1beta1_WorkloadCounts(ref),
-		resource.Quantity{}.OpenAPIModelName():                                                 schema_apimachinery_pkg_api_resource_Quantity(ref),
-		v1.APIGroup{}.OpenAPIModelName():                                                       schema_pkg_apis_meta_v1_APIGroup(ref),
-		v1.APIGroupList{}.OpenAPIModelName():                                                   schema_pkg_apis_meta_v1_APIGroupList(ref),
-		v1.APIResource{}.OpenAPIModelName():                                                    schema_pkg_apis_meta_v1_APIResource(ref),
-		v1.APIResourceList{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_APIResourceList(ref),
-		v1.APIVersions{}.OpenAPIModelName():                                                    schema_pkg_apis_meta_v1_APIVersions(ref),
-		v1.ApplyOptions{}.OpenAPIModelName():                                                   schema_pkg_apis_meta_v1_ApplyOptions(ref),
-		v1.Condition{}.OpenAPIModelName():                                                      schema_pkg_apis_meta_v1_Condition(ref),
-		v1.CreateOptions{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_CreateOptions(ref),
-		v1.DeleteOptions{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_DeleteOptions(ref),
-		v1.Duration{}.OpenAPIModelName():                                                       schema_pkg_apis_meta_v1_Duration(ref),
-		v1.FieldSelectorRequirement{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
-		v1.FieldsV1{}.OpenAPIModelName():                                                       schema_pkg_apis_meta_v1_FieldsV1(ref),
-		v1.GetOptions{}.OpenAPIModelName():                                                     schema_pkg_apis_meta_v1_GetOptions(ref),
-		v1.GroupKind{}.OpenAPIModelName():                                                      schema_pkg_apis_meta_v1_GroupKind(ref),
-		v1.GroupResource{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_GroupResource(ref),
-		v1.GroupVersion{}.OpenAPIModelName():                                                   schema_pkg_apis_meta_v1_GroupVersion(ref),
-		v1.GroupVersionForDiscovery{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
-		v1.GroupVersionKind{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_GroupVersionKind(ref),
-		v1.GroupVersionResource{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_GroupVersionResource(ref),
-		v1.InternalEvent{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_InternalEvent(ref),
-		v1.LabelSelector{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_LabelSelector(ref),
-		v1.LabelSelectorRequirement{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
-		v1.List{}.OpenAPIModelName():                                                           schema_pkg_apis_meta_v1_List(ref),
-		v1.ListMeta{}.OpenAPIModelName():                                                       schema_pkg_apis_meta_v1_ListMeta(ref),
-		v1.ListOptions{}.OpenAPIModelName():                                                    schema_pkg_apis_meta_v1_ListOptions(ref),
-		v1.ManagedFieldsEntry{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
-		v1.MicroTime{}.OpenAPIModelName():                                                      schema_pkg_apis_meta_v1_MicroTime(ref),
-		v1.ObjectMeta{}.OpenAPIModelName():                                                     schema_pkg_apis_meta_v1_ObjectMeta(ref),
-		v1.OwnerReference{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_OwnerReference(ref),
-		v1.PartialObjectMetadata{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
-		v1.PartialObjectMetadataList{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
-		v1.Patch{}.OpenAPIModelName():                                                          schema_pkg_apis_meta_v1_Patch(ref),
-		v1.PatchOptions{}.OpenAPIModelName():                                                   schema_pkg_apis_meta_v1_PatchOptions(ref),
-		v1.Preconditions{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_Preconditions(ref),
-		v1.RootPaths{}.OpenAPIModelName():                                                      schema_pkg_apis_meta_v1_RootPaths(ref),
-		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
-		v1.ShardInfo{}.OpenAPIModelName():                                                      schema_pkg_apis_meta_v1_ShardInfo(ref),
-		v1.Status{}.OpenAPIModelName():                                                         schema_pkg_apis_meta_v1_Status(ref),
-		v1.StatusCause{}.OpenAPIModelName():                                                    schema_pkg_apis_meta_v1_StatusCause(ref),
-		v1.StatusDetails{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_StatusDetails(ref),
-		v1.Table{}.OpenAPIModelName():                                                          schema_pkg_apis_meta_v1_Table(ref),
-		v1.TableColumnDefinition{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
-		v1.TableOptions{}.OpenAPIModelName():                                                   schema_pkg_apis_meta_v1_TableOptions(ref),
-		v1.TableRow{}.OpenAPIModelName():                                                       schema_pkg_apis_meta_v1_TableRow(ref),
-		v1.TableRowCondition{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_TableRowCondition(ref),
-		v1.Time{}.OpenAPIModelName():                                                           schema_pkg_apis_meta_v1_Time(ref),
-		v1.Timestamp{}.OpenAPIModelName():                                                      schema_pkg_apis_meta_v1_Timestamp(ref),
-		v1.TypeMeta{}.OpenAPIModelName():                                                       schema_pkg_apis_meta_v1_TypeMeta(ref),
-		v1.UpdateOptions{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_UpdateOptions(ref),
-		v1.WatchEvent{}.OpenAPIModelName():                                                     schema_pkg_apis_meta_v1_WatchEvent(ref),
-		runtime.RawExtension{}.OpenAPIModelName():                                              schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
-		runtime.TypeMeta{}.OpenAPIModelName():                                                  schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
-		runtime.Unknown{}.OpenAPIModelName():                                                   schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
-		version.Info{}.OpenAPIModelName():                                                      schema_k8sio_apimachinery_pkg_version_Info(ref),
+		v1beta1.ClusterSummary{}.OpenAPIModelName():       schema_pkg_apis_clusterview_v1beta1_ClusterSummary(ref),
+		v1beta1.ClusterSummaryList{}.OpenAPIModelName():   schema_pkg_apis_clusterview_v1beta1_ClusterSummaryList(ref),
+		v1beta1.ClusterSummarySpec{}.OpenAPIModelName():   schema_pkg_apis_clusterview_v1beta1_ClusterSummarySpec(ref),
+		v1beta1.ClusterSummaryStatus{}.OpenAPIModelName(): schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref),
+		v1beta1.GroupSummary{}.OpenAPIModelName():         schema_pkg_apis_clusterview_v1beta1_GroupSummary(ref),
+		v1beta1.NamespaceSummary{}.OpenAPIModelName():     schema_pkg_apis_clusterview_v1beta1_NamespaceSummary(ref),
+		v1beta1.NamespaceSummaryList{}.OpenAPIModelName(): schema_pkg_apis_clusterview_v1beta1_NamespaceSummaryList(ref),
+		v1beta1.NodeCounts{}.OpenAPIModelName():           schema_pkg_apis_clusterview_v1beta1_NodeCounts(ref),
+		v1beta1.NodeSummary{}.OpenAPIModelName():          schema_pkg_apis_clusterview_v1beta1_NodeSummary(ref),
+		v1beta1.NodeSummaryList{}.OpenAPIModelName():      schema_pkg_apis_clusterview_v1beta1_NodeSummaryList(ref),
+		v1beta1.PodCounts{}.OpenAPIModelName():            schema_pkg_apis_clusterview_v1beta1_PodCounts(ref),
+		v1beta1.QuotaUsage{}.OpenAPIModelName():           schema_pkg_apis_clusterview_v1beta1_QuotaUsage(ref),
+		v1beta1.ReadyCount{}.OpenAPIModelName():           schema_pkg_apis_clusterview_v1beta1_ReadyCount(ref),
+		v1beta1.ResourceUsage{}.OpenAPIModelName():        schema_pkg_apis_clusterview_v1beta1_ResourceUsage(ref),
+		v1beta1.WorkloadCounts{}.OpenAPIModelName():       schema_pkg_apis_clusterview_v1beta1_WorkloadCounts(ref),
+		resource.Quantity{}.OpenAPIModelName():            schema_apimachinery_pkg_api_resource_Quantity(ref),
+		v1.APIGroup{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_APIGroup(ref),
+		v1.APIGroupList{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_APIGroupList(ref),
+		v1.APIResource{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_APIResource(ref),
+		v1.APIResourceList{}.OpenAPIModelName():           schema_pkg_apis_meta_v1_APIResourceList(ref),
+		v1.APIVersions{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_APIVersions(ref),
+		v1.ApplyOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_ApplyOptions(ref),
+		v1.Condition{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_Condition(ref),
+		v1.CreateOptions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_CreateOptions(ref),
+		v1.DeleteOptions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_DeleteOptions(ref),
+		v1.Duration{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_Duration(ref),
+		v1.FieldSelectorRequirement{}.OpenAPIModelName():  schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
+		v1.FieldsV1{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_FieldsV1(ref),
+		v1.GetOptions{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_GetOptions(ref),
+		v1.GroupKind{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_GroupKind(ref),
+		v1.GroupResource{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_GroupResource(ref),
+		v1.GroupVersion{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_GroupVersion(ref),
+		v1.GroupVersionForDiscovery{}.OpenAPIModelName():  schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
+		v1.GroupVersionKind{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_GroupVersionKind(ref),
+		v1.GroupVersionResource{}.OpenAPIModelName():      schema_pkg_apis_meta_v1_GroupVersionResource(ref),
+		v1.InternalEvent{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_InternalEvent(ref),
+		v1.LabelSelector{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_LabelSelector(ref),
+		v1.LabelSelectorRequirement{}.OpenAPIModelName():  schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
+		v1.List{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_List(ref),
+		v1.ListMeta{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_ListMeta(ref),
+		v1.ListOptions{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_ListOptions(ref),
+		v1.ManagedFieldsEntry{}.OpenAPIModelName():        schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
+		v1.MicroTime{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_MicroTime(ref),
+		v1.ObjectMeta{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_ObjectMeta(ref),
+		v1.OwnerReference{}.OpenAPIModelName():            schema_pkg_apis_meta_v1_OwnerReference(ref),
+		v1.PartialObjectMetadata{}.OpenAPIModelName():     schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
+		v1.PartialObjectMetadataList{}.OpenAPIModelName(): schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
+		v1.Patch{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_Patch(ref),
+		v1.PatchOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_PatchOptions(ref),
+		v1.Preconditions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_Preconditions(ref),
+		v1.RootPaths{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_RootPaths(ref),
+		v1.ServerAddressByClientCIDR{}.OpenAPIModelName(): schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
+		v1.ShardInfo{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_ShardInfo(ref),
+		v1.Status{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_Status(ref),
+		v1.StatusCause{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_StatusCause(ref),
+		v1.StatusDetails{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_StatusDetails(ref),
+		v1.Table{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_Table(ref),
+		v1.TableColumnDefinition{}.OpenAPIModelName():     schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
+		v1.TableOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_TableOptions(ref),
+		v1.TableRow{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_TableRow(ref),
+		v1.TableRowCondition{}.OpenAPIModelName():         schema_pkg_apis_meta_v1_TableRowCondition(ref),
+		v1.Time{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_Time(ref),
+		v1.Timestamp{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_Timestamp(ref),
+		v1.TypeMeta{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_TypeMeta(ref),
+		v1.UpdateOptions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_UpdateOptions(ref),
+		v1.WatchEvent{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_WatchEvent(ref),
+		runtime.RawExtension{}.OpenAPIModelName():         schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
+		runtime.TypeMeta{}.OpenAPIModelName():             schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
+		runtime.Unknown{}.OpenAPIModelName():              schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
+		version.Info{}.OpenAPIModelName():                 schema_k8sio_apimachinery_pkg_version_Info(ref),
 	}
 }
 
@@ -137,21 +138,21 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummary(ref common.ReferenceCall
 						SchemaProps: spec.SchemaProps{
 							Description: "Spec selects what the summary covers.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ClusterSummarySpec"),
+							Ref:         ref(v1beta1.ClusterSummarySpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Status is the summary, computed by the server. Clients do not write it.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ClusterSummaryStatus"),
+							Ref:         ref(v1beta1.ClusterSummaryStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ClusterSummarySpec", "github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ClusterSummaryStatus", v1.ObjectMeta{}.OpenAPIModelName()},
+			v1beta1.ClusterSummarySpec{}.OpenAPIModelName(), v1beta1.ClusterSummaryStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -190,7 +191,7 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryList(ref common.Reference
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ClusterSummary"),
+										Ref: ref(v1beta1.ClusterSummary{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -201,7 +202,7 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryList(ref common.Reference
 			},
 		},
 		Dependencies: []string{
-			"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ClusterSummary", v1.ListMeta{}.OpenAPIModelName()},
+			v1beta1.ClusterSummary{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -298,13 +299,13 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref common.Referen
 					"nodes": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Nodes counts the selected nodes by state.",
-							Ref:         ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.NodeCounts"),
+							Ref:         ref(v1beta1.NodeCounts{}.OpenAPIModelName()),
 						},
 					},
 					"pods": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Pods counts the selected pods by phase.",
-							Ref:         ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.PodCounts"),
+							Ref:         ref(v1beta1.PodCounts{}.OpenAPIModelName()),
 						},
 					},
 					"namespaces": {
@@ -329,7 +330,7 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref common.Referen
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ResourceUsage"),
+										Ref: ref(v1beta1.ResourceUsage{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -338,7 +339,7 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref common.Referen
 					"workloads": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Workloads counts deployments, statefulsets and daemonsets in the selected namespaces.",
-							Ref:         ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.WorkloadCounts"),
+							Ref:         ref(v1beta1.WorkloadCounts{}.OpenAPIModelName()),
 						},
 					},
 					"groups": {
@@ -356,7 +357,7 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref common.Referen
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.GroupSummary"),
+										Ref: ref(v1beta1.GroupSummary{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -372,7 +373,7 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref common.Referen
 			},
 		},
 		Dependencies: []string{
-			"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.GroupSummary", "github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.NodeCounts", "github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.PodCounts", "github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ResourceUsage", "github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.WorkloadCounts", v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1beta1.GroupSummary{}.OpenAPIModelName(), v1beta1.NodeCounts{}.OpenAPIModelName(), v1beta1.PodCounts{}.OpenAPIModelName(), v1beta1.ResourceUsage{}.OpenAPIModelName(), v1beta1.WorkloadCounts{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -395,14 +396,14 @@ func schema_pkg_apis_clusterview_v1beta1_GroupSummary(ref common.ReferenceCallba
 						SchemaProps: spec.SchemaProps{
 							Description: "Nodes counts the group's nodes by state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.NodeCounts"),
+							Ref:         ref(v1beta1.NodeCounts{}.OpenAPIModelName()),
 						},
 					},
 					"pods": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Pods counts the pods bound to the group's nodes.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.PodCounts"),
+							Ref:         ref(v1beta1.PodCounts{}.OpenAPIModelName()),
 						},
 					},
 					"resources": {
@@ -420,7 +421,7 @@ func schema_pkg_apis_clusterview_v1beta1_GroupSummary(ref common.ReferenceCallba
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ResourceUsage"),
+										Ref: ref(v1beta1.ResourceUsage{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -431,7 +432,7 @@ func schema_pkg_apis_clusterview_v1beta1_GroupSummary(ref common.ReferenceCallba
 			},
 		},
 		Dependencies: []string{
-			"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.NodeCounts", "github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.PodCounts", "github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ResourceUsage"},
+			v1beta1.NodeCounts{}.OpenAPIModelName(), v1beta1.PodCounts{}.OpenAPIModelName(), v1beta1.ResourceUsage{}.OpenAPIModelName()},
 	}
 }
 
@@ -467,7 +468,7 @@ func schema_pkg_apis_clusterview_v1beta1_NamespaceSummary(ref common.ReferenceCa
 						SchemaProps: spec.SchemaProps{
 							Description: "Pods counts the namespace's pods, scheduled or not.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.PodCounts"),
+							Ref:         ref(v1beta1.PodCounts{}.OpenAPIModelName()),
 						},
 					},
 					"resources": {
@@ -485,7 +486,7 @@ func schema_pkg_apis_clusterview_v1beta1_NamespaceSummary(ref common.ReferenceCa
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ResourceUsage"),
+										Ref: ref(v1beta1.ResourceUsage{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -506,7 +507,7 @@ func schema_pkg_apis_clusterview_v1beta1_NamespaceSummary(ref common.ReferenceCa
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.QuotaUsage"),
+										Ref: ref(v1beta1.QuotaUsage{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -516,7 +517,7 @@ func schema_pkg_apis_clusterview_v1beta1_NamespaceSummary(ref common.ReferenceCa
 						SchemaProps: spec.SchemaProps{
 							Description: "Workloads counts the namespace's deployments, statefulsets and daemonsets.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.WorkloadCounts"),
+							Ref:         ref(v1beta1.WorkloadCounts{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -524,7 +525,7 @@ func schema_pkg_apis_clusterview_v1beta1_NamespaceSummary(ref common.ReferenceCa
 			},
 		},
 		Dependencies: []string{
-			"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.PodCounts", "github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.QuotaUsage", "github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ResourceUsage", "github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.WorkloadCounts", v1.ObjectMeta{}.OpenAPIModelName()},
+			v1beta1.PodCounts{}.OpenAPIModelName(), v1beta1.QuotaUsage{}.OpenAPIModelName(), v1beta1.ResourceUsage{}.OpenAPIModelName(), v1beta1.WorkloadCounts{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -563,7 +564,7 @@ func schema_pkg_apis_clusterview_v1beta1_NamespaceSummaryList(ref common.Referen
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.NamespaceSummary"),
+										Ref: ref(v1beta1.NamespaceSummary{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -574,7 +575,7 @@ func schema_pkg_apis_clusterview_v1beta1_NamespaceSummaryList(ref common.Referen
 			},
 		},
 		Dependencies: []string{
-			"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.NamespaceSummary", v1.ListMeta{}.OpenAPIModelName()},
+			v1beta1.NamespaceSummary{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -716,7 +717,7 @@ func schema_pkg_apis_clusterview_v1beta1_NodeSummary(ref common.ReferenceCallbac
 						SchemaProps: spec.SchemaProps{
 							Description: "Pods counts the pods bound to the node.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.PodCounts"),
+							Ref:         ref(v1beta1.PodCounts{}.OpenAPIModelName()),
 						},
 					},
 					"podCapacity": {
@@ -741,7 +742,7 @@ func schema_pkg_apis_clusterview_v1beta1_NodeSummary(ref common.ReferenceCallbac
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ResourceUsage"),
+										Ref: ref(v1beta1.ResourceUsage{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -752,7 +753,7 @@ func schema_pkg_apis_clusterview_v1beta1_NodeSummary(ref common.ReferenceCallbac
 			},
 		},
 		Dependencies: []string{
-			"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.PodCounts", "github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ResourceUsage", v1.ObjectMeta{}.OpenAPIModelName()},
+			v1beta1.PodCounts{}.OpenAPIModelName(), v1beta1.ResourceUsage{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -791,7 +792,7 @@ func schema_pkg_apis_clusterview_v1beta1_NodeSummaryList(ref common.ReferenceCal
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.NodeSummary"),
+										Ref: ref(v1beta1.NodeSummary{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -802,7 +803,7 @@ func schema_pkg_apis_clusterview_v1beta1_NodeSummaryList(ref common.ReferenceCal
 			},
 		},
 		Dependencies: []string{
-			"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.NodeSummary", v1.ListMeta{}.OpenAPIModelName()},
+			v1beta1.NodeSummary{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -1039,21 +1040,21 @@ func schema_pkg_apis_clusterview_v1beta1_WorkloadCounts(ref common.ReferenceCall
 						SchemaProps: spec.SchemaProps{
 							Description: "Deployments counts apps/v1 Deployments.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ReadyCount"),
+							Ref:         ref(v1beta1.ReadyCount{}.OpenAPIModelName()),
 						},
 					},
 					"statefulSets": {
 						SchemaProps: spec.SchemaProps{
 							Description: "StatefulSets counts apps/v1 StatefulSets.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ReadyCount"),
+							Ref:         ref(v1beta1.ReadyCount{}.OpenAPIModelName()),
 						},
 					},
 					"daemonSets": {
 						SchemaProps: spec.SchemaProps{
 							Description: "DaemonSets counts apps/v1 DaemonSets.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ReadyCount"),
+							Ref:         ref(v1beta1.ReadyCount{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -1061,7 +1062,7 @@ func schema_pkg_apis_clusterview_v1beta1_WorkloadCounts(ref common.ReferenceCall
 			},
 		},
 		Dependencies: []string{
-			"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ReadyCount"},
+			v1beta1.ReadyCount{}.OpenAPIModelName()},
 	}
 }
 

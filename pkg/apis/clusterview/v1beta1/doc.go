@@ -7,4 +7,5 @@
 // +k8s:conversion-gen=github.com/clusterview/clusterview/pkg/apis/clusterview
 // +k8s:defaulter-gen=TypeMeta
 // +groupName=clusterview.io
+// +k8s:openapi-model-package=io.clusterview.v1beta1
 package v1beta1
