@@ -1,0 +1,502 @@
+package localcluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+)
+
+const (
+	defaultStartTimeout = 2 * time.Minute
+	defaultStopTimeout  = 20 * time.Second
+	pollInterval        = 200 * time.Millisecond
+	// probeTimeout bounds a single readiness request, so one hung request cannot eat
+	// the whole start timeout.
+	probeTimeout = 5 * time.Second
+	// portAttempts is how often a start is retried when a freshly picked port was
+	// taken by someone else before the child bound it.
+	portAttempts = 3
+)
+
+// Options configures Start.
+type Options struct {
+	// Dir holds all cluster state: pki/, etcd/ (data), logs/ and kubeconfig files. It
+	// is created if needed. Credentials are regenerated on every Start, while existing
+	// etcd data is reused, so a cluster can be restarted with its objects; remove Dir
+	// for a clean one. Empty means a new temporary directory that Stop deletes.
+	Dir string
+	// BinDir holds etcd, kube-apiserver and kubectl. Empty means DefaultBinDir().
+	BinDir string
+	// Logger receives progress and failure messages. The zero value means the logger
+	// in Start's context (klog.FromContext).
+	Logger klog.Logger
+	// APIServerPort fixes kube-apiserver's port on 127.0.0.1; zero picks a free one.
+	APIServerPort int
+	// StartTimeout bounds waiting for etcd and kube-apiserver to become ready.
+	// Zero means 2 minutes.
+	StartTimeout time.Duration
+	// StopTimeout is how long Stop waits for each process after SIGTERM before
+	// sending SIGKILL. Zero means 20 seconds.
+	StopTimeout time.Duration
+	// ExtraAPIServerArgs are appended to kube-apiserver's command line. For
+	// single-valued flags the last occurrence wins, so they can override defaults.
+	ExtraAPIServerArgs []string
+}
+
+// Cluster is a running local control plane. Its methods are safe for concurrent use.
+type Cluster struct {
+	dir     string
+	ownsDir bool
+	binDir  string
+	logger  klog.Logger
+	opts    Options
+
+	pki       *clusterPKI
+	etcd      *process
+	apiserver *process
+	etcdURL   string
+	host      string
+
+	adminConfig           *rest.Config
+	clusterviewConfig     *rest.Config
+	adminKubeconfig       string
+	clusterviewKubeconfig string
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start generates credentials, starts etcd and kube-apiserver on loopback, waits
+// until kube-apiserver is ready (including the kube-system objects aggregated API
+// servers read at startup) and writes the admin and clusterview kubeconfigs. ctx
+// bounds startup only. On error everything started so far is stopped again.
+func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
+	c := &Cluster{opts: opts, logger: opts.Logger}
+	if c.logger.GetSink() == nil {
+		c.logger = klog.FromContext(ctx)
+	}
+	c.logger = c.logger.WithName("localcluster")
+	if c.opts.StartTimeout <= 0 {
+		c.opts.StartTimeout = defaultStartTimeout
+	}
+	if c.opts.StopTimeout <= 0 {
+		c.opts.StopTimeout = defaultStopTimeout
+	}
+
+	var err error
+	c.binDir = opts.BinDir
+	if c.binDir == "" {
+		if c.binDir, err = DefaultBinDir(); err != nil {
+			return nil, err
+		}
+	}
+	if c.binDir, err = filepath.Abs(c.binDir); err != nil {
+		return nil, fmt.Errorf("resolving binary directory: %w", err)
+	}
+	if err := checkBinaries(c.binDir); err != nil {
+		return nil, err
+	}
+
+	c.dir = opts.Dir
+	if c.dir == "" {
+		if c.dir, err = os.MkdirTemp("", "localcluster-"); err != nil {
+			return nil, fmt.Errorf("creating cluster directory: %w", err)
+		}
+		c.ownsDir = true
+	}
+	if c.dir, err = filepath.Abs(c.dir); err != nil {
+		return nil, fmt.Errorf("resolving cluster directory: %w", err)
+	}
+	for _, sub := range []string{"pki", "logs", "etcd"} {
+		// 0700: etcd refuses looser data-dir permissions, and pki holds keys.
+		if err := os.MkdirAll(filepath.Join(c.dir, sub), 0o700); err != nil {
+			return nil, fmt.Errorf("creating cluster directory: %w", err)
+		}
+	}
+
+	defer func() {
+		if retErr != nil {
+			if err := c.Stop(); err != nil {
+				c.logger.Error(err, "Cleaning up after failed start")
+			}
+		}
+	}()
+
+	if c.pki, err = newClusterPKI(); err != nil {
+		return nil, fmt.Errorf("generating PKI: %w", err)
+	}
+	if err := c.pki.write(filepath.Join(c.dir, "pki")); err != nil {
+		return nil, fmt.Errorf("writing PKI: %w", err)
+	}
+
+	startCtx, cancel := context.WithTimeout(ctx, c.opts.StartTimeout)
+	defer cancel()
+	began := time.Now()
+	if err := c.startEtcd(startCtx); err != nil {
+		return nil, err
+	}
+	if err := c.startAPIServer(startCtx); err != nil {
+		return nil, err
+	}
+
+	c.adminKubeconfig = filepath.Join(c.dir, "admin.kubeconfig")
+	if err := writeKubeconfig(c.adminKubeconfig, AdminUser, c.adminConfig); err != nil {
+		return nil, err
+	}
+	c.clusterviewConfig = restConfigFor(c.host, c.pki.ca.CertPEM, c.pki.clusterviewClient.CertPEM, c.pki.clusterviewClient.KeyPEM)
+	c.clusterviewKubeconfig = filepath.Join(c.dir, "clusterview.kubeconfig")
+	if err := writeKubeconfig(c.clusterviewKubeconfig, ClusterviewUser, c.clusterviewConfig); err != nil {
+		return nil, err
+	}
+	c.logger.Info("Local control plane ready", "apiserver", c.host, "etcd", c.etcdURL,
+		"dir", c.dir, "kubeconfig", c.adminKubeconfig, "took", time.Since(began).Round(time.Millisecond))
+	return c, nil
+}
+
+func (c *Cluster) startEtcd(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		ports, err := freePorts(2)
+		if err != nil {
+			return err
+		}
+		clientURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
+		peerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
+		args := []string{
+			"--name=localcluster",
+			"--data-dir=" + filepath.Join(c.dir, "etcd"),
+			"--listen-client-urls=" + clientURL,
+			"--advertise-client-urls=" + clientURL,
+			"--listen-peer-urls=" + peerURL,
+			"--initial-advertise-peer-urls=" + peerURL,
+			"--initial-cluster=localcluster=" + peerURL,
+			// The data is disposable; skipping fsync makes every write and therefore
+			// every test noticeably faster.
+			"--unsafe-no-fsync",
+		}
+		// Existing data from an earlier run keeps working although its member was
+		// announced on other ports: a single member never talks to its peers.
+		p, err := startProcess(c.logger, "etcd", filepath.Join(c.binDir, etcdBinary), args, filepath.Join(c.dir, "logs", "etcd.log"))
+		if err != nil {
+			return err
+		}
+		err = waitFor(ctx, p, "etcd", func(ctx context.Context) error { return etcdHealthy(ctx, clientURL) })
+		if err == nil {
+			c.etcd, c.etcdURL = p, clientURL
+			return nil
+		}
+		_ = p.stop(c.opts.StopTimeout)
+		if attempt < portAttempts && ctx.Err() == nil && strings.Contains(p.logTail(50), "address already in use") {
+			c.logger.Info("etcd lost a port race, retrying with other ports", "attempt", attempt)
+			continue
+		}
+		return err
+	}
+}
+
+func (c *Cluster) startAPIServer(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		port := c.opts.APIServerPort
+		if port == 0 {
+			ports, err := freePorts(1)
+			if err != nil {
+				return err
+			}
+			port = ports[0]
+		}
+		c.host = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		c.adminConfig = restConfigFor(c.host, c.pki.ca.CertPEM, c.pki.admin.CertPEM, c.pki.admin.KeyPEM)
+		p, err := startProcess(c.logger, "kube-apiserver", filepath.Join(c.binDir, apiserverBinary),
+			c.apiserverArgs(port), filepath.Join(c.dir, "logs", "kube-apiserver.log"))
+		if err != nil {
+			return err
+		}
+		client, err := kubernetes.NewForConfig(c.adminConfig)
+		if err != nil {
+			_ = p.stop(c.opts.StopTimeout)
+			return fmt.Errorf("creating admin client: %w", err)
+		}
+		err = waitFor(ctx, p, "kube-apiserver", func(ctx context.Context) error { return apiserverReady(ctx, client) })
+		if err == nil {
+			c.apiserver = p
+			return nil
+		}
+		_ = p.stop(c.opts.StopTimeout)
+		if c.opts.APIServerPort == 0 && attempt < portAttempts && ctx.Err() == nil &&
+			strings.Contains(p.logTail(50), "address already in use") {
+			c.logger.Info("kube-apiserver lost a port race, retrying with another port", "attempt", attempt)
+			continue
+		}
+		return err
+	}
+}
+
+// apiserverArgs is kube-apiserver's command line; see the package documentation for
+// why each unusual flag is there.
+func (c *Cluster) apiserverArgs(port int) []string {
+	f := c.pki.files
+	args := []string{
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(port),
+		// With the default endpoint reconciler kube-apiserver refuses a loopback
+		// advertise address; "none" skips maintaining the kubernetes Endpoints, which
+		// nothing here consumes.
+		"--advertise-address=127.0.0.1",
+		"--endpoint-reconciler-type=none",
+		"--etcd-servers=" + c.etcdURL,
+		"--authorization-mode=Node,RBAC",
+		"--client-ca-file=" + f.caCert,
+		"--tls-cert-file=" + f.apiserverCert,
+		"--tls-private-key-file=" + f.apiserverKey,
+		// The aggregator authenticates to aggregated servers with this certificate and
+		// passes the user in these headers; both land in the
+		// kube-system/extension-apiserver-authentication ConfigMap they read.
+		"--requestheader-client-ca-file=" + f.frontProxyCACert,
+		"--requestheader-allowed-names=" + FrontProxyClientName,
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file=" + f.frontProxyClientCert,
+		"--proxy-client-key-file=" + f.frontProxyClientKey,
+		"--service-account-issuer=" + serviceAccountIssuer,
+		"--service-account-key-file=" + f.serviceAccountPub,
+		"--service-account-signing-key-file=" + f.serviceAccountKey,
+		// Required, but nothing is ever routed there.
+		"--service-cluster-ip-range=" + serviceClusterIPRange,
+		// Without kube-controller-manager no namespace ever gets its "default"
+		// ServiceAccount, and this plugin would then reject every Pod.
+		"--disable-admission-plugins=ServiceAccount",
+	}
+	return append(args, c.opts.ExtraAPIServerArgs...)
+}
+
+// waitFor polls check until it succeeds, the process exits or ctx ends. Errors
+// include the last check failure and the tail of the process log.
+func waitFor(ctx context.Context, p *process, what string, check func(context.Context) error) error {
+	var lastErr error
+	err := wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
+		if err := p.exitError(); err != nil {
+			return false, err
+		}
+		probeCtx, cancel := context.WithTimeout(ctx, probeTimeout)
+		defer cancel()
+		err := check(probeCtx)
+		if err != nil && ctx.Err() != nil {
+			// Cut short by the overall deadline: keep the previous, meaningful failure.
+			return false, nil
+		}
+		lastErr = err
+		return err == nil, nil
+	})
+	if err == nil {
+		return nil
+	}
+	if exitErr := p.exitError(); exitErr != nil {
+		return exitErr
+	}
+	return fmt.Errorf("waiting for %s to become ready: %w (last check: %v); last lines of %s:\n%s",
+		what, err, lastErr, p.logPath, p.logTail(30))
+}
+
+func etcdHealthy(ctx context.Context, clientURL string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, clientURL+"/health", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"health":"true"`) {
+		return fmt.Errorf("etcd /health: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// apiserverReady checks /readyz and then the objects aggregated API servers need at
+// startup, which kube-apiserver creates in post-start hooks that /readyz does not
+// cover: the kube-system namespace and the extension-apiserver-authentication
+// ConfigMap holding the client and request-header CAs.
+func apiserverReady(ctx context.Context, client kubernetes.Interface) error {
+	body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").Param("verbose", "true").DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("/readyz: %w: %s", err, failingChecks(body))
+	}
+	if _, err := client.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{}); err != nil {
+		return fmt.Errorf("namespace %s: %w", metav1.NamespaceSystem, err)
+	}
+	if _, err := client.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, "extension-apiserver-authentication", metav1.GetOptions{}); err != nil {
+		return fmt.Errorf("configmap %s/extension-apiserver-authentication: %w", metav1.NamespaceSystem, err)
+	}
+	return nil
+}
+
+// failingChecks extracts the "[-]..." lines of a verbose /readyz answer.
+func failingChecks(body []byte) string {
+	var failing []string
+	for line := range strings.Lines(string(body)) {
+		if strings.HasPrefix(line, "[-]") {
+			failing = append(failing, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(failing, "; ")
+}
+
+// freePorts returns n distinct loopback ports that were free a moment ago. All
+// listeners stay open until every port is chosen, so the kernel cannot hand out the
+// same port twice; a later race with another process is handled by retrying.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("finding a free loopback port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// Stop terminates kube-apiserver and then etcd (SIGTERM, then SIGKILL after
+// Options.StopTimeout) and removes the cluster directory if Start created it. Stop
+// clients such as clusterview first. It is idempotent and returns the first call's
+// result.
+func (c *Cluster) Stop() error {
+	c.stopOnce.Do(func() {
+		var errs []error
+		// kube-apiserver first: stopped after etcd, it would spend its shutdown retrying
+		// storage instead of exiting.
+		for _, p := range []*process{c.apiserver, c.etcd} {
+			if p == nil {
+				continue
+			}
+			if err := p.stop(c.opts.StopTimeout); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if c.ownsDir {
+			if err := os.RemoveAll(c.dir); err != nil {
+				errs = append(errs, fmt.Errorf("removing cluster directory: %w", err))
+			}
+		}
+		c.stopErr = errors.Join(errs...)
+		c.logger.V(1).Info("Local control plane stopped", "dir", c.dir, "err", c.stopErr)
+	})
+	return c.stopErr
+}
+
+// Dir is the cluster directory.
+func (c *Cluster) Dir() string { return c.dir }
+
+// Host is kube-apiserver's URL, https://127.0.0.1:<port>.
+func (c *Cluster) Host() string { return c.host }
+
+// EtcdURL is etcd's plain-HTTP client URL on loopback.
+func (c *Cluster) EtcdURL() string { return c.etcdURL }
+
+// CAPEM is the cluster CA certificate: it signed kube-apiserver's serving certificate
+// and every client certificate kube-apiserver accepts.
+func (c *Cluster) CAPEM() []byte { return append([]byte(nil), c.pki.ca.CertPEM...) }
+
+// AdminConfig returns a new client configuration for the system:masters admin.
+func (c *Cluster) AdminConfig() *rest.Config { return rest.CopyConfig(c.adminConfig) }
+
+// AdminKubeconfig is the path of the admin kubeconfig file.
+func (c *Cluster) AdminKubeconfig() string { return c.adminKubeconfig }
+
+// ClusterviewConfig returns a new client configuration for clusterview's identity,
+// ClusterviewUser. It has only the rights ApplyClusterviewRBAC grants.
+func (c *Cluster) ClusterviewConfig() *rest.Config { return rest.CopyConfig(c.clusterviewConfig) }
+
+// ClusterviewKubeconfig is the path of a kubeconfig file for clusterview's identity.
+func (c *Cluster) ClusterviewKubeconfig() string { return c.clusterviewKubeconfig }
+
+// ClusterviewServing returns clusterview's serving certificate and key files and the
+// PEM of the CA that signed them, which is the APIService caBundle. The certificate
+// covers ClusterviewServingDNSNames, 127.0.0.1 and ::1.
+func (c *Cluster) ClusterviewServing() (certFile, keyFile string, caPEM []byte) {
+	f := c.pki.files
+	return f.clusterviewServingCert, f.clusterviewServingKey, append([]byte(nil), c.pki.clusterviewServingCA.CertPEM...)
+}
+
+// UserConfig returns a client configuration authenticating as user in groups, with a
+// freshly minted client certificate. Kubernetes adds system:authenticated itself; pass
+// "system:masters" for an administrator.
+func (c *Cluster) UserConfig(user string, groups ...string) (*rest.Config, error) {
+	ck, err := c.pki.mintClient(user, groups...)
+	if err != nil {
+		return nil, err
+	}
+	return restConfigFor(c.host, c.pki.ca.CertPEM, ck.CertPEM, ck.KeyPEM), nil
+}
+
+// UserKubeconfig writes a kubeconfig for user in groups under <Dir>/users/ and returns
+// its path, e.g. to run kubectl as an unprivileged user.
+func (c *Cluster) UserKubeconfig(user string, groups ...string) (string, error) {
+	cfg, err := c.UserConfig(user, groups...)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(c.dir, "users", userFileName(user, groups)+".kubeconfig")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("creating users directory: %w", err)
+	}
+	if err := writeKubeconfig(path, user, cfg); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// userFileName turns user and groups into a readable, unique file name: user names
+// such as system:serviceaccount:ns:name contain characters best kept out of paths.
+func userFileName(user string, groups []string) string {
+	safe := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.', r == '_':
+			return r
+		default:
+			return '_'
+		}
+	}, user)
+	sum := sha256.Sum256([]byte(user + "\x00" + strings.Join(groups, "\x00")))
+	return safe + "-" + hex.EncodeToString(sum[:4])
+}
+
+// KubectlPath is the path of the kubectl binary built alongside the control plane.
+func (c *Cluster) KubectlPath() string { return filepath.Join(c.binDir, kubectlBinary) }
+
+// Kubectl returns a kubectl command running as the admin; pass --kubeconfig with a
+// UserKubeconfig path to act as someone else.
+func (c *Cluster) Kubectl(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, c.KubectlPath(), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.adminKubeconfig)
+	return cmd
+}
+
+// LogFiles maps each process name ("etcd", "kube-apiserver") to its log file.
+func (c *Cluster) LogFiles() map[string]string {
+	return map[string]string{
+		"etcd":           filepath.Join(c.dir, "logs", "etcd.log"),
+		"kube-apiserver": filepath.Join(c.dir, "logs", "kube-apiserver.log"),
+	}
+}

@@ -1,0 +1,181 @@
+package localcluster
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/clusterview/clusterview/internal/localcluster/pki"
+)
+
+const (
+	// externalName is where the aggregator dials clusterview: localhost resolves on
+	// the host itself, where kube-apiserver runs, without any cluster networking.
+	externalName = "localhost"
+
+	groupPriorityMinimum = 1000
+	versionPriority      = 15
+)
+
+// apiServiceGVR is addressed through the dynamic client so that this package does not
+// need k8s.io/kube-aggregator's typed client.
+var apiServiceGVR = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
+
+// RegisterAPIService routes clusterview.io/v1beta1 through the kube-apiserver
+// aggregator to a clusterview listening on localhost:port. It applies the ExternalName
+// Service ClusterviewNamespace/ClusterviewService (creating the namespace if needed)
+// and the APIService APIServiceName with caBundle, the PEM CA that signed
+// clusterview's serving certificate. The aggregator verifies that certificate against
+// ClusterviewService.ClusterviewNamespace.svc; TLS verification is never disabled.
+// Re-registering with another port or CA updates both objects.
+func RegisterAPIService(ctx context.Context, cfg *rest.Config, port int, caBundle []byte) error {
+	if port <= 0 || port > 65535 {
+		return fmt.Errorf("invalid port %d", port)
+	}
+	if _, err := pki.ParseCertsPEM(caBundle); err != nil {
+		return fmt.Errorf("invalid caBundle: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating dynamic client: %w", err)
+	}
+	apply := metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
+
+	if _, err := client.CoreV1().Namespaces().Apply(ctx, corev1ac.Namespace(ClusterviewNamespace), apply); err != nil {
+		return fmt.Errorf("applying namespace %s: %w", ClusterviewNamespace, err)
+	}
+	svc := corev1ac.Service(ClusterviewService, ClusterviewNamespace).WithSpec(corev1ac.ServiceSpec().
+		WithType(corev1.ServiceTypeExternalName).
+		WithExternalName(externalName).
+		// The aggregator takes the port from the APIService; listing it here documents
+		// where clusterview listens for anyone reading the Service.
+		WithPorts(corev1ac.ServicePort().WithName("https").WithProtocol(corev1.ProtocolTCP).WithPort(int32(port))))
+	if _, err := client.CoreV1().Services(ClusterviewNamespace).Apply(ctx, svc, apply); err != nil {
+		return fmt.Errorf("applying service %s/%s: %w", ClusterviewNamespace, ClusterviewService, err)
+	}
+
+	apiService := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiregistration.k8s.io/v1",
+		"kind":       "APIService",
+		"metadata":   map[string]any{"name": APIServiceName},
+		"spec": map[string]any{
+			"group":                Group,
+			"version":              Version,
+			"groupPriorityMinimum": int64(groupPriorityMinimum),
+			"versionPriority":      int64(versionPriority),
+			"service": map[string]any{
+				"namespace": ClusterviewNamespace,
+				"name":      ClusterviewService,
+				"port":      int64(port),
+			},
+			// Unstructured content must be plain JSON values, so encode the bytes the
+			// way the typed API's []byte field would be.
+			"caBundle": base64.StdEncoding.EncodeToString(caBundle),
+			// Applied explicitly so that a value someone else set cannot survive.
+			"insecureSkipTLSVerify": false,
+		},
+	}}
+	if _, err := dyn.Resource(apiServiceGVR).Apply(ctx, APIServiceName, apiService, apply); err != nil {
+		return fmt.Errorf("applying apiservice %s: %w", APIServiceName, err)
+	}
+	return nil
+}
+
+// UnregisterAPIService deletes the APIService, e.g. after clusterview stopped, so
+// discovery clients such as kubectl stop reporting an unavailable group. A missing
+// APIService is not an error.
+func UnregisterAPIService(ctx context.Context, cfg *rest.Config) error {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating dynamic client: %w", err)
+	}
+	err = dyn.Resource(apiServiceGVR).Delete(ctx, APIServiceName, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting apiservice %s: %w", APIServiceName, err)
+	}
+	return nil
+}
+
+// WaitForAPIServiceAvailable polls until the APIService reports Available=True,
+// i.e. the aggregator reached clusterview and verified its certificate. On timeout
+// the error carries the condition's last status, reason and message, which name the
+// actual problem (connection refused, certificate errors, bad status).
+func WaitForAPIServiceAvailable(ctx context.Context, cfg *rest.Config, timeout time.Duration) error {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating dynamic client: %w", err)
+	}
+	last := "APIService not observed yet"
+	err = wait.PollUntilContextTimeout(ctx, pollInterval, timeout, true, func(ctx context.Context) (bool, error) {
+		obj, err := dyn.Resource(apiServiceGVR).Get(ctx, APIServiceName, metav1.GetOptions{})
+		if err != nil {
+			// A request cut short by the deadline says nothing about the APIService;
+			// keep the last real observation for the error message.
+			if ctx.Err() == nil {
+				last = err.Error()
+			}
+			return false, nil
+		}
+		status, reason, message, found := availableCondition(obj)
+		if !found {
+			last = "no Available condition yet"
+			return false, nil
+		}
+		if status == string(metav1.ConditionTrue) {
+			return true, nil
+		}
+		last = fmt.Sprintf("Available=%s reason=%s message=%q", status, reason, message)
+		return false, nil
+	})
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || wait.Interrupted(err) {
+			return fmt.Errorf("apiservice %s not available after %v: %s", APIServiceName, timeout, last)
+		}
+		return fmt.Errorf("waiting for apiservice %s: %w (%s)", APIServiceName, err, last)
+	}
+	return nil
+}
+
+func availableCondition(obj *unstructured.Unstructured) (status, reason, message string, found bool) {
+	conditions, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conditions {
+		m, ok := c.(map[string]any)
+		if !ok || m["type"] != "Available" {
+			continue
+		}
+		status, _ = m["status"].(string)
+		reason, _ = m["reason"].(string)
+		message, _ = m["message"].(string)
+		return status, reason, message, true
+	}
+	return "", "", "", false
+}
+
+// RegisterClusterview registers clusterview listening on localhost:port with this
+// cluster's clusterview serving CA; see RegisterAPIService.
+func (c *Cluster) RegisterClusterview(ctx context.Context, port int) error {
+	return RegisterAPIService(ctx, c.adminConfig, port, c.pki.clusterviewServingCA.CertPEM)
+}
+
+// WaitForClusterviewAvailable waits until the APIService is Available; see
+// WaitForAPIServiceAvailable.
+func (c *Cluster) WaitForClusterviewAvailable(ctx context.Context, timeout time.Duration) error {
+	return WaitForAPIServiceAvailable(ctx, c.adminConfig, timeout)
+}
