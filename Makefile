@@ -1,0 +1,60 @@
+# clusterview: an aggregated Kubernetes API server that summarises a cluster.
+# `make run` brings up a local control plane with clusterview behind the
+# aggregator; `make test` runs every test CI runs.
+
+SHELL := /usr/bin/env bash -o errexit -o nounset -o pipefail
+GO ?= go
+OUTPUT := _output
+BIN := $(OUTPUT)/bin
+# Integration tests start real processes; give a loaded 2-core machine time.
+TEST_TIMEOUT ?= 30m
+
+.PHONY: all build tools run test test-unit test-integration bench-smoke verify verify-codegen update-codegen vet clean
+
+all: build
+
+## build: compile clusterview-apiserver into _output/bin.
+build:
+	$(GO) build -o $(BIN)/clusterview-apiserver ./cmd/apiserver
+
+## tools: build the pinned etcd, kube-apiserver and kubectl (cached in _output/bin).
+tools:
+	hack/build-tools.sh all
+
+## run: local control plane + clusterview behind the aggregator, seeded with a demo cluster.
+run: build tools
+	$(GO) run ./hack/local-up $(RUN_ARGS)
+
+## test: everything CI runs: codegen check, vet, unit, integration and benchmark smoke runs.
+test: verify tools
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) bench-smoke
+
+## test-unit: the tests that need no control plane.
+test-unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/integration | grep -v /internal/localcluster)
+
+## test-integration: the tests against a real etcd and kube-apiserver.
+test-integration: tools
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./test/integration/... ./internal/localcluster/...
+
+## bench-smoke: run every Go benchmark once so that none of them rots.
+bench-smoke:
+	$(GO) test -run '^$$' -bench . -benchtime=1x ./pkg/...
+
+## verify: generated code is current and the tree is vetted and formatted.
+verify: verify-codegen vet
+	@unformatted=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+	if [[ -n "$$unformatted" ]]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
+
+verify-codegen:
+	hack/verify-codegen.sh
+
+update-codegen:
+	hack/update-codegen.sh
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(OUTPUT)/local $(OUTPUT)/bench $(BIN)/clusterview-apiserver

@@ -1,0 +1,181 @@
+package aggregated
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
+)
+
+const summariesPath = "/apis/clusterview.io/v1beta1/clustersummaries"
+
+// TestSecurityIsDelegated checks that clusterview trusts only what
+// kube-apiserver vouches for: identities come from TokenReview, client
+// certificates or the front proxy's headers (only with the front proxy's
+// client certificate), and every decision is a SubjectAccessReview.
+func TestSecurityIsDelegated(t *testing.T) {
+	ctx := t.Context()
+
+	t.Run("anonymous is refused through kube-apiserver", func(t *testing.T) {
+		anonymous := &rest.Config{Host: env.Admin.Host, TLSClientConfig: rest.TLSClientConfig{CAData: env.Admin.CAData}}
+		client := clientset.NewForConfigOrDie(anonymous)
+		_, err := client.ClusterviewV1beta1().ClusterSummaries().List(ctx, metav1.ListOptions{})
+		if !apierrors.IsForbidden(err) && !apierrors.IsUnauthorized(err) {
+			t.Errorf("anonymous list: %v, want 401 or 403", err)
+		}
+	})
+
+	aliceConfig, err := env.Cluster.UserConfig("alice", "developers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := clientset.NewForConfigOrDie(aliceConfig)
+
+	t.Run("a user without RBAC is forbidden", func(t *testing.T) {
+		_, err := alice.ClusterviewV1beta1().ClusterSummaries().List(ctx, metav1.ListOptions{})
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `"alice"`) {
+			t.Errorf("alice's list: %v, want 403 naming alice", err)
+		}
+	})
+
+	t.Run("clusterview itself asks kube-apiserver, for the identity the front proxy carries", func(t *testing.T) {
+		// Straight to clusterview, presenting the front proxy's client
+		// certificate as kube-apiserver's aggregator does.
+		code, body := direct(t, frontProxyClient(t), map[string]string{"X-Remote-User": "alice", "X-Remote-Group": "developers"})
+		if code != http.StatusForbidden || !strings.Contains(body, `User \"alice\"`) {
+			t.Errorf("front-proxied request for alice: %d %s, want 403 naming alice", code, body)
+		}
+	})
+
+	t.Run("granting a ClusterRole lets the same user in", func(t *testing.T) {
+		grantReader(t, "alice")
+		// clusterview caches SubjectAccessReview denials for 10s, so poll.
+		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 45*time.Second, true, func(ctx context.Context) (bool, error) {
+			_, err := alice.ClusterviewV1beta1().ClusterSummaries().List(ctx, metav1.ListOptions{})
+			return err == nil, nil
+		})
+		if err != nil {
+			t.Fatalf("alice still cannot list after the grant: %v", err)
+		}
+		if err := alice.ClusterviewV1beta1().ClusterSummaries().Delete(ctx, "cluster", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("alice's delete with read-only RBAC: %v, want 403", err)
+		}
+		var code int
+		var body string
+		err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 45*time.Second, true, func(ctx context.Context) (bool, error) {
+			code, body = direct(t, frontProxyClient(t), map[string]string{"X-Remote-User": "alice", "X-Remote-Group": "developers"})
+			return code == http.StatusOK, nil
+		})
+		if err != nil {
+			t.Errorf("front-proxied request for alice after the grant: %d %s", code, body)
+		}
+	})
+
+	t.Run("forged front-proxy headers are not trusted", func(t *testing.T) {
+		forged := map[string]string{"X-Remote-User": "localcluster-admin", "X-Remote-Group": "system:masters"}
+		// No client certificate at all.
+		if code, body := direct(t, tlsClient(t, nil), forged); code != http.StatusUnauthorized && code != http.StatusForbidden {
+			t.Errorf("forged headers without a client certificate: %d %s, want 401 or 403", code, body)
+		}
+		// A valid client certificate that is not the front proxy's: the
+		// certificate's own user counts, the headers do not.
+		malloryConfig, err := env.Cluster.UserConfig("mallory")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := tls.X509KeyPair(malloryConfig.CertData, malloryConfig.KeyData)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, body := direct(t, tlsClient(t, &cert), forged)
+		if code != http.StatusForbidden || !strings.Contains(body, `User \"mallory\"`) {
+			t.Errorf("forged headers with mallory's certificate: %d %s, want 403 for mallory", code, body)
+		}
+	})
+}
+
+// grantReader binds user to a ClusterRole that reads clustersummaries.
+func grantReader(t *testing.T, user string) {
+	t.Helper()
+	kube := kubernetes.NewForConfigOrDie(env.Admin)
+	name := "clusterview-test-reader-" + user
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{"clusterview.io"},
+			Resources: []string{"clustersummaries"},
+			Verbs:     []string{"get", "list", "watch"},
+		}},
+	}
+	if _, err := kube.RbacV1().ClusterRoles().Create(t.Context(), role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+	}
+	if _, err := kube.RbacV1().ClusterRoleBindings().Create(t.Context(), binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// frontProxyClient presents the certificate kube-apiserver's aggregator uses.
+func frontProxyClient(t *testing.T) *http.Client {
+	t.Helper()
+	dir := filepath.Join(env.Cluster.Dir(), "pki")
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "front-proxy-client.crt"), filepath.Join(dir, "front-proxy-client.key"))
+	if err != nil {
+		t.Fatalf("loading the front-proxy client certificate: %v", err)
+	}
+	return tlsClient(t, &cert)
+}
+
+// tlsClient trusts clusterview's serving CA and presents cert, if any.
+func tlsClient(t *testing.T, cert *tls.Certificate) *http.Client {
+	t.Helper()
+	_, _, caPEM := env.Cluster.ClusterviewServing()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("no CA in clusterview's serving CA bundle")
+	}
+	cfg := &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 30 * time.Second}
+}
+
+// direct sends a list request straight to clusterview, bypassing kube-apiserver.
+func direct(t *testing.T, client *http.Client, headers map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, fmt.Sprintf("https://%s%s", env.ClusterviewAddr, summariesPath), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("request to clusterview: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
