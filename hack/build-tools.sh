@@ -157,8 +157,11 @@ build() {
   local start=${SECONDS} tmp="${OUT}/.${name}.tmp.$$"
   # Write to a temporary name and rename, so an interrupted build never leaves a
   # binary behind that looks usable.
+  # -buildvcs=false: the binary's version is its module version, and stamping the
+  # clusterview checkout's VCS state would fail where git is missing or the checkout
+  # belongs to another user.
   run_with_progress "${name}" \
-    go -C "${TOOL_DIR}" build -o "${tmp}" -ldflags "${STATE_LDFLAGS}" "${TOOL_PKG}" ||
+    go -C "${TOOL_DIR}" build -buildvcs=false -o "${tmp}" -ldflags "${STATE_LDFLAGS}" "${TOOL_PKG}" ||
     die "building ${name} failed"
   mv -f "${tmp}" "${OUT}/${name}"
   printf '%s\n# %s %s built %s with %s\n' "${STATE_FP}" "${name}" "${STATE_VERSION}" \

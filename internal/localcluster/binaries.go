@@ -113,7 +113,7 @@ var buildMu sync.Mutex
 
 // EnsureBinaries runs hack/build-tools.sh all, which builds etcd, kube-apiserver and
 // kubectl into DefaultBinDir unless they are already present at the pinned versions,
-// and returns that directory. The script's progress lines are logged at info level.
+// and returns that directory. Each line the script prints is logged at info level.
 // A cold build takes about 15 minutes on 2 cores; an up-to-date check about a second.
 func EnsureBinaries(ctx context.Context, logger klog.Logger) (string, error) {
 	buildMu.Lock()
@@ -151,7 +151,7 @@ func runBuildTools(ctx context.Context, logger klog.Logger, args ...string) erro
 		for sc.Scan() {
 			line := sc.Text()
 			lines = append(lines, line)
-			logger.Info("build-tools", "line", line)
+			logger.Info("Building control-plane binaries", "output", line)
 		}
 	}()
 	err = cmd.Run()

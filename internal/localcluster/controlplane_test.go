@@ -301,6 +301,28 @@ func TestControlPlane(t *testing.T) {
 	})
 }
 
+// A kube-apiserver that cannot start must fail Start quickly, with its own
+// complaint in the error, and leave no process behind.
+func TestStartFailureReportsLog(t *testing.T) {
+	bins := testBinDir(t)
+	_, ctx := ktesting.NewTestContext(t)
+	began := time.Now()
+	c, err := Start(ctx, Options{Dir: t.TempDir(), BinDir: bins, ExtraAPIServerArgs: []string{"--no-such-flag"}})
+	if err == nil {
+		_ = c.Stop()
+		t.Fatal("Start succeeded with an unknown kube-apiserver flag")
+	}
+	t.Logf("Start failed after %v as expected: %v", time.Since(began).Round(time.Millisecond), err)
+	for _, want := range []string{"kube-apiserver exited early", "unknown flag: --no-such-flag"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q", want)
+		}
+	}
+	if d := time.Since(began); d > 30*time.Second {
+		t.Errorf("Start took %v to notice the exit, want well under its timeout", d)
+	}
+}
+
 // fakeAggregatedServer stands in for clusterview: it serves with clusterview's
 // certificate, accepts only clients signed by the request-header CA published in
 // kube-system/extension-apiserver-authentication (read with clusterview's own

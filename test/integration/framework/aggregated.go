@@ -16,8 +16,8 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/clusterview/clusterview/internal/localcluster"
-	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 	"github.com/clusterview/clusterview/pkg/cmd/server"
+	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 )
 
 // Aggregated is a real control plane (etcd + kube-apiserver) with

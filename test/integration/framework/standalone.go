@@ -17,8 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2/ktesting"
 
-	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 	"github.com/clusterview/clusterview/pkg/cmd/server"
+	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 )
 
 // StandaloneServer is a clusterview-apiserver running in the test process
