@@ -114,7 +114,7 @@ var buildMu sync.Mutex
 // EnsureBinaries runs hack/build-tools.sh all, which builds etcd, kube-apiserver and
 // kubectl into DefaultBinDir unless they are already present at the pinned versions,
 // and returns that directory. Each line the script prints is logged at info level.
-// A cold build takes about 15 minutes on 2 cores; an up-to-date check about a second.
+// A cold build takes about 12 minutes on 2 cores; an up-to-date check about a second.
 func EnsureBinaries(ctx context.Context, logger klog.Logger) (string, error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()

@@ -2,7 +2,7 @@ package localcluster
 
 // These tests run the real control plane. They never skip: when the binaries are
 // missing or stale they are built with hack/build-tools.sh, and when a cold build
-// (about 15 minutes on 2 cores) cannot fit into the test's -timeout they fail at once
+// (about 12 minutes on 2 cores) cannot fit into the test's -timeout they fail at once
 // and say so. Run "hack/build-tools.sh all" once, or "go test -timeout 30m".
 
 import (
@@ -61,12 +61,12 @@ func testBinDir(t *testing.T) string {
 		}
 		if !fresh {
 			if deadline, ok := t.Deadline(); ok && time.Until(deadline) < coldBuildBudget {
-				binDirErr = fmt.Errorf("control-plane binaries are missing or stale and building them takes up to ~15 min "+
+				binDirErr = fmt.Errorf("control-plane binaries are missing or stale and building them takes ~12 min "+
 					"on 2 cores, but only %v of the test timeout is left: run hack/build-tools.sh all first, "+
 					"or pass -timeout 30m", time.Until(deadline).Round(time.Second))
 				return
 			}
-			t.Log("Building control-plane binaries with hack/build-tools.sh; a cold build takes ~15 min")
+			t.Log("Building control-plane binaries with hack/build-tools.sh; a cold build takes ~12 min")
 		}
 		binDir, binDirErr = EnsureBinaries(ctx, logger)
 	})

@@ -40,7 +40,7 @@
 // Start expects etcd, kube-apiserver and kubectl in Options.BinDir (default
 // DefaultBinDir: $CLUSTERVIEW_BIN_DIR or <repo>/_output/bin). EnsureBinaries runs
 // hack/build-tools.sh, which rebuilds only what is missing or stale; a cold build of
-// all three takes about 15 minutes on 2 cores, so run "hack/build-tools.sh all" once
+// all three takes about 12 minutes on 2 cores, so run "hack/build-tools.sh all" once
 // before a short "go test -timeout".
 //
 // # Lifecycle
