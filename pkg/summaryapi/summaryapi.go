@@ -1,0 +1,215 @@
+// Package summaryapi converts what the summary engine reads (package
+// summary) into the internal clusterview API types, so the REST storages and
+// the status controller render engine figures the same way.
+//
+// The engine counts CPU in millicores and every other resource in its base
+// unit; summary.Quantity turns those back into quantities (DecimalSI for CPU
+// and counts, BinarySI for byte-valued resources), which is the formatting
+// users get in every summary.
+package summaryapi
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/clusterview/clusterview/pkg/apis/clusterview"
+	"github.com/clusterview/clusterview/pkg/summary"
+)
+
+// ResourceVersion renders an engine revision as a resourceVersion.
+func ResourceVersion(rev uint64) string { return strconv.FormatUint(rev, 10) }
+
+// NodeSummary converts the summary of one node. It mirrors the node's name,
+// labels and creation time; its resourceVersion is the engine revision of the
+// summary's last change, so it changes exactly when the summary does.
+func NodeSummary(n summary.NodeTotals) *clusterview.NodeSummary {
+	return &clusterview.NodeSummary{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              n.Name,
+			Labels:            n.Labels,
+			CreationTimestamp: n.CreationTimestamp,
+			ResourceVersion:   ResourceVersion(n.Revision),
+		},
+		Ready:          n.Ready,
+		Unschedulable:  n.Unschedulable,
+		MemoryPressure: n.MemoryPressure,
+		DiskPressure:   n.DiskPressure,
+		PIDPressure:    n.PIDPressure,
+		Pods:           PodCounts(n.Pods),
+		PodCapacity:    n.PodCapacity,
+		Resources:      ResourceUsages(n.Resources, true),
+	}
+}
+
+// NamespaceSummary converts the summary of one namespace. The object lives
+// in the namespace it describes and is named after it. Its resources carry
+// no capacity or allocatable: a namespace has no nodes of its own.
+func NamespaceSummary(ns summary.NamespaceTotals) *clusterview.NamespaceSummary {
+	out := &clusterview.NamespaceSummary{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              ns.Name,
+			Namespace:         ns.Name,
+			Labels:            ns.Labels,
+			CreationTimestamp: ns.CreationTimestamp,
+			ResourceVersion:   ResourceVersion(ns.Revision),
+		},
+		Pods:      PodCounts(ns.Pods),
+		Resources: ResourceUsages(ns.Resources, false),
+		Workloads: WorkloadCounts(ns.Workloads),
+	}
+	if len(ns.Quotas) > 0 {
+		out.Quotas = make([]clusterview.QuotaUsage, len(ns.Quotas))
+		for i, q := range ns.Quotas {
+			// The engine hands out copies of the quota lists, so they are
+			// the caller's to keep.
+			out.Quotas[i] = clusterview.QuotaUsage{Name: q.Name, Hard: q.Hard, Used: q.Used}
+		}
+	}
+	return out
+}
+
+// ClusterStatus converts a cluster summary into a ClusterSummary status.
+// It fills every figure but leaves Conditions, ObservedGeneration and
+// LastUpdateTime empty: the status controller owns those, because they
+// depend on the object and on when it writes, not on the figures.
+//
+// Resources keep the order of Selection.Resources; groups are sorted by name,
+// with nodes lacking the grouping label under clusterview.NoneGroup.
+func ClusterStatus(t summary.ClusterTotals) clusterview.ClusterSummaryStatus {
+	nodes := NodeCounts(t.Nodes)
+	pods := PodCounts(t.Pods)
+	workloads := WorkloadCounts(t.Workloads)
+	st := clusterview.ClusterSummaryStatus{
+		Nodes:      &nodes,
+		Pods:       &pods,
+		Namespaces: t.Namespaces,
+		Resources:  ResourceUsages(t.Resources, true),
+		Workloads:  &workloads,
+	}
+	if len(t.Groups) > 0 {
+		st.Groups = make([]clusterview.GroupSummary, len(t.Groups))
+		for i, g := range t.Groups {
+			st.Groups[i] = clusterview.GroupSummary{
+				Name:      g.Value,
+				Nodes:     NodeCounts(g.Nodes),
+				Pods:      PodCounts(g.Pods),
+				Resources: ResourceUsages(g.Resources, true),
+			}
+		}
+		// The engine already sorts groups; sorting again keeps the list-map
+		// order stable even if that ever changes, and costs nothing here.
+		slices.SortFunc(st.Groups, func(a, b clusterview.GroupSummary) int { return cmp.Compare(a.Name, b.Name) })
+	}
+	return st
+}
+
+// Degradation is what makes a cluster summary degraded, with the names the
+// engine lists, for the message of the Degraded condition. ClusterStatus
+// drops the names because the status has no field for them.
+type Degradation struct {
+	// NotReadyNodes counts the selected nodes that are not ready;
+	// NotReadyNodeNames lists some of them, sorted (see Selection.MaxNames).
+	NotReadyNodes     int64
+	NotReadyNodeNames []string
+	// MemoryPressure, DiskPressure and PIDPressure count the selected nodes
+	// under each pressure.
+	MemoryPressure int64
+	DiskPressure   int64
+	PIDPressure    int64
+	// CrashLoopingPods counts the selected crash-looping pods;
+	// CrashLoopingPodNames lists some of them as "namespace/name", sorted.
+	CrashLoopingPods     int64
+	CrashLoopingPodNames []string
+}
+
+// DegradationOf extracts the degraded facts of a cluster summary.
+func DegradationOf(t summary.ClusterTotals) Degradation {
+	return Degradation{
+		NotReadyNodes:        t.Nodes.NotReady,
+		NotReadyNodeNames:    t.NotReadyNodes,
+		MemoryPressure:       t.Nodes.MemoryPressure,
+		DiskPressure:         t.Nodes.DiskPressure,
+		PIDPressure:          t.Nodes.PIDPressure,
+		CrashLoopingPods:     t.Pods.CrashLooping,
+		CrashLoopingPodNames: t.CrashLoopingPods,
+	}
+}
+
+// Degraded reports whether any node is not ready or under pressure or any
+// pod is crash-looping.
+func (d Degradation) Degraded() bool {
+	return d.NotReadyNodes+d.MemoryPressure+d.DiskPressure+d.PIDPressure+d.CrashLoopingPods > 0
+}
+
+// ResourceUsages converts resource rows, keeping their order. withNodes says
+// whether the rows summarise nodes: only then are Capacity and Allocatable
+// set (to zero quantities when the nodes have none), because for a namespace
+// a zero would read as "no room" rather than "not applicable".
+func ResourceUsages(rows []summary.ResourceTotals, withNodes bool) []clusterview.ResourceUsage {
+	if len(rows) == 0 {
+		return nil
+	}
+	out := make([]clusterview.ResourceUsage, len(rows))
+	for i, r := range rows {
+		out[i] = ResourceUsage(r, withNodes)
+	}
+	return out
+}
+
+// ResourceUsage converts one resource row; see ResourceUsages for withNodes.
+func ResourceUsage(r summary.ResourceTotals, withNodes bool) clusterview.ResourceUsage {
+	u := clusterview.ResourceUsage{
+		Name:             r.Name,
+		Requests:         summary.Quantity(r.Name, r.Requests),
+		Limits:           summary.Quantity(r.Name, r.Limits),
+		PodsWithoutLimit: r.PodsWithoutLimit,
+	}
+	if withNodes {
+		u.Capacity = quantityPtr(summary.Quantity(r.Name, r.Capacity))
+		u.Allocatable = quantityPtr(summary.Quantity(r.Name, r.Allocatable))
+	}
+	return u
+}
+
+func quantityPtr(q resource.Quantity) *resource.Quantity { return &q }
+
+// PodCounts converts pod counts.
+func PodCounts(p summary.PodCounts) clusterview.PodCounts {
+	return clusterview.PodCounts{
+		Total:             p.Total,
+		Pending:           p.Pending,
+		Running:           p.Running,
+		Succeeded:         p.Succeeded,
+		Failed:            p.Failed,
+		Unknown:           p.Unknown,
+		Unscheduled:       p.Unscheduled,
+		ContainerRestarts: p.ContainerRestarts,
+		CrashLooping:      p.CrashLooping,
+	}
+}
+
+// NodeCounts converts node counts.
+func NodeCounts(n summary.NodeCounts) clusterview.NodeCounts {
+	return clusterview.NodeCounts{
+		Total:          n.Total,
+		Ready:          n.Ready,
+		NotReady:       n.NotReady,
+		Unschedulable:  n.Unschedulable,
+		MemoryPressure: n.MemoryPressure,
+		DiskPressure:   n.DiskPressure,
+		PIDPressure:    n.PIDPressure,
+	}
+}
+
+// WorkloadCounts converts workload counts.
+func WorkloadCounts(w summary.WorkloadCounts) clusterview.WorkloadCounts {
+	return clusterview.WorkloadCounts{
+		Deployments:  clusterview.ReadyCount(w.Deployments),
+		StatefulSets: clusterview.ReadyCount(w.StatefulSets),
+		DaemonSets:   clusterview.ReadyCount(w.DaemonSets),
+	}
+}

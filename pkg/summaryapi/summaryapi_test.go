@@ -1,0 +1,338 @@
+package summaryapi
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/clusterview/clusterview/pkg/apis/clusterview"
+	"github.com/clusterview/clusterview/pkg/summary"
+)
+
+// quantityComparer compares quantities by their serialized form and format,
+// so a test fails when a figure is right but would print differently.
+var quantityComparer = cmp.Comparer(func(a, b resource.Quantity) bool {
+	return a.String() == b.String() && a.Format == b.Format
+})
+
+func q(s string) resource.Quantity { return resource.MustParse(s) }
+
+func qp(s string) *resource.Quantity {
+	v := resource.MustParse(s)
+	return &v
+}
+
+// bytes is a byte figure as the API renders it: BinarySI, even for values
+// (like zero) that resource.MustParse would make DecimalSI.
+func bytes(v int64) resource.Quantity { return *resource.NewQuantity(v, resource.BinarySI) }
+
+func bytesp(v int64) *resource.Quantity {
+	b := bytes(v)
+	return &b
+}
+
+var created = metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+
+func TestNoneGroupMatchesEngine(t *testing.T) {
+	// The engine buckets unlabelled nodes under its own constant and the API
+	// documents another; ClusterStatus passes the value through unchanged.
+	if clusterview.NoneGroup != summary.NoGroupValue {
+		t.Fatalf("clusterview.NoneGroup %q != summary.NoGroupValue %q", clusterview.NoneGroup, summary.NoGroupValue)
+	}
+}
+
+func TestResourceUsageUnits(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        summary.ResourceTotals
+		withNodes bool
+		want      clusterview.ResourceUsage
+	}{{
+		name:      "cpu millicores are DecimalSI",
+		in:        summary.ResourceTotals{Name: "cpu", Capacity: 4000, Allocatable: 3500, Requests: 1250, Limits: 2000, PodsWithoutLimit: 3},
+		withNodes: true,
+		want: clusterview.ResourceUsage{Name: "cpu", Capacity: qp("4"), Allocatable: qp("3500m"),
+			Requests: q("1250m"), Limits: q("2"), PodsWithoutLimit: 3},
+	}, {
+		name:      "memory bytes are BinarySI",
+		in:        summary.ResourceTotals{Name: "memory", Capacity: 16 << 30, Allocatable: 15 << 30, Requests: 1536 << 20, Limits: 100},
+		withNodes: true,
+		want: clusterview.ResourceUsage{Name: "memory", Capacity: qp("16Gi"), Allocatable: qp("15Gi"),
+			Requests: q("1536Mi"), Limits: bytes(100)},
+	}, {
+		name:      "storage and hugepages are BinarySI",
+		in:        summary.ResourceTotals{Name: "hugepages-2Mi", Requests: 4 << 20},
+		withNodes: true,
+		want:      clusterview.ResourceUsage{Name: "hugepages-2Mi", Capacity: bytesp(0), Allocatable: bytesp(0), Requests: q("4Mi"), Limits: bytes(0)},
+	}, {
+		name:      "counts are DecimalSI",
+		in:        summary.ResourceTotals{Name: "nvidia.com/gpu", Capacity: 8, Allocatable: 8, Requests: 3, Limits: 3},
+		withNodes: true,
+		want: clusterview.ResourceUsage{Name: "nvidia.com/gpu", Capacity: qp("8"), Allocatable: qp("8"),
+			Requests: q("3"), Limits: q("3")},
+	}, {
+		name: "namespaces have no capacity or allocatable",
+		in:   summary.ResourceTotals{Name: "cpu", Requests: 500, Limits: 1000, PodsWithoutLimit: 1},
+		want: clusterview.ResourceUsage{Name: "cpu", Requests: q("500m"), Limits: q("1"), PodsWithoutLimit: 1},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ResourceUsage(tt.in, tt.withNodes)
+			if diff := cmp.Diff(tt.want, got, quantityComparer); diff != "" {
+				t.Errorf("ResourceUsage (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// Format matters beyond the printed string: BinarySI keeps memory in
+	// binary suffixes as values change.
+	if got := ResourceUsage(summary.ResourceTotals{Name: "memory", Requests: 1 << 30}, false).Requests.Format; got != resource.BinarySI {
+		t.Errorf("memory format = %s, want BinarySI", got)
+	}
+	if got := ResourceUsage(summary.ResourceTotals{Name: "cpu", Requests: 1}, false).Requests.Format; got != resource.DecimalSI {
+		t.Errorf("cpu format = %s, want DecimalSI", got)
+	}
+	if ResourceUsages(nil, true) != nil {
+		t.Errorf("ResourceUsages(nil) is not nil")
+	}
+}
+
+func TestNodeSummary(t *testing.T) {
+	in := summary.NodeTotals{
+		Name:              "node-a",
+		Labels:            map[string]string{"topology.kubernetes.io/zone": "z1"},
+		CreationTimestamp: created,
+		Ready:             true,
+		MemoryPressure:    true,
+		DiskPressure:      false,
+		PIDPressure:       true,
+		Unschedulable:     true,
+		Resources: []summary.ResourceTotals{
+			{Name: "cpu", Capacity: 4000, Allocatable: 3500, Requests: 1500, Limits: 1000, PodsWithoutLimit: 1},
+			{Name: "pods", Capacity: 110, Allocatable: 100},
+		},
+		Pods:        summary.PodCounts{Total: 9, Pending: 1, Running: 4, Succeeded: 1, Failed: 1, Unknown: 2, ContainerRestarts: 17, CrashLooping: 1},
+		PodCapacity: 100,
+		Revision:    42,
+	}
+	want := &clusterview.NodeSummary{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              "node-a",
+			Labels:            map[string]string{"topology.kubernetes.io/zone": "z1"},
+			CreationTimestamp: created,
+			ResourceVersion:   "42",
+		},
+		Ready:          true,
+		Unschedulable:  true,
+		MemoryPressure: true,
+		PIDPressure:    true,
+		Pods:           clusterview.PodCounts{Total: 9, Pending: 1, Running: 4, Succeeded: 1, Failed: 1, Unknown: 2, ContainerRestarts: 17, CrashLooping: 1},
+		PodCapacity:    100,
+		Resources: []clusterview.ResourceUsage{
+			{Name: "cpu", Capacity: qp("4"), Allocatable: qp("3500m"), Requests: q("1500m"), Limits: q("1"), PodsWithoutLimit: 1},
+			{Name: "pods", Capacity: qp("110"), Allocatable: qp("100"), Requests: q("0"), Limits: q("0")},
+		},
+	}
+	if diff := cmp.Diff(want, NodeSummary(in), quantityComparer); diff != "" {
+		t.Errorf("NodeSummary (-want +got):\n%s", diff)
+	}
+}
+
+func TestNamespaceSummary(t *testing.T) {
+	in := summary.NamespaceTotals{
+		Name:              "team-a",
+		Labels:            map[string]string{"team": "a"},
+		CreationTimestamp: created,
+		Pods:              summary.PodCounts{Total: 3, Pending: 1, Running: 2, Unscheduled: 1, ContainerRestarts: 4},
+		Resources: []summary.ResourceTotals{
+			{Name: "cpu", Requests: 750, Limits: 500, PodsWithoutLimit: 2},
+			{Name: "memory", Requests: 256 << 20, Limits: 512 << 20},
+		},
+		Quotas: []summary.QuotaTotals{{
+			Name: "compute",
+			Hard: corev1.ResourceList{"requests.cpu": q("2")},
+			Used: corev1.ResourceList{"requests.cpu": q("750m")},
+		}},
+		Workloads: summary.WorkloadCounts{
+			Deployments:  summary.ReadyCount{Total: 2, Ready: 1},
+			StatefulSets: summary.ReadyCount{Total: 1, Ready: 1},
+			DaemonSets:   summary.ReadyCount{Total: 3},
+		},
+		Revision: 7,
+	}
+	want := &clusterview.NamespaceSummary{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              "team-a",
+			Namespace:         "team-a",
+			Labels:            map[string]string{"team": "a"},
+			CreationTimestamp: created,
+			ResourceVersion:   "7",
+		},
+		Pods: clusterview.PodCounts{Total: 3, Pending: 1, Running: 2, Unscheduled: 1, ContainerRestarts: 4},
+		Resources: []clusterview.ResourceUsage{
+			{Name: "cpu", Requests: q("750m"), Limits: q("500m"), PodsWithoutLimit: 2},
+			{Name: "memory", Requests: q("256Mi"), Limits: q("512Mi")},
+		},
+		Quotas: []clusterview.QuotaUsage{{
+			Name: "compute",
+			Hard: corev1.ResourceList{"requests.cpu": q("2")},
+			Used: corev1.ResourceList{"requests.cpu": q("750m")},
+		}},
+		Workloads: clusterview.WorkloadCounts{
+			Deployments:  clusterview.ReadyCount{Total: 2, Ready: 1},
+			StatefulSets: clusterview.ReadyCount{Total: 1, Ready: 1},
+			DaemonSets:   clusterview.ReadyCount{Total: 3},
+		},
+	}
+	if diff := cmp.Diff(want, NamespaceSummary(in), quantityComparer); diff != "" {
+		t.Errorf("NamespaceSummary (-want +got):\n%s", diff)
+	}
+}
+
+// TestClusterStatusFromEngine feeds a real engine so the test also pins the
+// engine facts ClusterStatus relies on: resources in the requested order,
+// groups sorted with the <none> group, and the degraded names.
+func TestClusterStatusFromEngine(t *testing.T) {
+	e := summary.New(summary.Options{})
+	e.UpsertNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns1"}})
+	e.UpsertNode(node("b-node", "zone", "z2", true, "cpu", "2", "memory", "4Gi", "pods", "10"))
+	e.UpsertNode(node("a-node", "zone", "z1", false, "cpu", "4", "memory", "8Gi", "pods", "20"))
+	e.UpsertNode(node("c-node", "", "", true, "cpu", "1", "memory", "1Gi", "pods", "5"))
+	e.UpsertPod(pod("ns1", "p1", "a-node", "500m", "1Gi", "1", ""))
+	e.UpsertPod(pod("ns1", "p2", "b-node", "250m", "", "", ""))
+	crash := pod("ns1", "p3", "c-node", "100m", "", "", "")
+	crash.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", RestartCount: 5,
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}}}
+	e.UpsertPod(crash)
+	unscheduled := pod("ns1", "p4", "", "1", "", "", "")
+	unscheduled.Status.Phase = corev1.PodPending
+	e.UpsertPod(unscheduled)
+
+	totals := e.Cluster(summary.Selection{
+		NodeSelector:     labels.Everything(),
+		GroupByNodeLabel: "zone",
+		// Deliberately not sorted, with a resource nobody has.
+		Resources: []corev1.ResourceName{"memory", "nvidia.com/gpu", "cpu"},
+	})
+	got := ClusterStatus(totals)
+
+	want := clusterview.ClusterSummaryStatus{
+		Nodes: &clusterview.NodeCounts{Total: 3, Ready: 2, NotReady: 1},
+		Pods: &clusterview.PodCounts{Total: 4, Pending: 1, Running: 3, Unscheduled: 1,
+			ContainerRestarts: 5, CrashLooping: 1},
+		Namespaces: 1,
+		Resources: []clusterview.ResourceUsage{
+			// No pod sets a memory limit: three bound pods are unbounded.
+			{Name: "memory", Capacity: qp("13Gi"), Allocatable: qp("13Gi"), Requests: q("1Gi"), Limits: bytes(0), PodsWithoutLimit: 3},
+			{Name: "nvidia.com/gpu", Capacity: qp("0"), Allocatable: qp("0"), Requests: q("0"), Limits: q("0")},
+			// The unscheduled pod's 1 CPU is no node's: cluster requests leave it out.
+			{Name: "cpu", Capacity: qp("7"), Allocatable: qp("7"), Requests: q("850m"), Limits: q("1"), PodsWithoutLimit: 2},
+		},
+		Workloads: &clusterview.WorkloadCounts{},
+		Groups: []clusterview.GroupSummary{
+			{
+				Name:  "<none>",
+				Nodes: clusterview.NodeCounts{Total: 1, Ready: 1},
+				Pods:  clusterview.PodCounts{Total: 1, Running: 1, ContainerRestarts: 5, CrashLooping: 1},
+				Resources: []clusterview.ResourceUsage{
+					{Name: "memory", Capacity: qp("1Gi"), Allocatable: qp("1Gi"), Requests: bytes(0), Limits: bytes(0), PodsWithoutLimit: 1},
+					{Name: "nvidia.com/gpu", Capacity: qp("0"), Allocatable: qp("0"), Requests: q("0"), Limits: q("0")},
+					{Name: "cpu", Capacity: qp("1"), Allocatable: qp("1"), Requests: q("100m"), Limits: q("0"), PodsWithoutLimit: 1},
+				},
+			},
+			{
+				Name:  "z1",
+				Nodes: clusterview.NodeCounts{Total: 1, NotReady: 1},
+				Pods:  clusterview.PodCounts{Total: 1, Running: 1},
+				Resources: []clusterview.ResourceUsage{
+					{Name: "memory", Capacity: qp("8Gi"), Allocatable: qp("8Gi"), Requests: q("1Gi"), Limits: bytes(0), PodsWithoutLimit: 1},
+					{Name: "nvidia.com/gpu", Capacity: qp("0"), Allocatable: qp("0"), Requests: q("0"), Limits: q("0")},
+					{Name: "cpu", Capacity: qp("4"), Allocatable: qp("4"), Requests: q("500m"), Limits: q("1")},
+				},
+			},
+			{
+				Name:  "z2",
+				Nodes: clusterview.NodeCounts{Total: 1, Ready: 1},
+				Pods:  clusterview.PodCounts{Total: 1, Running: 1},
+				Resources: []clusterview.ResourceUsage{
+					{Name: "memory", Capacity: qp("4Gi"), Allocatable: qp("4Gi"), Requests: bytes(0), Limits: bytes(0), PodsWithoutLimit: 1},
+					{Name: "nvidia.com/gpu", Capacity: qp("0"), Allocatable: qp("0"), Requests: q("0"), Limits: q("0")},
+					{Name: "cpu", Capacity: qp("2"), Allocatable: qp("2"), Requests: q("250m"), Limits: q("0"), PodsWithoutLimit: 1},
+				},
+			},
+		},
+	}
+	if diff := cmp.Diff(want, got, quantityComparer); diff != "" {
+		t.Errorf("ClusterStatus (-want +got):\n%s", diff)
+	}
+
+	d := DegradationOf(totals)
+	wantD := Degradation{NotReadyNodes: 1, NotReadyNodeNames: []string{"a-node"}, CrashLoopingPods: 1, CrashLoopingPodNames: []string{"ns1/p3"}}
+	if diff := cmp.Diff(wantD, d); diff != "" {
+		t.Errorf("DegradationOf (-want +got):\n%s", diff)
+	}
+	if !d.Degraded() {
+		t.Errorf("Degraded() = false with a not-ready node")
+	}
+	if (Degradation{}).Degraded() {
+		t.Errorf("Degraded() = true for a healthy cluster")
+	}
+}
+
+func TestClusterStatusLeavesControllerFieldsEmpty(t *testing.T) {
+	st := ClusterStatus(summary.ClusterTotals{Revision: 9})
+	if st.Conditions != nil || st.ObservedGeneration != 0 || st.LastUpdateTime != nil {
+		t.Errorf("controller-owned fields set: %+v", st)
+	}
+	if st.Nodes == nil || st.Pods == nil || st.Workloads == nil {
+		t.Errorf("counts must be present, even when zero: %+v", st)
+	}
+	if st.Groups != nil || st.Resources != nil {
+		t.Errorf("no groups or resources were computed, got %+v / %+v", st.Groups, st.Resources)
+	}
+}
+
+// node builds a node with one label (when key is set), a Ready condition and
+// capacity = allocatable = the given resource pairs.
+func node(name, key, value string, ready bool, res ...string) *corev1.Node {
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if key != "" {
+		n.Labels = map[string]string{key: value}
+	}
+	status := corev1.ConditionFalse
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status}}
+	list := corev1.ResourceList{}
+	for i := 0; i < len(res); i += 2 {
+		list[corev1.ResourceName(res[i])] = q(res[i+1])
+	}
+	n.Status.Capacity, n.Status.Allocatable = list, list
+	return n
+}
+
+// pod builds a Running pod with one container; empty quantities are omitted.
+func pod(ns, name, nodeName, cpuReq, memReq, cpuLim, memLim string) *corev1.Pod {
+	req, lim := corev1.ResourceList{}, corev1.ResourceList{}
+	for _, x := range []struct {
+		list corev1.ResourceList
+		name corev1.ResourceName
+		val  string
+	}{{req, "cpu", cpuReq}, {req, "memory", memReq}, {lim, "cpu", cpuLim}, {lim, "memory", memLim}} {
+		if x.val != "" {
+			x.list[x.name] = q(x.val)
+		}
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.PodSpec{NodeName: nodeName, Containers: []corev1.Container{{
+			Name: "c", Resources: corev1.ResourceRequirements{Requests: req, Limits: lim},
+		}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning},
+	}
+}
