@@ -80,6 +80,10 @@ type Cluster struct {
 	adminKubeconfig       string
 	clusterviewKubeconfig string
 
+	// usersMu serializes UserKubeconfig, whose calls for the same user and groups
+	// write the same file.
+	usersMu sync.Mutex
+
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -458,6 +462,8 @@ func (c *Cluster) UserKubeconfig(user string, groups ...string) (string, error) 
 		return "", err
 	}
 	path := filepath.Join(c.dir, "users", userFileName(user, groups)+".kubeconfig")
+	c.usersMu.Lock()
+	defer c.usersMu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", fmt.Errorf("creating users directory: %w", err)
 	}
