@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -82,7 +83,7 @@ func validateResourceName(name corev1.ResourceName, fldPath *field.Path) field.E
 	switch {
 	case s == "":
 		return field.ErrorList{field.Required(fldPath, "")}
-	case standardResources.Has(name), strings.HasPrefix(s, corev1.ResourceHugePagesPrefix) && len(s) > len(corev1.ResourceHugePagesPrefix):
+	case standardResources.Has(name), isHugePagesResourceName(s):
 		return nil
 	case isExtendedResourceName(s):
 		return nil
@@ -90,16 +91,34 @@ func validateResourceName(name corev1.ResourceName, fldPath *field.Path) field.E
 	return field.ErrorList{field.NotSupported(fldPath, name, append(sets.List(standardResources), "hugepages-<size>", "<domain>/<name>"))}
 }
 
-// isExtendedResourceName reports whether s is a domain-qualified resource
-// name outside the kubernetes.io namespace, as the core API defines extended
-// resources.
+// isHugePagesResourceName reports whether s is hugepages-<size> with a
+// valid quantity as the size, such as hugepages-2Mi.
+func isHugePagesResourceName(s string) bool {
+	size, found := strings.CutPrefix(s, corev1.ResourceHugePagesPrefix)
+	if !found {
+		return false
+	}
+	q, err := resource.ParseQuantity(size)
+	return err == nil && q.Sign() > 0
+}
+
+// isExtendedResourceName applies the core API's definition of an extended
+// resource: a domain-qualified name outside kubernetes.io that is still a
+// qualified name once quota's "requests." prefix is added, and does not
+// already carry that prefix.
 func isExtendedResourceName(s string) bool {
 	domain, _, found := strings.Cut(s, "/")
 	if !found || domain == "kubernetes.io" || strings.HasSuffix(domain, ".kubernetes.io") {
 		return false
 	}
-	return len(utilvalidation.IsQualifiedName(s)) == 0
+	if strings.HasPrefix(s, quotaRequestsPrefix) {
+		return false
+	}
+	return len(utilvalidation.IsQualifiedName(quotaRequestsPrefix+s)) == 0
 }
+
+// quotaRequestsPrefix is how ResourceQuota names the request of a resource.
+const quotaRequestsPrefix = "requests."
 
 // ValidateClusterSummaryStatus rejects negative counts and malformed conditions.
 func ValidateClusterSummaryStatus(status *clusterview.ClusterSummaryStatus, fldPath *field.Path) field.ErrorList {

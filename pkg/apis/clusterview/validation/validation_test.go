@@ -114,9 +114,6 @@ func TestValidateClusterSummarySpec(t *testing.T) {
 		name string
 		spec clusterview.ClusterSummarySpec
 		want []fieldErr
-		// knownBug names a bug in validation.go this case exposes; the
-		// case is skipped until it is fixed.
-		knownBug string
 	}{
 		{name: "empty spec"},
 		{
@@ -267,19 +264,16 @@ func TestValidateClusterSummarySpec(t *testing.T) {
 			name:     "hugepages with a size that is not a quantity",
 			spec:     clusterview.ClusterSummarySpec{Resources: []corev1.ResourceName{"hugepages-not a size"}},
 			want:     []fieldErr{notSupported("spec.resources[0]")},
-			knownBug: "validateResourceName accepts any hugepages-<anything> without checking the name",
 		},
 		{
 			name:     "hugepages with a slash",
 			spec:     clusterview.ClusterSummarySpec{Resources: []corev1.ResourceName{"hugepages-2Mi/x"}},
 			want:     []fieldErr{notSupported("spec.resources[0]")},
-			knownBug: "validateResourceName accepts any hugepages-<anything> without checking the name",
 		},
 		{
 			name:     "quota-style requests. prefix is not an extended resource",
 			spec:     clusterview.ClusterSummarySpec{Resources: []corev1.ResourceName{"requests.nvidia.com/gpu"}},
 			want:     []fieldErr{notSupported("spec.resources[0]")},
-			knownBug: "isExtendedResourceName does not reject the requests. prefix as the core API does",
 		},
 		{
 			name: "duplicate resource",
@@ -321,9 +315,6 @@ func TestValidateClusterSummarySpec(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.knownBug != "" {
-				t.Skipf("known bug: %s", tc.knownBug)
-			}
 			checkErrs(t, ValidateClusterSummarySpec(&tc.spec, field.NewPath("spec")), tc.want)
 
 			// The whole object reports the same errors on create and on update.

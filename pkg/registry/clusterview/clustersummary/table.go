@@ -2,6 +2,7 @@ package clustersummary
 
 import (
 	"fmt"
+	"math/big"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -93,12 +94,25 @@ func RequestPercent(usages []clusterview.ResourceUsage, name corev1.ResourceName
 	return table.Unknown
 }
 
-// Percent renders part as a whole percentage of whole.
+// Percent renders part as a whole percentage of whole, rounded down. It
+// computes exactly: CPU in millicores must not read 28% for 290m of 1, and
+// exabyte-scale memory must not overflow.
 func Percent(part resource.Quantity, whole *resource.Quantity) string {
-	if whole == nil || whole.IsZero() {
+	if whole == nil || whole.Sign() <= 0 {
 		return table.Unknown
 	}
-	// A whole percentage needs no more precision than a float64 gives, and
-	// floats cannot overflow on large memory sizes as milli-units would.
-	return fmt.Sprintf("%d%%", int64(100*part.AsApproximateFloat64()/whole.AsApproximateFloat64()))
+	ratio := new(big.Rat).Quo(exact(part), exact(*whole))
+	ratio.Mul(ratio, big.NewRat(100, 1))
+	return new(big.Int).Quo(ratio.Num(), ratio.Denom()).String() + "%"
+}
+
+// exact returns q as an exact rational number.
+func exact(q resource.Quantity) *big.Rat {
+	d := q.AsDec()
+	scale := d.Scale()
+	pow := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(scale, -scale))), nil)
+	if scale >= 0 {
+		return new(big.Rat).SetFrac(d.UnscaledBig(), pow)
+	}
+	return new(big.Rat).SetInt(new(big.Int).Mul(d.UnscaledBig(), pow))
 }

@@ -272,7 +272,6 @@ func TestPercent(t *testing.T) {
 		part        string
 		whole       *resource.Quantity
 		want        string
-		knownBroken string
 	}{
 		{name: "nil allocatable", part: "1", whole: nil, want: "<unknown>"},
 		{name: "zero allocatable", part: "1", whole: qty("0"), want: "<unknown>"},
@@ -295,16 +294,13 @@ func TestPercent(t *testing.T) {
 		{name: "memory beyond int64 bytes", part: "10E", whole: qty("40E"), want: "25%"},
 		{name: "memory beyond int64 bytes, plain integers", part: "9223372036854775808", whole: qty("18446744073709551616"), want: "50%"},
 		{name: "one byte of exabytes", part: "1", whole: qty("10E"), want: "0%"},
-		{name: "huge request of small allocatable", part: "1E", whole: qty("1"), want: "100000000000000000000%", knownBroken: "int64 overflow"},
-		{name: "290m of 1 is 29%", part: "290m", whole: qty("1"), want: "29%", knownBroken: "float rounding"},
-		{name: "580m of 2 is 29%", part: "580m", whole: qty("2"), want: "29%", knownBroken: "float rounding"},
-		{name: "2070m of 3 is 69%", part: "2070m", whole: qty("3"), want: "69%", knownBroken: "float rounding"},
+		{name: "huge request of small allocatable", part: "1E", whole: qty("1"), want: "100000000000000000000%"},
+		{name: "290m of 1 is 29%", part: "290m", whole: qty("1"), want: "29%"},
+		{name: "580m of 2 is 29%", part: "580m", whole: qty("2"), want: "29%"},
+		{name: "2070m of 3 is 69%", part: "2070m", whole: qty("3"), want: "69%"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.knownBroken != "" {
-				t.Skipf("known bug in Percent (%s): see the report; enable when fixed", tc.knownBroken)
-			}
 			var whole *resource.Quantity
 			if tc.whole != nil {
 				whole = ptr.To(tc.whole.DeepCopy())
