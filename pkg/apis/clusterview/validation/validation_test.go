@@ -261,19 +261,19 @@ func TestValidateClusterSummarySpec(t *testing.T) {
 			want: []fieldErr{notSupported("spec.resources[0]")},
 		},
 		{
-			name:     "hugepages with a size that is not a quantity",
-			spec:     clusterview.ClusterSummarySpec{Resources: []corev1.ResourceName{"hugepages-not a size"}},
-			want:     []fieldErr{notSupported("spec.resources[0]")},
+			name: "hugepages with a size that is not a quantity",
+			spec: clusterview.ClusterSummarySpec{Resources: []corev1.ResourceName{"hugepages-not a size"}},
+			want: []fieldErr{notSupported("spec.resources[0]")},
 		},
 		{
-			name:     "hugepages with a slash",
-			spec:     clusterview.ClusterSummarySpec{Resources: []corev1.ResourceName{"hugepages-2Mi/x"}},
-			want:     []fieldErr{notSupported("spec.resources[0]")},
+			name: "hugepages with a slash",
+			spec: clusterview.ClusterSummarySpec{Resources: []corev1.ResourceName{"hugepages-2Mi/x"}},
+			want: []fieldErr{notSupported("spec.resources[0]")},
 		},
 		{
-			name:     "quota-style requests. prefix is not an extended resource",
-			spec:     clusterview.ClusterSummarySpec{Resources: []corev1.ResourceName{"requests.nvidia.com/gpu"}},
-			want:     []fieldErr{notSupported("spec.resources[0]")},
+			name: "quota-style requests. prefix is not an extended resource",
+			spec: clusterview.ClusterSummarySpec{Resources: []corev1.ResourceName{"requests.nvidia.com/gpu"}},
+			want: []fieldErr{notSupported("spec.resources[0]")},
 		},
 		{
 			name: "duplicate resource",

@@ -268,10 +268,10 @@ func TestTableWrongType(t *testing.T) {
 
 func TestPercent(t *testing.T) {
 	cases := []struct {
-		name        string
-		part        string
-		whole       *resource.Quantity
-		want        string
+		name  string
+		part  string
+		whole *resource.Quantity
+		want  string
 	}{
 		{name: "nil allocatable", part: "1", whole: nil, want: "<unknown>"},
 		{name: "zero allocatable", part: "1", whole: qty("0"), want: "<unknown>"},
