@@ -232,7 +232,7 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		client, err := kubernetes.NewForConfig(c.adminConfig)
+		client, err := kubernetes.NewForConfig(pollingConfig(c.adminConfig))
 		if err != nil {
 			_ = p.stop(c.opts.StopTimeout)
 			return fmt.Errorf("creating admin client: %w", err)

@@ -31,6 +31,17 @@ func restConfigFor(host string, caPEM, certPEM, keyPEM []byte) *rest.Config {
 	}
 }
 
+// pollingConfig returns a copy of cfg without client-side rate limiting, for clients
+// that poll until a deadline. A rate limiter fails a request early when its wait
+// would cross the deadline, and that error would then replace the last real
+// observation in the timeout message; polling at pollInterval needs no limiter.
+func pollingConfig(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.RateLimiter = nil
+	cfg.QPS = -1 // negative disables client-go's default token bucket
+	return cfg
+}
+
 // writeKubeconfig writes a self-contained kubeconfig (certificates embedded, so the
 // file can be copied elsewhere) for user at path, with mode 0600.
 func writeKubeconfig(path, user string, cfg *rest.Config) error {

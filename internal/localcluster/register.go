@@ -118,7 +118,7 @@ func UnregisterAPIService(ctx context.Context, cfg *rest.Config) error {
 // the error carries the condition's last status, reason and message, which name the
 // actual problem (connection refused, certificate errors, bad status).
 func WaitForAPIServiceAvailable(ctx context.Context, cfg *rest.Config, timeout time.Duration) error {
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, err := dynamic.NewForConfig(pollingConfig(cfg))
 	if err != nil {
 		return fmt.Errorf("creating dynamic client: %w", err)
 	}
