@@ -19,7 +19,9 @@ var ErrRevisionTooNew = errors.New("summary: revision not reached yet")
 type ChangeKind uint8
 
 const (
+	// KindNode: a NodeTotals changed.
 	KindNode ChangeKind = iota + 1
+	// KindNamespace: a NamespaceTotals changed.
 	KindNamespace
 )
 
@@ -40,8 +42,11 @@ func (k ChangeKind) String() string {
 type ChangeType uint8
 
 const (
+	// Added: the Node or Namespace object appeared.
 	Added ChangeType = iota + 1
+	// Modified: anything counted in the summary changed.
 	Modified
+	// Deleted: the Node or Namespace object went away.
 	Deleted
 )
 

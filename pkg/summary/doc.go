@@ -24,8 +24,9 @@
 //
 // CPU is counted in millicores (Quantity.MilliValue); every other resource in
 // its base unit (Quantity.Value, rounded up): bytes for memory,
-// ephemeral-storage and hugepages, plain counts otherwise. Quantity converts
-// back.
+// ephemeral-storage and hugepages, plain counts otherwise. Each container's
+// quantity is converted (and so rounded up) before it is added, so a
+// sub-millicore CPU request counts as one millicore. Quantity converts back.
 //
 // # Pod resources
 //
