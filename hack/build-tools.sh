@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # build-tools.sh builds the pinned control-plane binaries that internal/localcluster
-# runs (etcd, kube-apiserver) plus kubectl, from the tool modules under hack/tools/.
+# runs (etcd, kube-apiserver) plus kubectl, from the tool modules under hack/tools/,
+# and on request the peers that `make bench` compares clusterview with
+# (kube-capacity, kube-state-metrics).
 #
-# Usage: hack/build-tools.sh [--check] [etcd|kube-apiserver|kubectl|all]...
+# Usage: hack/build-tools.sh [--check] [etcd|kube-apiserver|kubectl|all|
+#                                       kube-capacity|kube-state-metrics|peers]...
+#
+#   all is the control plane (etcd, kube-apiserver, kubectl) and the default; peers is
+#   kube-capacity and kube-state-metrics, which only the benchmark needs.
 #
 #   Binaries land in _output/bin/ (override with CLUSTERVIEW_BIN_DIR). A binary is
 #   rebuilt only when its fingerprint changed: the fingerprint covers the tool module's
@@ -15,6 +21,16 @@
 # Measured cold on 2 cores (empty build cache): etcd ~70 s, kubectl ~100 s, kube-apiserver
 # ~10 min with a 2.7 GB peak; all three ~12 min, as they share most packages. With a
 # warm build cache a relink takes 25-100 s, and an up-to-date check well under a second.
+# The peers take 1-3 minutes each when the control plane's packages are cached.
+#
+# kube-capacity: the module proxy refuses github.com/robscott/kube-capacity (403 for
+# every version) and the checksum database has no entry for it (404). hack/tools/
+# kube-capacity/go.sum therefore pins its hash itself, recorded from the v0.8.0 tag
+# (commit 7fa39ff17079baf65a09bb4be892c7a6536220fe). When the module is neither in the
+# module cache nor served by the proxy, set KUBE_CAPACITY_GIT to a local clone of
+# github.com/robscott/kube-capacity: go then fetches the module from that clone (git
+# url.insteadOf) and still verifies it against the pinned go.sum hash, so a clone with
+# other content fails the build instead of being used.
 # Builds run one after another on purpose: in parallel they compete for the same cores
 # and the kube-apiserver link alone needs 2.4 GB of memory.
 set -euo pipefail
@@ -65,7 +81,17 @@ tool_spec() {
       TOOL_PKG="k8s.io/kubernetes/cmd/kubectl"
       TOOL_MOD="k8s.io/kubernetes"
       ;;
-    *) die "unknown binary '$1' (want etcd, kube-apiserver, kubectl or all)" ;;
+    kube-capacity)
+      TOOL_DIR="${ROOT}/hack/tools/kube-capacity"
+      TOOL_PKG="github.com/robscott/kube-capacity"
+      TOOL_MOD="github.com/robscott/kube-capacity"
+      ;;
+    kube-state-metrics)
+      TOOL_DIR="${ROOT}/hack/tools/kube-state-metrics"
+      TOOL_PKG="k8s.io/kube-state-metrics/v2"
+      TOOL_MOD="k8s.io/kube-state-metrics/v2"
+      ;;
+    *) die "unknown binary '$1' (want etcd, kube-apiserver, kubectl, all, kube-capacity, kube-state-metrics or peers)" ;;
   esac
 }
 
@@ -90,6 +116,14 @@ ldflags_for() {
         flags+=" -X ${pkg}.gitCommit="
       done
       printf '%s' "${flags}"
+      ;;
+    kube-state-metrics)
+      # What its release build stamps, so that --version and its build_info metric tell
+      # the truth.
+      local client_go
+      client_go="$(go -C "${TOOL_DIR}" list -m -f '{{.Version}}' k8s.io/client-go)"
+      printf '%s' "-s -w -X github.com/prometheus/common/version.Version=${version#v}" \
+        " -X k8s.io/kube-state-metrics/v2/pkg/app.ClientGoVersion=${client_go}"
       ;;
     *) printf '%s' "-s -w" ;;
   esac
@@ -162,9 +196,22 @@ build() {
   # -buildvcs=false: the binary's version is its module version, and stamping the
   # clusterview checkout's VCS state would fail where git is missing or the checkout
   # belongs to another user.
+  local -a env=()
+  if [[ "${name}" == kube-capacity ]]; then
+    # Not in the checksum database: go.sum's pinned hash is the check (see above).
+    env+=(GONOSUMDB=github.com/robscott/kube-capacity)
+    if [[ -n "${KUBE_CAPACITY_GIT:-}" ]]; then
+      [[ -d "${KUBE_CAPACITY_GIT}" ]] || die "KUBE_CAPACITY_GIT=${KUBE_CAPACITY_GIT} is not a directory"
+      log "  fetching kube-capacity from the clone ${KUBE_CAPACITY_GIT} (verified against go.sum)"
+      env+=(GONOPROXY=github.com/robscott/kube-capacity GIT_CONFIG_COUNT=1
+        "GIT_CONFIG_KEY_0=url.$(cd "${KUBE_CAPACITY_GIT}" && pwd).insteadOf"
+        GIT_CONFIG_VALUE_0=https://github.com/robscott/kube-capacity)
+    fi
+  fi
   run_with_progress "${name}" \
-    go -C "${TOOL_DIR}" build -buildvcs=false -o "${tmp}" -ldflags "${STATE_LDFLAGS}" "${TOOL_PKG}" ||
-    die "building ${name} failed"
+    env "${env[@]}" go -C "${TOOL_DIR}" build -buildvcs=false -o "${tmp}" -ldflags "${STATE_LDFLAGS}" "${TOOL_PKG}" ||
+    die "building ${name} failed$([[ "${name}" == kube-capacity && -z "${KUBE_CAPACITY_GIT:-}" ]] &&
+      printf '%s' " (the module proxy refuses kube-capacity: set KUBE_CAPACITY_GIT to a local clone)")"
   mv -f "${tmp}" "${OUT}/${name}"
   printf '%s\n# %s %s built %s with %s\n' "${STATE_FP}" "${name}" "${STATE_VERSION}" \
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(go env GOVERSION)" >"${STAMPS}/${name}"
@@ -179,6 +226,7 @@ main() {
       --check) check=true ;;
       -h | --help) usage; exit 0 ;;
       all) targets+=(etcd kube-apiserver kubectl) ;;
+      peers) targets+=(kube-capacity kube-state-metrics) ;;
       *) tool_spec "${arg}"; targets+=("${arg}") ;;
     esac
   done
