@@ -1,0 +1,79 @@
+// Package namespacesummary is the read-only storage of the NamespaceSummary
+// resource: one summary per Namespace, living in that namespace and named
+// after it, served live from the summary engine (storage.go) and printed by
+// kubectl as a table (table.go). Nothing is stored in etcd, and clients can
+// only get, list and watch.
+package namespacesummary
+
+import (
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/clusterview/clusterview/pkg/apis/clusterview"
+	"github.com/clusterview/clusterview/pkg/summary"
+	"github.com/clusterview/clusterview/pkg/summaryapi"
+	"github.com/clusterview/clusterview/pkg/summaryapi/livestore"
+)
+
+// REST serves NamespaceSummaries. It implements no write verb, so discovery
+// lists get, list and watch only. A request in namespace team-a sees at
+// most one object, team-a's summary; one across all namespaces sees all.
+type REST struct {
+	*livestore.Store[*clusterview.NamespaceSummary]
+}
+
+var (
+	_ rest.Storage              = &REST{}
+	_ rest.Scoper               = &REST{}
+	_ rest.Getter               = &REST{}
+	_ rest.Lister               = &REST{}
+	_ rest.Watcher              = &REST{}
+	_ rest.TableConvertor       = &REST{}
+	_ rest.SingularNameProvider = &REST{}
+	_ rest.ShortNamesProvider   = &REST{}
+	_ rest.CategoriesProvider   = &REST{}
+)
+
+// NewREST returns the storage of namespacesummaries, reading engine.
+func NewREST(engine *summary.Engine) *REST {
+	return &REST{livestore.New(livestore.Config[*clusterview.NamespaceSummary]{
+		Engine:     engine,
+		Resource:   clusterview.Resource("namespacesummaries"),
+		Kind:       summary.KindNamespace,
+		Namespaced: true,
+		Get: func(name string) (*clusterview.NamespaceSummary, bool) {
+			ns, ok := engine.Namespace(name)
+			if !ok {
+				return nil, false
+			}
+			return summaryapi.NamespaceSummary(ns), true
+		},
+		List: func(sel labels.Selector) []*clusterview.NamespaceSummary {
+			nss := engine.ListNamespaces(sel)
+			out := make([]*clusterview.NamespaceSummary, len(nss))
+			for i, ns := range nss {
+				out[i] = summaryapi.NamespaceSummary(ns)
+			}
+			return out
+		},
+		New: func() *clusterview.NamespaceSummary { return &clusterview.NamespaceSummary{} },
+		NewList: func(items []*clusterview.NamespaceSummary) runtime.Object {
+			// Items is never nil so that an empty list encodes as [].
+			list := &clusterview.NamespaceSummaryList{Items: make([]clusterview.NamespaceSummary, len(items))}
+			for i, item := range items {
+				list.Items[i] = *item
+			}
+			return list
+		},
+	})}
+}
+
+// GetSingularName lets `kubectl get namespacesummary` resolve.
+func (r *REST) GetSingularName() string { return "namespacesummary" }
+
+// ShortNames lets users type `kubectl get nssum`.
+func (r *REST) ShortNames() []string { return []string{"nssum"} }
+
+// Categories puts the resource in `kubectl get clusterview`.
+func (r *REST) Categories() []string { return []string{"clusterview"} }

@@ -1,0 +1,76 @@
+// Package nodesummary is the read-only storage of the NodeSummary resource:
+// one cluster-scoped summary per Node, served live from the summary engine
+// (storage.go) and printed by kubectl as a table (table.go). Nothing is
+// stored in etcd, and clients can only get, list and watch.
+package nodesummary
+
+import (
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/clusterview/clusterview/pkg/apis/clusterview"
+	"github.com/clusterview/clusterview/pkg/summary"
+	"github.com/clusterview/clusterview/pkg/summaryapi"
+	"github.com/clusterview/clusterview/pkg/summaryapi/livestore"
+)
+
+// REST serves NodeSummaries. It implements no write verb, so discovery
+// lists get, list and watch only.
+type REST struct {
+	*livestore.Store[*clusterview.NodeSummary]
+}
+
+var (
+	_ rest.Storage              = &REST{}
+	_ rest.Scoper               = &REST{}
+	_ rest.Getter               = &REST{}
+	_ rest.Lister               = &REST{}
+	_ rest.Watcher              = &REST{}
+	_ rest.TableConvertor       = &REST{}
+	_ rest.SingularNameProvider = &REST{}
+	_ rest.ShortNamesProvider   = &REST{}
+	_ rest.CategoriesProvider   = &REST{}
+)
+
+// NewREST returns the storage of nodesummaries, reading engine.
+func NewREST(engine *summary.Engine) *REST {
+	return &REST{livestore.New(livestore.Config[*clusterview.NodeSummary]{
+		Engine:   engine,
+		Resource: clusterview.Resource("nodesummaries"),
+		Kind:     summary.KindNode,
+		Get: func(name string) (*clusterview.NodeSummary, bool) {
+			n, ok := engine.Node(name)
+			if !ok {
+				return nil, false
+			}
+			return summaryapi.NodeSummary(n), true
+		},
+		List: func(sel labels.Selector) []*clusterview.NodeSummary {
+			nodes := engine.ListNodes(sel)
+			out := make([]*clusterview.NodeSummary, len(nodes))
+			for i, n := range nodes {
+				out[i] = summaryapi.NodeSummary(n)
+			}
+			return out
+		},
+		New: func() *clusterview.NodeSummary { return &clusterview.NodeSummary{} },
+		NewList: func(items []*clusterview.NodeSummary) runtime.Object {
+			// Items is never nil so that an empty list encodes as [].
+			list := &clusterview.NodeSummaryList{Items: make([]clusterview.NodeSummary, len(items))}
+			for i, item := range items {
+				list.Items[i] = *item
+			}
+			return list
+		},
+	})}
+}
+
+// GetSingularName lets `kubectl get nodesummary` resolve.
+func (r *REST) GetSingularName() string { return "nodesummary" }
+
+// ShortNames lets users type `kubectl get nodesum`.
+func (r *REST) ShortNames() []string { return []string{"nodesum"} }
+
+// Categories puts the resource in `kubectl get clusterview`.
+func (r *REST) Categories() []string { return []string{"clusterview"} }

@@ -1,0 +1,634 @@
+package nodesummary
+
+import (
+	"context"
+	"math/rand"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/utils/ptr"
+
+	"github.com/clusterview/clusterview/pkg/apis/clusterview"
+	"github.com/clusterview/clusterview/pkg/summary"
+)
+
+// TestReadOnly checks that no write verb is offered: discovery would list it.
+func TestReadOnly(t *testing.T) {
+	var s rest.Storage = NewREST(summary.New(summary.Options{}))
+	for name, ok := range map[string]bool{
+		"Creater":           is[rest.Creater](s),
+		"Updater":           is[rest.Updater](s),
+		"Patcher":           is[rest.Patcher](s),
+		"GracefulDeleter":   is[rest.GracefulDeleter](s),
+		"CollectionDeleter": is[rest.CollectionDeleter](s),
+	} {
+		if ok {
+			t.Errorf("nodesummaries implement rest.%s", name)
+		}
+	}
+	if s.(rest.Scoper).NamespaceScoped() {
+		t.Errorf("nodesummaries are namespaced")
+	}
+}
+
+func is[I any](v any) bool {
+	_, ok := v.(I)
+	return ok
+}
+
+func testEngine() *summary.Engine {
+	e := summary.New(summary.Options{})
+	e.UpsertNode(mkNode("node-a", true, "4", "16Gi", "110", "zone", "a"))
+	e.UpsertNode(mkNode("node-b", false, "2", "8Gi", "50", "zone", "b"))
+	e.UpsertPod(mkPod("ns1", "p1", "node-a", "1500m", "1Gi"))
+	return e
+}
+
+func TestGet(t *testing.T) {
+	e := testEngine()
+	r := NewREST(e)
+	obj, err := r.Get(clusterCtx(), "node-a", &metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	n := obj.(*clusterview.NodeSummary)
+	want, _ := e.Node("node-a")
+	if n.Name != "node-a" || n.Labels["zone"] != "a" || !n.Ready || n.Pods.Running != 1 || n.PodCapacity != 110 ||
+		n.ResourceVersion != strconv.FormatUint(want.Revision, 10) || !n.CreationTimestamp.Equal(&want.CreationTimestamp) {
+		t.Errorf("Get returned %+v", n)
+	}
+
+	_, err = r.Get(clusterCtx(), "missing", &metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Fatalf("Get(missing) error = %v, want NotFound", err)
+	}
+	details := err.(apierrors.APIStatus).Status().Details
+	if details.Group != "clusterview.io" || details.Kind != "nodesummaries" || details.Name != "missing" {
+		t.Errorf("NotFound details = %+v", details)
+	}
+}
+
+func listNames(t *testing.T, obj runtime.Object) []string {
+	t.Helper()
+	items, err := meta.ExtractList(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{}
+	for _, item := range items {
+		names = append(names, item.(*clusterview.NodeSummary).Name)
+	}
+	return names
+}
+
+func TestList(t *testing.T) {
+	e := testEngine()
+	r := NewREST(e)
+	tests := []struct {
+		name   string
+		labels string
+		fields string
+		want   []string
+	}{
+		{name: "all", want: []string{"node-a", "node-b"}},
+		{name: "label", labels: "zone=b", want: []string{"node-b"}},
+		{name: "label set", labels: "zone in (a,b,c)", want: []string{"node-a", "node-b"}},
+		{name: "label none", labels: "zone=c", want: []string{}},
+		{name: "name", fields: "metadata.name=node-a", want: []string{"node-a"}},
+		{name: "name and label", labels: "zone=b", fields: "metadata.name=node-a", want: []string{}},
+		{name: "name missing", fields: "metadata.name=nope", want: []string{}},
+		{name: "not name", fields: "metadata.name!=node-a", want: []string{"node-b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := &metainternalversion.ListOptions{}
+			if tt.labels != "" {
+				sel, err := labels.Parse(tt.labels)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts.LabelSelector = sel
+			}
+			if tt.fields != "" {
+				opts.FieldSelector = fields.ParseSelectorOrDie(tt.fields)
+			}
+			obj, err := r.List(clusterCtx(), opts)
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, listNames(t, obj)); diff != "" {
+				t.Errorf("names (-want +got):\n%s", diff)
+			}
+			list := obj.(*clusterview.NodeSummaryList)
+			if list.ResourceVersion != strconv.FormatUint(e.Revision(), 10) {
+				t.Errorf("list resourceVersion = %q, want %d", list.ResourceVersion, e.Revision())
+			}
+			if list.Items == nil {
+				t.Errorf("Items is nil; an empty list must encode as []")
+			}
+		})
+	}
+}
+
+func TestListRejectsUnsupportedFields(t *testing.T) {
+	r := NewREST(testEngine())
+	for sel, field := range map[string]string{
+		"spec.nodeName=x":                   "spec.nodeName",
+		"metadata.namespace=default":        "metadata.namespace",
+		"metadata.name=a,status.ready=true": "status.ready",
+	} {
+		opts := &metainternalversion.ListOptions{FieldSelector: fields.ParseSelectorOrDie(sel)}
+		_, err := r.List(clusterCtx(), opts)
+		if !apierrors.IsBadRequest(err) {
+			t.Errorf("List(%s) error = %v, want BadRequest", sel, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), `"`+field+`"`) {
+			t.Errorf("List(%s) error %q does not name %q", sel, err, field)
+		}
+		if _, err := r.Watch(clusterCtx(), opts); !apierrors.IsBadRequest(err) {
+			t.Errorf("Watch(%s) error = %v, want BadRequest", sel, err)
+		}
+	}
+}
+
+func TestListResourceVersions(t *testing.T) {
+	e := testEngine()
+	r := NewREST(e)
+	cur := e.Revision()
+	for _, tt := range []struct {
+		rv    string
+		match metav1.ResourceVersionMatch
+		check func(error) bool
+	}{
+		{rv: "0", check: func(err error) bool { return err == nil }},
+		{rv: strconv.FormatUint(cur, 10), check: func(err error) bool { return err == nil }},
+		{rv: strconv.FormatUint(cur, 10), match: metav1.ResourceVersionMatchExact, check: func(err error) bool { return err == nil }},
+		{rv: strconv.FormatUint(cur-1, 10), match: metav1.ResourceVersionMatchExact, check: apierrors.IsResourceExpired},
+		{rv: strconv.FormatUint(cur+5, 10), match: metav1.ResourceVersionMatchNotOlderThan, check: apierrors.IsResourceExpired},
+		{rv: "abc", check: apierrors.IsBadRequest},
+	} {
+		_, err := r.List(clusterCtx(), &metainternalversion.ListOptions{ResourceVersion: tt.rv, ResourceVersionMatch: tt.match})
+		if !tt.check(err) {
+			t.Errorf("List(rv=%s, match=%s) error = %v", tt.rv, tt.match, err)
+		}
+	}
+	if _, err := r.List(clusterCtx(), &metainternalversion.ListOptions{Continue: "xyz"}); !apierrors.IsBadRequest(err) {
+		t.Errorf("List(continue) error = %v, want BadRequest", err)
+	}
+}
+
+func TestTable(t *testing.T) {
+	e := summary.New(summary.Options{})
+	n := mkNode("node-a", true, "4", "16Gi", "110", "topology.kubernetes.io/zone", "eu-1a")
+	n.Spec.Unschedulable = true
+	n.Status.Conditions = append(n.Status.Conditions,
+		corev1.NodeCondition{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionTrue},
+		corev1.NodeCondition{Type: corev1.NodePIDPressure, Status: corev1.ConditionTrue})
+	e.UpsertNode(n)
+	e.UpsertNode(mkNode("node-b", false, "", "", ""))
+	e.UpsertPod(mkPod("ns1", "p1", "node-a", "1500m", "1536Mi"))
+	done := mkPod("ns1", "p2", "node-a", "500m", "")
+	done.Status.Phase = corev1.PodSucceeded
+	e.UpsertPod(done)
+	crash := mkPod("ns1", "p3", "node-a", "", "")
+	crash.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", RestartCount: 7,
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}}}
+	e.UpsertPod(crash)
+
+	r := NewREST(e)
+	list, err := r.List(clusterCtx(), &metainternalversion.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := r.ConvertToTable(context.Background(), list, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var headers []string
+	for _, c := range tbl.ColumnDefinitions {
+		headers = append(headers, c.Name)
+	}
+	wantHeaders := []string{"Name", "Ready", "CPU Req", "CPU Alloc", "CPU%", "Mem Req", "Mem Alloc", "Mem%", "Pods", "Age",
+		"Unschedulable", "Pressure", "Restarts", "CrashLooping", "Zone"}
+	if diff := cmp.Diff(wantHeaders, headers); diff != "" {
+		t.Errorf("headers (-want +got):\n%s", diff)
+	}
+	if tbl.ResourceVersion != list.(*clusterview.NodeSummaryList).ResourceVersion {
+		t.Errorf("table resourceVersion %q differs from the list's", tbl.ResourceVersion)
+	}
+	want := [][]interface{}{
+		// The succeeded pod requests nothing any more and holds no slot.
+		{"node-a", "True", "1500m", "4", "37%", "1.5Gi", "16Gi", "9%", "2/110", "5h", "True", "Memory,PID", int64(7), int64(1), "eu-1a"},
+		{"node-b", "False", "0", "0", "<unknown>", "0", "0", "<unknown>", "0/<unknown>", "5h", "False", "<none>", int64(0), int64(0), "<none>"},
+	}
+	if len(tbl.Rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(tbl.Rows), len(want))
+	}
+	for i, row := range tbl.Rows {
+		if diff := cmp.Diff(want[i], row.Cells); diff != "" {
+			t.Errorf("row %d (-want +got):\n%s", i, diff)
+		}
+		if row.Object.Object == nil {
+			t.Errorf("row %d has no object", i)
+		}
+	}
+
+	// A single object renders as a one-row table.
+	obj, _ := r.Get(clusterCtx(), "node-b", &metav1.GetOptions{})
+	tbl, err = r.ConvertToTable(context.Background(), obj, nil)
+	if err != nil || len(tbl.Rows) != 1 || tbl.Rows[0].Cells[0] != "node-b" {
+		t.Errorf("single-object table = %+v, %v", tbl, err)
+	}
+}
+
+func TestNames(t *testing.T) {
+	r := NewREST(summary.New(summary.Options{}))
+	if r.GetSingularName() != "nodesummary" || !cmp.Equal(r.ShortNames(), []string{"nodesum"}) || !cmp.Equal(r.Categories(), []string{"clusterview"}) {
+		t.Errorf("names: %q %q %q", r.GetSingularName(), r.ShortNames(), r.Categories())
+	}
+	if _, ok := r.New().(*clusterview.NodeSummary); !ok {
+		t.Errorf("New() = %T", r.New())
+	}
+	if _, ok := r.NewList().(*clusterview.NodeSummaryList); !ok {
+		t.Errorf("NewList() = %T", r.NewList())
+	}
+}
+
+func rv(e *summary.Engine) string { return strconv.FormatUint(e.Revision(), 10) }
+
+func startWatch(t *testing.T, r *REST, opts *metainternalversion.ListOptions) watch.Interface {
+	t.Helper()
+	w, err := r.Watch(clusterCtx(), opts)
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	t.Cleanup(w.Stop)
+	return w
+}
+
+func TestWatchFromZeroSendsInitialEvents(t *testing.T) {
+	e := testEngine()
+	r := NewREST(e)
+	w := startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: "0"})
+	a, _ := e.Node("node-a")
+	b, _ := e.Node("node-b")
+	expectEvents(t, w,
+		"ADDED node-a "+strconv.FormatUint(a.Revision, 10),
+		"ADDED node-b "+strconv.FormatUint(b.Revision, 10))
+	expectQuiet(t, w)
+
+	e.UpsertPod(mkPod("ns1", "p2", "node-b", "100m", ""))
+	expectEvents(t, w, "MODIFIED node-b "+rv(e))
+	e.DeleteNode("node-a")
+	expectEvents(t, w, "DELETED node-a "+rv(e))
+	e.UpsertNode(mkNode("node-c", true, "1", "1Gi", "10"))
+	expectEvents(t, w, "ADDED node-c "+rv(e))
+	// Changes to namespaces are not node changes.
+	e.UpsertNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns1"}})
+	expectQuiet(t, w)
+}
+
+func TestWatchFromListResourceVersion(t *testing.T) {
+	e := testEngine()
+	r := NewREST(e)
+	list, err := r.List(clusterCtx(), &metainternalversion.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listRV := list.(*clusterview.NodeSummaryList).ResourceVersion
+
+	// Changes between the list and the watch are replayed; several changes
+	// to one summary are delivered as one event with its current state.
+	e.UpsertPod(mkPod("ns1", "p2", "node-a", "100m", ""))
+	e.UpsertPod(mkPod("ns1", "p3", "node-a", "100m", ""))
+	afterA := rv(e)
+	e.DeleteNode("node-b")
+	afterB := rv(e)
+
+	w := startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: listRV})
+	ev, _ := nextEvent(t, w)
+	if ev.Type != watch.Modified || ev.Object.(*clusterview.NodeSummary).Name != "node-a" ||
+		ev.Object.(*clusterview.NodeSummary).Pods.Running != 3 || ev.Object.(*clusterview.NodeSummary).ResourceVersion != afterA {
+		t.Fatalf("first event = %s %+v", ev.Type, ev.Object)
+	}
+	expectEvents(t, w, "DELETED node-b "+afterB)
+	expectQuiet(t, w)
+}
+
+func TestWatchLabelSelectorTransitions(t *testing.T) {
+	e := testEngine()
+	r := NewREST(e)
+	sel := labels.SelectorFromSet(labels.Set{"zone": "a"})
+	w := startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: rv(e), LabelSelector: sel})
+
+	e.UpsertPod(mkPod("ns1", "p2", "node-b", "100m", "")) // node-b is not selected
+	expectQuiet(t, w)
+	e.UpsertNode(mkNode("node-a", true, "4", "16Gi", "110", "zone", "b"))
+	expectEvents(t, w, "DELETED node-a "+rv(e))
+	e.UpsertPod(mkPod("ns1", "p3", "node-a", "100m", "")) // node-a is no longer selected
+	expectQuiet(t, w)
+	e.UpsertNode(mkNode("node-b", true, "2", "8Gi", "50", "zone", "a"))
+	expectEvents(t, w, "ADDED node-b "+rv(e))
+	e.UpsertNode(mkNode("node-a", true, "4", "16Gi", "110", "zone", "a"))
+	expectEvents(t, w, "ADDED node-a "+rv(e))
+	e.DeleteNode("node-b")
+	expectEvents(t, w, "DELETED node-b "+rv(e))
+}
+
+func TestWatchLabelSelectorFromOlderRevision(t *testing.T) {
+	// Between the client's list and its watch, node-a left the selector and
+	// node-b joined it; the watch must still tell the client.
+	e := testEngine()
+	r := NewREST(e)
+	from := rv(e)
+	e.UpsertNode(mkNode("node-a", true, "4", "16Gi", "110", "zone", "b"))
+	e.UpsertNode(mkNode("node-b", false, "2", "8Gi", "50", "zone", "a"))
+	e.UpsertNode(mkNode("node-c", true, "1", "1Gi", "10", "zone", "c"))
+	w := startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: from, LabelSelector: labels.SelectorFromSet(labels.Set{"zone": "a"})})
+	// node-b existed at the list, so it is reported as modified. node-c
+	// never matched, but the watch cannot rule out that the client holds a
+	// state of it newer than its resourceVersion (events carry the state
+	// read when sent), so a summary that changed since then and is not
+	// visible is reported deleted: deletions are idempotent.
+	expectEvents(t, w, "DELETED node-a *", "MODIFIED node-b *", "DELETED node-c *")
+	expectQuiet(t, w)
+	// From then on the watch knows exactly what the client sees.
+	e.UpsertPod(mkPod("ns1", "p9", "node-a", "1", ""))
+	e.UpsertPod(mkPod("ns1", "p10", "node-c", "1", ""))
+	expectQuiet(t, w)
+}
+
+func TestWatchFieldSelector(t *testing.T) {
+	e := testEngine()
+	r := NewREST(e)
+	w := startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: "0", FieldSelector: fields.OneTermEqualSelector("metadata.name", "node-b")})
+	expectEvents(t, w, "ADDED node-b *")
+	e.UpsertPod(mkPod("ns1", "p2", "node-a", "100m", ""))
+	expectQuiet(t, w)
+	e.UpsertPod(mkPod("ns1", "p3", "node-b", "100m", ""))
+	expectEvents(t, w, "MODIFIED node-b "+rv(e))
+}
+
+func TestWatchTiedRevisions(t *testing.T) {
+	// Moving a pod changes two node summaries at one revision. All but the
+	// last event of such a tie carry the revision before it, so a client
+	// resuming from any of them still gets the others.
+	e := testEngine()
+	r := NewREST(e)
+	w := startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: rv(e)})
+	e.UpsertPod(mkPod("ns1", "p1", "node-b", "1500m", "1Gi"))
+	moved := e.Revision()
+	expectEvents(t, w,
+		"MODIFIED node-a "+strconv.FormatUint(moved-1, 10),
+		"MODIFIED node-b "+strconv.FormatUint(moved, 10))
+
+	w2 := startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: strconv.FormatUint(moved-1, 10)})
+	expectEvents(t, w2, "MODIFIED node-a *", "MODIFIED node-b *")
+}
+
+func TestWatchExpired(t *testing.T) {
+	e := summary.New(summary.Options{ChangeBufferSize: 2, InitialRevision: 100})
+	r := NewREST(e)
+	for i := range 5 {
+		e.UpsertNode(mkNode("node-"+strconv.Itoa(i), true, "1", "1Gi", "10"))
+	}
+	for _, v := range []string{"100", "101", "150", "abc"} {
+		_, err := r.Watch(clusterCtx(), &metainternalversion.ListOptions{ResourceVersion: v})
+		want := apierrors.IsResourceExpired
+		if v == "abc" {
+			want = apierrors.IsBadRequest
+		}
+		if !want(err) {
+			t.Errorf("Watch(rv=%s) error = %v", v, err)
+		}
+		if v != "abc" && apierrors.ReasonForError(err) != metav1.StatusReasonExpired {
+			t.Errorf("Watch(rv=%s) reason = %s, want Expired (410)", v, apierrors.ReasonForError(err))
+		}
+	}
+	// The last two changes are still buffered.
+	w := startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: "103"})
+	expectEvents(t, w, "ADDED node-3 104", "ADDED node-4 105")
+}
+
+func TestWatchFallsBehind(t *testing.T) {
+	e := summary.New(summary.Options{ChangeBufferSize: 2})
+	e.UpsertNode(mkNode("node-a", true, "1", "1Gi", "10"))
+	r := NewREST(e)
+	w := startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: rv(e)})
+	// Nobody reads while many changes go by: the watcher either blocks
+	// sending the first one or finds its revision evicted.
+	for i := range 10 {
+		e.UpsertPod(mkPod("ns1", "p"+strconv.Itoa(i), "node-a", "", ""))
+	}
+	var last watch.Event
+	for {
+		ev, ok := nextEvent(t, w)
+		if !ok {
+			break
+		}
+		last = ev
+	}
+	status, ok := last.Object.(*metav1.Status)
+	if last.Type != watch.Error || !ok || status.Code != 410 || status.Reason != metav1.StatusReasonExpired {
+		t.Fatalf("last event = %s %+v, want a 410 ERROR", last.Type, last.Object)
+	}
+}
+
+func TestWatchEndsWithContextAndStop(t *testing.T) {
+	e := testEngine()
+	r := NewREST(e)
+
+	ctx, cancel := context.WithCancel(clusterCtx())
+	w, err := r.Watch(ctx, &metainternalversion.ListOptions{ResourceVersion: rv(e)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	expectClosed(t, w)
+
+	// Stop releases a goroutine blocked on sending an event nobody reads.
+	w, err = r.Watch(clusterCtx(), &metainternalversion.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	w.Stop()
+	w.Stop() // idempotent
+	expectClosed(t, w)
+}
+
+func TestWatchBookmarks(t *testing.T) {
+	e := testEngine()
+	r := NewREST(e)
+	r.BookmarkInterval = 20 * time.Millisecond
+
+	w := startWatch(t, r, &metainternalversion.ListOptions{
+		ResourceVersion: rv(e), AllowWatchBookmarks: true,
+	})
+	// No bookmark while nothing changes.
+	expectQuiet(t, w)
+	// A change to another kind moves the revision without a node event; the
+	// bookmark tells the client it may resume from there.
+	e.UpsertNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns1"}})
+	expectEvents(t, w, "BOOKMARK - "+rv(e))
+	expectQuiet(t, w)
+}
+
+func TestWatchList(t *testing.T) {
+	// client-go's reflectors stream the initial state this way by default.
+	e := testEngine()
+	r := NewREST(e)
+	w := startWatch(t, r, &metainternalversion.ListOptions{
+		SendInitialEvents: ptr.To(true), AllowWatchBookmarks: true,
+		ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan,
+	})
+	at := rv(e)
+	expectEvents(t, w, "ADDED node-a *", "ADDED node-b *")
+	ev, _ := nextEvent(t, w)
+	obj := ev.Object.(*clusterview.NodeSummary)
+	if ev.Type != watch.Bookmark || obj.ResourceVersion != at || obj.Annotations[metav1.InitialEventsAnnotationKey] != "true" {
+		t.Fatalf("event after the initial ones = %s %+v, want the initial-events-end bookmark at %s", ev.Type, obj.ObjectMeta, at)
+	}
+	e.DeleteNode("node-b")
+	expectEvents(t, w, "DELETED node-b "+rv(e))
+
+	// Explicitly no initial events: only changes from now on.
+	w = startWatch(t, r, &metainternalversion.ListOptions{SendInitialEvents: ptr.To(false), ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan})
+	expectQuiet(t, w)
+	e.UpsertPod(mkPod("ns1", "p2", "node-a", "", ""))
+	expectEvents(t, w, "MODIFIED node-a "+rv(e))
+
+	// A revision the engine has not reached.
+	_, err := r.Watch(clusterCtx(), &metainternalversion.ListOptions{
+		ResourceVersion: strconv.FormatUint(e.Revision()+1, 10), SendInitialEvents: ptr.To(true),
+		ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan,
+	})
+	if !apierrors.IsResourceExpired(err) {
+		t.Errorf("watch-list from a future revision: %v, want 410", err)
+	}
+}
+
+// TestWatchResumeNeverMisses mutates the engine at random while a client
+// keeps a cache from a watch that it drops and resumes, from the
+// resourceVersion of the last event it got, at random points. Whatever the
+// interleaving, the cache must end equal to a fresh list.
+func TestWatchResumeNeverMisses(t *testing.T) {
+	for _, selector := range []string{"", "zone=a"} {
+		t.Run("selector="+selector, func(t *testing.T) {
+			rnd := rand.New(rand.NewSource(1))
+			e := summary.New(summary.Options{})
+			r := NewREST(e)
+			sel, _ := labels.Parse(selector)
+			nodes := []string{"n0", "n1", "n2", "n3", "n4"}
+			zones := []string{"a", "b"}
+			mutate := func() {
+				n := nodes[rnd.Intn(len(nodes))]
+				switch rnd.Intn(4) {
+				case 0:
+					e.UpsertNode(mkNode(n, rnd.Intn(2) == 0, "4", "8Gi", "10", "zone", zones[rnd.Intn(2)]))
+				case 1:
+					e.DeleteNode(n)
+				default:
+					e.UpsertPod(mkPod("ns", "p"+strconv.Itoa(rnd.Intn(8)), n, strconv.Itoa(rnd.Intn(3)+1), ""))
+				}
+			}
+
+			cache := map[string]string{} // name -> fingerprint of the content
+			list, err := r.List(clusterCtx(), &metainternalversion.ListOptions{LabelSelector: sel})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lastRV := list.(*clusterview.NodeSummaryList).ResourceVersion
+			apply := func(ev watch.Event) {
+				obj := ev.Object.(*clusterview.NodeSummary)
+				if prev, _ := strconv.ParseUint(lastRV, 10, 64); mustParse(obj.ResourceVersion) < prev {
+					t.Fatalf("resourceVersion went back from %s to %s", lastRV, obj.ResourceVersion)
+				}
+				lastRV = obj.ResourceVersion
+				switch ev.Type {
+				case watch.Added, watch.Modified:
+					cache[obj.Name] = fingerprint(obj)
+				case watch.Deleted:
+					delete(cache, obj.Name)
+				}
+			}
+			// converge resumes from lastRV with the engine at rest: the cache
+			// must reach what a fresh list says.
+			converge := func(round int) {
+				w := startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: lastRV, LabelSelector: sel})
+				defer w.Stop()
+				want := map[string]string{}
+				list, _ := r.List(clusterCtx(), &metainternalversion.ListOptions{LabelSelector: sel})
+				for i := range list.(*clusterview.NodeSummaryList).Items {
+					item := &list.(*clusterview.NodeSummaryList).Items[i]
+					want[item.Name] = fingerprint(item)
+				}
+				deadline := time.After(5 * time.Second)
+				for !cmp.Equal(want, cache) {
+					select {
+					case ev := <-w.ResultChan():
+						apply(ev)
+					case <-deadline:
+						t.Fatalf("round %d: cache never converged (-want +got):\n%s", round, cmp.Diff(want, cache))
+					}
+				}
+			}
+			for round := 0; round < 300; round++ {
+				w, err := r.Watch(clusterCtx(), &metainternalversion.ListOptions{ResourceVersion: lastRV, LabelSelector: sel})
+				if err != nil {
+					t.Fatalf("round %d: resuming from %s: %v", round, lastRV, err)
+				}
+				for range rnd.Intn(6) {
+					mutate()
+				}
+				// Read some of the events, then drop the watch.
+				for range rnd.Intn(4) {
+					select {
+					case ev := <-w.ResultChan():
+						apply(ev)
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+				w.Stop()
+				if rnd.Intn(3) == 0 {
+					converge(round)
+				}
+			}
+			converge(-1)
+		})
+	}
+}
+
+// fingerprint is what the cache compares: what a client would display.
+func fingerprint(n *clusterview.NodeSummary) string {
+	var b strings.Builder
+	b.WriteString(n.Labels["zone"])
+	b.WriteString(strconv.FormatBool(n.Ready))
+	b.WriteString(strconv.FormatInt(n.Pods.Total, 10))
+	for _, u := range n.Resources {
+		b.WriteString(string(u.Name) + "=" + u.Requests.String())
+	}
+	return b.String()
+}
+
+func mustParse(s string) uint64 {
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
