@@ -42,6 +42,14 @@ test-integration: tools
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./pkg/...
 
+## bench: scale and speed benchmark through kube-apiserver, peers included (docs/performance.md).
+##   make bench                          5,000 nodes and 150,000 pods (env NODES, PODS)
+##   make bench NODES=500 PODS=15000     the quick size, about 5 minutes on 2 cores
+##   make bench BENCH_ARGS=--pprof       also save clusterview's CPU and heap profiles
+.PHONY: bench
+bench: build tools
+	$(GO) run ./hack/bench $(BENCH_ARGS)
+
 ## verify: generated code is current and the tree is vetted and formatted.
 verify: verify-codegen vet
 	@unformatted=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+func TestParseGoBench(t *testing.T) {
+	out := `goos: linux
+pkg: github.com/clusterview/clusterview/pkg/summary
+BenchmarkRetainedMemory-2     	920670703	         1.181 ns/op	       861.4 B/node	       215.0 B/pod	       0 B/op	       0 allocs/op
+BenchmarkPodUpdateSteady-2    	 3305424	       390.8 ns/op	       0 B/op	       0 allocs/op
+BenchmarkCluster/all-grouped-2         	    3960	    384645 ns/op	   45168 B/op	      23 allocs/op
+PASS
+ok  	github.com/clusterview/clusterview/pkg/summary	31.825s
+`
+	got := parseGoBench(out)
+	if len(got) != 3 {
+		t.Fatalf("parsed %d benchmarks, want 3: %+v", len(got), got)
+	}
+	if b := got[1]; b.Name != "BenchmarkPodUpdateSteady" || b.NsPerOp != 390.8 || b.AllocsPerOp != 0 || b.BytesPerOp != 0 || b.Iterations != 3305424 {
+		t.Errorf("steady: %+v", b)
+	}
+	if b := got[0]; b.Extra["B/pod"] != 215 || b.Extra["B/node"] != 861.4 {
+		t.Errorf("custom metrics: %+v", b.Extra)
+	}
+	if b := got[2]; b.Name != "BenchmarkCluster/all-grouped" || b.AllocsPerOp != 23 {
+		t.Errorf("sub-benchmark: %+v", b)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var ds []time.Duration
+	for i := 100; i >= 1; i-- {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	for p, want := range map[float64]time.Duration{50: 50 * time.Millisecond, 99: 99 * time.Millisecond, 100: 100 * time.Millisecond} {
+		if got := percentile(ds, p); got != want {
+			t.Errorf("p%v = %v, want %v", p, got, want)
+		}
+	}
+	if got := percentile(nil, 50); got != 0 {
+		t.Errorf("empty: %v", got)
+	}
+	if got := percentile([]time.Duration{7}, 99); got != 7 {
+		t.Errorf("one sample: %v", got)
+	}
+}
+
+func TestPodRequest(t *testing.T) {
+	req := func(cpu string) corev1.ResourceRequirements {
+		return corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}
+	}
+	always := corev1.ContainerRestartPolicyAlways
+	spec := corev1.PodSpec{
+		InitContainers: []corev1.Container{
+			{Name: "sidecar", Resources: req("100m"), RestartPolicy: &always},
+			{Name: "init", Resources: req("2")},
+		},
+		Containers: []corev1.Container{{Name: "a", Resources: req("250m")}, {Name: "b", Resources: req("500m")}},
+		Overhead:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")},
+	}
+	// max(250+500+100, 2000+100) + 10
+	if got := podRequest(&spec, corev1.ResourceCPU, true); got != 2110 {
+		t.Errorf("cpu = %dm, want 2110m", got)
+	}
+	spec.InitContainers = spec.InitContainers[:1]
+	if got := podRequest(&spec, corev1.ResourceCPU, true); got != 860 {
+		t.Errorf("cpu without init = %dm, want 860m", got)
+	}
+	if got := podRequest(&spec, corev1.ResourceMemory, false); got != 0 {
+		t.Errorf("memory = %d, want 0", got)
+	}
+}
+
+func TestRatio(t *testing.T) {
+	for _, c := range []struct {
+		v, p float64
+		want string
+	}{
+		{10, 200, "0.05× (20× less)"},
+		{300, 1, "300×"},
+		{2, 1, "2×"},
+		{1, 0, "n/a"},
+	} {
+		if got, _ := ratio(c.v, c.p); got != c.want {
+			t.Errorf("ratio(%v, %v) = %q, want %q", c.v, c.p, got, c.want)
+		}
+	}
+}

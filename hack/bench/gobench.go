@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// goBenchmark is one line of `go test -bench` output.
+type goBenchmark struct {
+	Name        string
+	Iterations  int64
+	NsPerOp     float64
+	BytesPerOp  float64
+	AllocsPerOp float64
+	// Extra holds custom metrics (b.ReportMetric), by unit.
+	Extra map[string]float64
+}
+
+// steadyPodUpdate is the benchmark of a pod update that changes nothing the
+// engine counts: the bulk of a busy cluster's pod events.
+const steadyPodUpdate = "BenchmarkPodUpdateSteady"
+
+// runGoBenchmarks runs the summary engine's Go benchmarks and parses them.
+func runGoBenchmarks(ctx context.Context, root string, out io.Writer) ([]goBenchmark, time.Duration, error) {
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", ".", "-benchmem", "./pkg/summary/")
+	cmd.Dir = root
+	var stdout bytes.Buffer
+	progress := newPrefixWriter(out, "  [go bench] ")
+	defer progress.Flush()
+	cmd.Stdout = io.MultiWriter(&stdout, progress)
+	cmd.Stderr = progress
+	if err := cmd.Run(); err != nil {
+		return nil, time.Since(start), fmt.Errorf("go test -bench ./pkg/summary/: %w", err)
+	}
+	return parseGoBench(stdout.String()), time.Since(start), nil
+}
+
+func parseGoBench(s string) []goBenchmark {
+	var res []goBenchmark
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		iters, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		name := f[0]
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i] // drop the GOMAXPROCS suffix
+			}
+		}
+		b := goBenchmark{Name: name, Iterations: iters, BytesPerOp: -1, AllocsPerOp: -1, Extra: map[string]float64{}}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			switch f[i+1] {
+			case "ns/op":
+				b.NsPerOp = v
+			case "B/op":
+				b.BytesPerOp = v
+			case "allocs/op":
+				b.AllocsPerOp = v
+			default:
+				b.Extra[f[i+1]] = v
+			}
+		}
+		res = append(res, b)
+	}
+	return res
+}
+
+// prefixWriter prefixes every line written to it, holding back a partial
+// line until it is complete (go test prints a benchmark's name before
+// running it), so progress lines stay whole.
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+	mu     sync.Mutex
+	buf    []byte
+}
+
+func newPrefixWriter(w io.Writer, prefix string) *prefixWriter {
+	return &prefixWriter{w: w, prefix: prefix}
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if _, err := io.WriteString(p.w, p.prefix+string(p.buf[:i+1])); err != nil {
+			return 0, err
+		}
+		p.buf = p.buf[i+1:]
+	}
+	return len(b), nil
+}
+
+// Flush writes a pending partial line.
+func (p *prefixWriter) Flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.buf) > 0 {
+		io.WriteString(p.w, p.prefix+string(p.buf)+"\n")
+		p.buf = nil
+	}
+}

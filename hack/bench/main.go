@@ -1,0 +1,951 @@
+// Command bench is `make bench`: clusterview's scale and speed benchmark.
+//
+// It starts a local control plane (internal/localcluster), runs
+// clusterview-apiserver as a separate process behind kube-apiserver's
+// aggregator, fills the cluster with a synthetic cluster of NODES nodes and
+// PODS pods (internal/clusterfill) and measures, always through
+// kube-apiserver:
+//
+//  1. freshness: acknowledged pod/node status change -> first watch event of
+//     the NodeSummary, NamespaceSummary and ClusterSummary "cluster" that
+//     reflects it, idle and under churn, against kube-apiserver's own watch
+//     of the changed object;
+//  2. read latency of list nodesummaries, get clustersummary cluster and
+//     list namespacesummaries -A, against built-in requests of the same shape;
+//  3. peers on the same control plane: kube-capacity vs kubectl get
+//     nodesummaries, kube-state-metrics' memory vs clusterview's, and the
+//     naive client-side recount (kubectl get pods -A -o json + Go);
+//  4. clusterview's CPU and memory while loading and at rest, and the summary
+//     engine's cost per event from its Go benchmarks.
+//
+// It prints one table and writes it with all raw figures to
+// _output/bench/<timestamp>.json. See docs/performance.md.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+
+	"github.com/clusterview/clusterview/internal/clusterfill"
+	"github.com/clusterview/clusterview/internal/localcluster"
+	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
+	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
+)
+
+type options struct {
+	nodes, pods, namespaces int
+	concurrency             int
+	seed                    int64
+	podChanges, nodeChanges int
+	probeInterval           time.Duration
+	churnRate               float64
+	reads                   int
+	repeat                  int
+	rest                    time.Duration
+	pprof                   bool
+	skipGoBench             bool
+	keep                    bool
+	binary                  string
+	out                     string
+}
+
+func envInt(name string, def int) int {
+	if v := os.Getenv(name); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: %s=%q is not a positive integer\n", name, v)
+			os.Exit(2)
+		}
+		return n
+	}
+	return def
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.nodes, "nodes", envInt("NODES", clusterfill.DefaultSyntheticNodes), "Synthetic nodes (env NODES).")
+	flag.IntVar(&o.pods, "pods", envInt("PODS", clusterfill.DefaultSyntheticPods), "Synthetic pods (env PODS).")
+	flag.IntVar(&o.namespaces, "namespaces", envInt("NAMESPACES", clusterfill.DefaultSyntheticNamespaces), "Synthetic namespaces (env NAMESPACES).")
+	flag.IntVar(&o.concurrency, "concurrency", clusterfill.DefaultConcurrency, "Requests in flight while loading.")
+	flag.Int64Var(&o.seed, "seed", 1, "Seed of the synthetic cluster and the churn.")
+	flag.IntVar(&o.podChanges, "pod-changes", 200, "Pod status changes per freshness phase (idle, churn).")
+	flag.IntVar(&o.nodeChanges, "node-changes", 100, "Node status changes per freshness phase (idle, churn).")
+	flag.DurationVar(&o.probeInterval, "probe-interval", 100*time.Millisecond, "Time between two freshness changes.")
+	flag.Float64Var(&o.churnRate, "churn-rate", 50, "Background changes per second in the churn phase.")
+	flag.IntVar(&o.reads, "reads", 100, "Requests timed per read request (and as many of its peer).")
+	flag.IntVar(&o.repeat, "repeat", 3, "Timed runs of each command-line peer (after one warm-up run).")
+	flag.DurationVar(&o.rest, "rest", 20*time.Second, "At-rest window over which CPU use is measured.")
+	flag.BoolVar(&o.pprof, "pprof", false, "Save clusterview's CPU profile (during the churn phase) and heap profile (after it) next to the JSON.")
+	flag.BoolVar(&o.skipGoBench, "skip-go-bench", false, "Do not run the summary engine's Go benchmarks.")
+	flag.BoolVar(&o.keep, "keep", false, "Keep the run directory (control plane data and logs) after a successful run.")
+	flag.StringVar(&o.binary, "clusterview-binary", "_output/bin/clusterview-apiserver", "clusterview-apiserver binary (make build).")
+	flag.StringVar(&o.out, "out", "_output/bench", "Directory for the JSON report, profiles and the run directory.")
+	klog.InitFlags(nil)
+	flag.Parse()
+	if o.nodes <= 0 || o.pods <= 0 || o.namespaces <= 0 || o.podChanges <= 0 || o.nodeChanges < 0 || o.reads <= 0 || o.repeat <= 0 || o.churnRate <= 0 {
+		fmt.Fprintln(os.Stderr, "bench: sizes, counts and rates must be positive")
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		// A second Ctrl-C kills at once; the children die with us (Pdeathsig).
+		stop()
+	}()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// bench holds what the phases share.
+type bench struct {
+	o       options
+	root    string
+	runDir  string
+	out     io.Writer
+	rep     *Report
+	cluster *localcluster.Cluster
+	cv      *child
+	ksm     *child
+	kube    kubernetes.Interface
+	cvc     clientset.Interface
+	cvPort  int
+	caPEM   []byte
+	began   time.Time
+	fresh   *freshness
+
+	// Whether clusterview serves these resources (they were being wired
+	// while this benchmark was written; it measures what is there).
+	nodeSummaries, namespaceSummaries bool
+
+	// clusterview's CPU while loading, kube-apiserver's, the load's wall
+	// time and clusterview's peak RSS right after it.
+	loadCPU, loadAPICPU time.Duration
+	loadWall            time.Duration
+	loadHWM             int64
+}
+
+func (b *bench) step(format string, args ...any) {
+	fmt.Fprintf(b.out, "[%6.1fs] %s\n", time.Since(b.began).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func run(ctx context.Context, o options) (retErr error) {
+	root, err := localcluster.RepoRoot()
+	if err != nil {
+		return err
+	}
+	if err := os.Chdir(root); err != nil {
+		return err
+	}
+	b := &bench{o: o, root: root, out: os.Stdout, began: time.Now()}
+	b.rep = &Report{
+		Started:  time.Now(),
+		Machine:  machineFacts(),
+		Versions: Versions{Go: runtime.Version(), Clusterview: gitDescribe(root), Tools: map[string]string{}},
+		Size:     Size{Nodes: o.nodes, Pods: o.pods, Namespaces: o.namespaces},
+		Settings: Settings{PodChanges: o.podChanges, NodeChanges: o.nodeChanges, ProbeInterval: o.probeInterval.String(),
+			ChurnRate: o.churnRate, Reads: o.reads, Repeat: o.repeat, RestWindow: o.rest.String()},
+		Commands: map[string]Timing{}, Answers: map[string]string{}, Processes: map[string]ProcJSON{},
+	}
+	outDir, err := filepath.Abs(o.out)
+	if err != nil {
+		return err
+	}
+	b.runDir = filepath.Join(outDir, b.rep.Started.UTC().Format("20060102T150405Z"))
+	if err := os.MkdirAll(b.runDir, 0o755); err != nil {
+		return err
+	}
+	b.step("clusterview scale benchmark: %d nodes, %d pods, %d namespaces; run directory %s", o.nodes, o.pods, o.namespaces, b.runDir)
+
+	// Whatever happens, stop in order and write what was measured.
+	defer func() {
+		b.stopAll()
+		if retErr != nil {
+			b.rep.Error = retErr.Error()
+		}
+		b.rep.Finished = time.Now()
+		b.rep.printTable(b.out)
+		path, err := b.rep.writeJSON(outDir)
+		if err != nil {
+			retErr = errors.Join(retErr, err)
+		} else {
+			fmt.Fprintf(b.out, "\nreport: %s (took %v)\n", path, time.Since(b.began).Round(time.Second))
+		}
+		if retErr == nil && !o.keep {
+			_ = os.RemoveAll(b.runDir)
+		} else {
+			fmt.Fprintf(b.out, "run directory kept: %s\n", b.runDir)
+		}
+	}()
+
+	if err := b.prepare(ctx); err != nil {
+		return err
+	}
+	if err := b.startAll(ctx); err != nil {
+		return err
+	}
+	if err := b.load(ctx); err != nil {
+		return err
+	}
+	if err := b.freshness(ctx); err != nil {
+		return err
+	}
+	if err := b.reads(ctx); err != nil {
+		return err
+	}
+	return b.peers(ctx)
+}
+
+// prepare builds what is missing and runs the Go benchmarks while the
+// machine is otherwise quiet.
+func (b *bench) prepare(ctx context.Context) error {
+	b.step("building the control plane if needed (hack/build-tools.sh all)")
+	binDir, err := localcluster.EnsureBinaries(ctx, klog.Background().WithName("build-tools").V(1))
+	if err != nil {
+		return err
+	}
+	for _, peer := range []string{"kube-state-metrics", "kube-capacity"} {
+		b.step("building %s if needed (hack/build-tools.sh %s)", peer, peer)
+		cmd := exec.CommandContext(ctx, "bash", filepath.Join(b.root, "hack", "build-tools.sh"), peer)
+		pw := newPrefixWriter(b.out, "  ")
+		cmd.Stdout, cmd.Stderr = pw, pw
+		err := cmd.Run()
+		pw.Flush()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("%s: could not be built (%v); see the lines above", peer, err))
+		}
+	}
+	for _, name := range []string{"etcd", "kube-apiserver", "kubectl", "kube-state-metrics", "kube-capacity"} {
+		if v := stampVersion(binDir, name); v != "" {
+			b.rep.Versions.Tools[name] = v
+		}
+	}
+	if _, err := os.Stat(b.o.binary); err != nil {
+		return fmt.Errorf("%s: %w (run make build)", b.o.binary, err)
+	}
+	if !b.o.skipGoBench {
+		b.step("running the summary engine's Go benchmarks (go test -run '^$' -bench . -benchmem ./pkg/summary/)")
+		res, took, err := runGoBenchmarks(ctx, b.root, b.out)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			b.rep.Skipped = append(b.rep.Skipped, "engine Go benchmarks: "+err.Error())
+		} else {
+			b.step("Go benchmarks done in %v", took.Round(time.Second))
+			b.rep.GoBench = res
+			b.engineRows()
+		}
+	}
+	return nil
+}
+
+func (b *bench) startAll(ctx context.Context) error {
+	b.step("starting etcd and kube-apiserver")
+	var err error
+	b.cluster, err = localcluster.Start(ctx, localcluster.Options{Dir: filepath.Join(b.runDir, "cluster"), StopTimeout: 30 * time.Second})
+	if err != nil {
+		return err
+	}
+	if err := b.cluster.ApplyClusterviewRBAC(ctx); err != nil {
+		return err
+	}
+	admin := b.cluster.AdminConfig()
+	if b.kube, err = kubernetes.NewForConfig(clusterfill.TuneConfig(admin)); err != nil {
+		return err
+	}
+	if b.cvc, err = clientset.NewForConfig(unthrottled(admin)); err != nil {
+		return err
+	}
+
+	if b.cvPort, err = freePort(); err != nil {
+		return err
+	}
+	certFile, keyFile, caPEM := b.cluster.ClusterviewServing()
+	b.caPEM = caPEM
+	kubeconfig := b.cluster.ClusterviewKubeconfig()
+	b.step("starting clusterview-apiserver on 127.0.0.1:%d", b.cvPort)
+	b.cv, err = startChild("clusterview-apiserver", filepath.Join(b.runDir, "clusterview.log"), b.o.binary,
+		"--bind-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(b.cvPort),
+		"--tls-cert-file="+certFile,
+		"--tls-private-key-file="+keyFile,
+		"--kubeconfig="+kubeconfig,
+		"--authentication-kubeconfig="+kubeconfig,
+		"--authorization-kubeconfig="+kubeconfig,
+		"--data-dir="+filepath.Join(b.runDir, "clusterview-etcd"),
+	)
+	if err != nil {
+		return err
+	}
+	if err := b.cluster.RegisterClusterview(ctx, b.cvPort); err != nil {
+		return err
+	}
+	if err := b.cluster.WaitForClusterviewAvailable(ctx, 3*time.Minute); err != nil {
+		return fmt.Errorf("%w (clusterview log: %s)", err, b.cv.logPath)
+	}
+	// The server creates ClusterSummary "cluster" at its first start.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		cs, err := b.cvc.ClusterviewV1beta1().ClusterSummaries().Get(ctx, v1beta1.DefaultClusterSummaryName, metav1.GetOptions{})
+		if err == nil && cs.Status.Pods != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("clustersummary %s has no computed status after 2m (last error: %v; clusterview log: %s)", v1beta1.DefaultClusterSummaryName, err, b.cv.logPath)
+		}
+		if err := b.cv.exitErr(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	b.step("clusterview is available through kube-apiserver (pid %d)", b.cv.pid())
+	one := metav1.ListOptions{Limit: 1}
+	_, err = b.cvc.ClusterviewV1beta1().NodeSummaries().List(ctx, one)
+	if b.nodeSummaries = err == nil; !b.nodeSummaries {
+		b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("NodeSummary (freshness, list nodesummaries, kubectl get nodesummaries vs kube-capacity): not served: %v", err))
+	}
+	_, err = b.cvc.ClusterviewV1beta1().NamespaceSummaries("").List(ctx, one)
+	if b.namespaceSummaries = err == nil; !b.namespaceSummaries {
+		b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("NamespaceSummary (freshness, list namespacesummaries -A): not served: %v", err))
+	}
+	return nil
+}
+
+// stopAll stops clusterview, kube-state-metrics, kube-apiserver and etcd,
+// in that order.
+func (b *bench) stopAll() {
+	if b.cv == nil && b.ksm == nil && b.cluster == nil {
+		return
+	}
+	b.step("stopping clusterview, kube-state-metrics, kube-apiserver and etcd")
+	b.cv.stop(20 * time.Second)
+	b.ksm.stop(20 * time.Second)
+	if b.cluster != nil {
+		if err := b.cluster.Stop(); err != nil {
+			fmt.Fprintf(b.out, "stopping the control plane: %v\n", err)
+		}
+	}
+	b.cv, b.ksm, b.cluster = nil, nil, nil
+}
+
+func apiserverPID() int {
+	if pids := childPIDs("kube-apiserver"); len(pids) == 1 {
+		return pids[0]
+	}
+	return 0
+}
+
+func (b *bench) load(ctx context.Context) error {
+	b.step("loading the synthetic cluster: %d nodes, %d pods in %d namespaces (%d writers)", b.o.nodes, b.o.pods, b.o.namespaces, b.o.concurrency)
+	cvUse := beginUsage(b.cv.pid())
+	apiPID := apiserverPID()
+	apiUse := beginUsage(apiPID)
+	report, err := clusterfill.Synthetic(ctx, b.kube, clusterfill.SyntheticOptions{
+		Nodes: b.o.nodes, Pods: b.o.pods, Namespaces: b.o.namespaces, Concurrency: b.o.concurrency,
+		Progress: newPrefixWriter(b.out, "  "), ProgressInterval: 2 * time.Second, Seed: b.o.seed,
+	})
+	if err != nil {
+		return err
+	}
+	b.step("%s", report)
+	b.rep.Load = &LoadResult{Duration: report.Duration.Round(time.Millisecond).String(), Seconds: report.Duration.Seconds(),
+		ObjectsPerSecond: report.ObjectsPerSecond, WritesPerSecond: report.WritesPerSecond, Summary: report.String()}
+
+	// Probe objects for the freshness phases, then wait until clusterview
+	// counts everything: the end of clusterview's loading work.
+	b.step("creating the freshness probe node and %d probe pods", 2*b.o.podChanges)
+	loaded := time.Now()
+	f, err := setupProbes(ctx, b.kube, 2*b.o.podChanges)
+	if err != nil {
+		return err
+	}
+	f.cv, f.out = b.cvc, b.out
+	if b.nodeSummaries {
+		f.views = append(f.views, viewNodeSummary)
+	}
+	if b.namespaceSummaries {
+		f.views = append(f.views, viewNamespaceSummary)
+	}
+	f.views = append(f.views, viewClusterSummary)
+	b.fresh = f
+	b.step("waiting until ClusterSummary %q counts every pod and node", v1beta1.DefaultClusterSummaryName)
+	if err := f.waitForBaseline(ctx, int64(b.o.pods+2*b.o.podChanges), int64(b.o.nodes+1), 10*time.Minute); err != nil {
+		return err
+	}
+	b.rep.Load.CatchUpSeconds = time.Since(loaded).Seconds()
+	cvCPU, cvNow, wall := cvUse.since(b.cv.pid())
+	apiCPU, _, _ := apiUse.since(apiPID)
+	b.step("clusterview caught up %.1fs after the load; it used %.1f CPU-s while loading (kube-apiserver %.1f CPU-s), peak RSS %.0f MiB",
+		b.rep.Load.CatchUpSeconds, cvCPU.Seconds(), apiCPU.Seconds(), mib(cvNow.HWM))
+	b.loadCPU, b.loadAPICPU, b.loadWall, b.loadHWM = cvCPU, apiCPU, wall, cvNow.HWM
+
+	row := Row{Metric: "load: synthetic cluster written", Value: fmt.Sprintf("%.1f s (%.0f objects/s)", report.Duration.Seconds(), report.ObjectsPerSecond),
+		ValueNumber: report.Duration.Seconds(), Unit: "s"}
+	b.rep.addRow(row)
+	row = Row{Metric: "clusterview CPU while loading", Value: fmt.Sprintf("%.1f CPU-s", cvCPU.Seconds()), ValueNumber: cvCPU.Seconds(), Unit: "CPU-s"}
+	if apiPID != 0 {
+		row.Peer = fmt.Sprintf("kube-apiserver %.1f CPU-s", apiCPU.Seconds())
+		row.Ratio, row.RatioValue = ratio(cvCPU.Seconds(), apiCPU.Seconds())
+	}
+	b.rep.addRow(row)
+	b.rep.addRow(Row{Metric: "clusterview peak RSS after loading", Value: fmt.Sprintf("%.0f MiB", mib(cvNow.HWM)), ValueNumber: mib(cvNow.HWM), Unit: "MiB",
+		Peer: "(kube-state-metrics below)"})
+	return nil
+}
+
+func (b *bench) freshness(ctx context.Context) error {
+	f := b.fresh
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f.startWatches(wctx)
+	// Every watch starts with the current state; wait for it.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ready := true
+		for _, v := range append(slices.Clone(f.views), viewKube) {
+			if p, n := f.recorders[v].max(); p < 0 && n < 0 {
+				ready = false
+			}
+		}
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("freshness watches delivered no initial state within a minute")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	b.step("freshness, idle: %d pod and %d node status changes, one every %v", b.o.podChanges, b.o.nodeChanges, b.o.probeInterval)
+	idle, err := f.runPhase(ctx, "idle", b.o.podChanges, b.o.nodeChanges, b.o.probeInterval)
+	if err != nil {
+		return err
+	}
+	b.freshRows(idle, time.Second)
+
+	b.step("freshness under churn: %.0f changes/s of synthetic pods and nodes in the background", b.o.churnRate)
+	cctx, stopChurn := context.WithCancel(ctx)
+	churn := runChurn(cctx, b.kube, b.o.churnRate, b.o.seed)
+	var profDone chan struct{}
+	if b.o.pprof {
+		expected := time.Duration(b.o.podChanges+b.o.nodeChanges)*b.o.probeInterval + 2*time.Second
+		profDone = make(chan struct{})
+		go func() {
+			defer close(profDone)
+			b.profile(ctx, "profile?seconds="+strconv.Itoa(int(min(expected, 60*time.Second).Seconds())), "cpu")
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		stopChurn()
+		return ctx.Err()
+	case <-time.After(2 * time.Second): // let the churn reach its pace
+	}
+	churned, err := f.runPhase(ctx, "churn", b.o.podChanges, b.o.nodeChanges, b.o.probeInterval)
+	stopChurn()
+	st := <-churn
+	if err != nil {
+		return err
+	}
+	churned.ChurnStats = st
+	b.step("churn made %d changes (%.1f/s achieved, %d late)%s", st.Changes, st.Achieved, st.Late, map[bool]string{true: "; error: " + st.Err, false: ""}[st.Err != ""])
+	b.freshRows(churned, 2*time.Second)
+	if profDone != nil {
+		<-profDone
+		b.profile(ctx, "heap", "heap")
+	}
+	return nil
+}
+
+func (b *bench) freshRows(res *phaseResult, target time.Duration) {
+	fr := FreshnessResult{Phase: res.Name, Changes: len(res.Probes), Duration: res.Duration.Seconds(),
+		Views: map[string]Stats{}, ViewsFromSent: map[string]Stats{}, Churn: res.ChurnStats, Samples: map[string][]Sample{}}
+	for _, v := range append(slices.Clone(b.fresh.views), viewKube) {
+		fr.Samples[string(v)] = res.Samples[v]
+		fr.Views[string(v)] = statsOf(res.Latencies[v], res.Missing[v])
+		fr.ViewsFromSent[string(v)] = statsOf(res.FromSent[v], res.Missing[v])
+	}
+	b.rep.Freshness = append(b.rep.Freshness, fr)
+	// The peer is kube-apiserver's own watch of the changed pod or node,
+	// timed from the write's start: from its acknowledgement it is mostly
+	// zero, as the watch event tends to arrive before the response.
+	peer := fr.ViewsFromSent[string(viewKube)]
+	label := res.Name
+	if res.ChurnStats != nil {
+		label = fmt.Sprintf("churn %.0f/s", res.ChurnStats.Achieved)
+	}
+	for _, v := range b.fresh.views {
+		s, sent := fr.Views[string(v)], fr.ViewsFromSent[string(v)]
+		row := Row{Metric: fmt.Sprintf("freshness %s, %s p50/p99 (n=%d)", label, v, s.N),
+			Value: fmt.Sprintf("%s / %s", fmtMs(s.P50ms), fmtMs(s.P99ms)), ValueNumber: s.P99ms, Unit: "ms (p99)",
+			Peer: fmt.Sprintf("kube-apiserver watch %s / %s (from send; clusterview %s / %s)",
+				fmtMs(peer.P50ms), fmtMs(peer.P99ms), fmtMs(sent.P50ms), fmtMs(sent.P99ms))}
+		if s.Missing > 0 {
+			row.Value += fmt.Sprintf(", %d never seen", s.Missing)
+		}
+		row.Ratio, row.RatioValue = ratio(sent.P99ms, peer.P99ms)
+		met := s.Missing == 0 && s.N > 0 && s.P99ms <= ms(target)
+		missed := fmt.Sprintf("p99 %.0f ms over (%.2f× the target)", s.P99ms-ms(target), s.P99ms/ms(target))
+		if s.Missing > 0 {
+			missed = fmt.Sprintf("%d of %d changes not seen within %v", s.Missing, s.Missing+s.N, seenTimeout)
+		}
+		b.rep.target(&row, "p99 ≤ "+fmtMs(ms(target)), met, missed)
+		b.rep.addRow(row)
+	}
+}
+
+func (b *bench) reads(ctx context.Context) error {
+	b.step("read latency through kube-apiserver: %d requests each, alternating with a built-in request of the same shape", b.o.reads)
+	var cases []readCase
+	for _, rc := range readCases(b.cvc, b.kube) {
+		if (strings.Contains(rc.Name, "nodesummaries") && !b.nodeSummaries) || (strings.Contains(rc.Name, "namespacesummaries") && !b.namespaceSummaries) {
+			continue
+		}
+		cases = append(cases, rc)
+	}
+	res, err := measureReads(ctx, b.out, cases, b.o.reads)
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		s, p := statsOf(r.Samples, 0), statsOf(r.PeerSamples, 0)
+		b.rep.Reads = append(b.rep.Reads, ReadSummary{Request: r.Name, Items: r.Items, Stats: s, Peer: r.Peer, PeerItems: r.PeerItems, PeerStats: p})
+		row := Row{Metric: fmt.Sprintf("read: %s (%d items) p50/p99", r.Name, r.Items), Value: fmt.Sprintf("%s / %s", fmtMs(s.P50ms), fmtMs(s.P99ms)),
+			ValueNumber: s.P99ms, Unit: "ms (p99)",
+			Peer: fmt.Sprintf("%s (%d) %s / %s", r.Peer, r.PeerItems, fmtMs(p.P50ms), fmtMs(p.P99ms))}
+		row.Ratio, row.RatioValue = ratio(s.P99ms, p.P99ms)
+		if strings.HasPrefix(r.Name, "get ") {
+			b.rep.target(&row, "p99 ≤ 50 ms", s.P99ms <= 50, fmt.Sprintf("p99 %.1f ms over (%.2f× the target)", s.P99ms-50, s.P99ms/50))
+		}
+		b.rep.addRow(row)
+	}
+	return nil
+}
+
+func (b *bench) peers(ctx context.Context) error {
+	c := cli{kubeconfig: b.cluster.AdminKubeconfig(), kubectl: b.cluster.KubectlPath(), cacheDir: filepath.Join(b.runDir, "kubectl-cache"), out: b.out}
+	binDir := filepath.Dir(b.cluster.KubectlPath())
+
+	// kube-state-metrics: memory once synced, CPU at rest next to clusterview.
+	ksmPath := filepath.Join(binDir, "kube-state-metrics")
+	if _, err := os.Stat(ksmPath); err == nil && b.rep.Versions.Tools["kube-state-metrics"] != "" {
+		if err := b.runKSM(ctx, ksmPath); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			b.rep.Skipped = append(b.rep.Skipped, "kube-state-metrics: "+err.Error())
+		}
+	} else {
+		b.rep.Skipped = append(b.rep.Skipped, "kube-state-metrics: binary not built")
+		b.restOnly(ctx)
+	}
+
+	// kube-capacity vs kubectl get nodesummaries: the same answer, node allocation.
+	var nodeSummaries cmdResult
+	if b.nodeSummaries {
+		var err error
+		nodeSummaries, err = c.timeCommand(ctx, b.o.repeat, "kubectl get nodesummaries", c.kubectl, "--cache-dir", c.cacheDir, "get", "nodesummaries")
+		if err != nil {
+			return err
+		}
+		b.rep.Commands["kubectl get nodesummaries"] = timingOf(nodeSummaries)
+	}
+	kcPath := filepath.Join(binDir, "kube-capacity")
+	_, statErr := os.Stat(kcPath)
+	switch {
+	case !b.nodeSummaries:
+		// Reported as skipped when discovered.
+	case statErr == nil && b.rep.Versions.Tools["kube-capacity"] != "":
+		kc, err := c.timeCommand(ctx, b.o.repeat, "kube-capacity", kcPath, "--kubeconfig", c.kubeconfig)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			b.rep.Skipped = append(b.rep.Skipped, "kube-capacity: "+err.Error())
+		} else {
+			b.rep.Commands["kube-capacity"] = timingOf(kc)
+			ns, k := percentile(nodeSummaries.Samples, 50), percentile(kc.Samples, 50)
+			row := Row{Metric: "node allocation: kubectl get nodesummaries (median wall)", Value: fmtMs(ms(ns)), ValueNumber: ms(ns), Unit: "ms",
+				Peer: "kube-capacity " + fmtMs(ms(k))}
+			row.Ratio, row.RatioValue = ratio(ms(ns), ms(k))
+			speedup := ms(k) / ms(ns)
+			b.rep.target(&row, "≥ 20× faster", speedup >= 20, fmt.Sprintf("%.1f× faster, %.1f× short of 20×", speedup, 20/speedup))
+			b.rep.addRow(row)
+			b.checkCapacityAnswer(ctx, c, kcPath)
+		}
+	default:
+		b.rep.Skipped = append(b.rep.Skipped, "kube-capacity: binary not built (the module proxy refuses it; see hack/build-tools.sh)")
+	}
+
+	// The naive baseline against kubectl get clustersummary.
+	cs, err := c.timeCommand(ctx, b.o.repeat, "kubectl get clustersummary cluster -o yaml", c.kubectl, "--cache-dir", c.cacheDir, "get", "clustersummary", v1beta1.DefaultClusterSummaryName, "-o", "yaml")
+	if err != nil {
+		return err
+	}
+	b.rep.Commands["kubectl get clustersummary cluster -o yaml"] = timingOf(cs)
+	b.step("naive recount: kubectl get pods -A -o json, aggregated in Go (%d runs)", b.o.repeat)
+	var naive []time.Duration
+	var last *recount
+	for i := range b.o.repeat {
+		r, err := c.naiveRecount(ctx)
+		if err != nil {
+			return err
+		}
+		naive = append(naive, r.Took)
+		last = r
+		fmt.Fprintf(b.out, "  [peers] naive recount: run %d/%d %v (kubectl %v, %.0f MiB of JSON)\n", i+1, b.o.repeat,
+			r.Took.Round(time.Millisecond), r.KubectlTook.Round(time.Millisecond), float64(r.OutputBytes)/(1<<20))
+	}
+	b.rep.Naive = last
+	b.rep.Commands["naive recount"] = timingOf(cmdResult{Command: "naive recount", Samples: naive, OutputBytes: int(last.OutputBytes)})
+	csMed, nvMed := percentile(cs.Samples, 50), percentile(naive, 50)
+	row := Row{Metric: "cluster totals: kubectl get clustersummary cluster (median wall)", Value: fmtMs(ms(csMed)), ValueNumber: ms(csMed), Unit: "ms",
+		Peer: "naive recount " + fmtMs(ms(nvMed))}
+	row.Ratio, row.RatioValue = ratio(ms(csMed), ms(nvMed))
+	b.rep.addRow(row)
+	b.checkNaiveAnswer(ctx, last)
+	return nil
+}
+
+// runKSM starts kube-state-metrics with the pod and node collectors, waits
+// until it exposes every pod and node, and compares memory and at-rest CPU.
+func (b *bench) runKSM(ctx context.Context, path string) error {
+	ports, err := freePorts(2)
+	if err != nil {
+		return err
+	}
+	b.step("starting kube-state-metrics (--resources=pods,nodes) on 127.0.0.1:%d", ports[0])
+	started := time.Now()
+	b.ksm, err = startChild("kube-state-metrics", filepath.Join(b.runDir, "kube-state-metrics.log"), path,
+		"--kubeconfig="+b.cluster.AdminKubeconfig(),
+		"--resources=pods,nodes",
+		"--host=127.0.0.1", "--port="+strconv.Itoa(ports[0]),
+		"--telemetry-host=127.0.0.1", "--telemetry-port="+strconv.Itoa(ports[1]),
+	)
+	if err != nil {
+		return err
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0])
+	wantPods, wantNodes := b.o.pods+2*b.o.podChanges, b.o.nodes+1
+	deadline := time.Now().Add(10 * time.Minute)
+	var size int64
+	for {
+		if err := b.ksm.exitErr(); err != nil {
+			return err
+		}
+		pods, nodes, n, err := ksmScrape(ctx, url)
+		if err == nil && pods == wantPods && nodes == wantNodes {
+			size = n
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not synced after 10m: last scrape %d pods, %d nodes (want %d, %d), err %v", pods, nodes, wantPods, wantNodes, err)
+		}
+		fmt.Fprintf(b.out, "  [kube-state-metrics] %v: %d/%d pods, %d/%d nodes exposed\n", time.Since(started).Round(time.Second), pods, wantPods, nodes, wantNodes)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+	syncTook := time.Since(started)
+	b.step("kube-state-metrics exposes every pod and node after %v (%.0f MiB per scrape)", syncTook.Round(100*time.Millisecond), float64(size)/(1<<20))
+	ksmSync, _ := readProc(b.ksm.pid())
+
+	b.step("at rest: measuring CPU of clusterview and kube-state-metrics over %v", b.o.rest)
+	cvUse, ksmUse := beginUsage(b.cv.pid()), beginUsage(b.ksm.pid())
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(b.o.rest):
+	}
+	cvRest, cvNow, wall := cvUse.since(b.cv.pid())
+	ksmRest, ksmNow, _ := ksmUse.since(b.ksm.pid())
+	perMin := func(d time.Duration) float64 { return d.Seconds() / wall.Minutes() }
+
+	b.rep.Processes["clusterview-apiserver"] = ProcJSON{PeakRSSMiB: mib(cvNow.HWM), RSSMiB: mib(cvNow.RSS), CPUSeconds: map[string]float64{
+		"loading": b.loadCPU.Seconds(), "restPerMinute": perMin(cvRest), "total": cvNow.CPU.Seconds()}}
+	b.rep.Processes["kube-state-metrics"] = ProcJSON{PeakRSSMiB: mib(ksmNow.HWM), RSSMiB: mib(ksmNow.RSS), CPUSeconds: map[string]float64{
+		"initialSync": ksmSync.CPU.Seconds(), "restPerMinute": perMin(ksmRest), "total": ksmNow.CPU.Seconds()}}
+	b.rep.Processes["kube-state-metrics"].CPUSeconds["syncSeconds"] = syncTook.Seconds()
+
+	row := Row{Metric: "peak RSS (VmHWM) once both synced", Value: fmt.Sprintf("%.0f MiB", mib(cvNow.HWM)), ValueNumber: mib(cvNow.HWM), Unit: "MiB",
+		Peer: fmt.Sprintf("kube-state-metrics %.0f MiB", mib(ksmNow.HWM))}
+	row.Ratio, row.RatioValue = ratio(mib(cvNow.HWM), mib(ksmNow.HWM))
+	r := mib(cvNow.HWM) / mib(ksmNow.HWM)
+	var miss []string
+	if r > 0.5 {
+		miss = append(miss, fmt.Sprintf("%.2f× kube-state-metrics' (%.0f MiB over 0.5×)", r, mib(cvNow.HWM)-0.5*mib(ksmNow.HWM)))
+	}
+	if mib(cvNow.HWM) > 400 {
+		miss = append(miss, fmt.Sprintf("%.0f MiB over 400 MiB", mib(cvNow.HWM)-400))
+	}
+	b.rep.target(&row, "≤ 0.5× peer and ≤ 400 MiB", len(miss) == 0, strings.Join(miss, "; "))
+	b.rep.addRow(row)
+	row = Row{Metric: "RSS (VmRSS) at rest", Value: fmt.Sprintf("%.0f MiB", mib(cvNow.RSS)), ValueNumber: mib(cvNow.RSS), Unit: "MiB",
+		Peer: fmt.Sprintf("kube-state-metrics %.0f MiB", mib(ksmNow.RSS))}
+	row.Ratio, row.RatioValue = ratio(mib(cvNow.RSS), mib(ksmNow.RSS))
+	b.rep.addRow(row)
+	row = Row{Metric: "CPU at rest", Value: fmt.Sprintf("%.3f CPU-s/min", perMin(cvRest)), ValueNumber: perMin(cvRest), Unit: "CPU-s/min",
+		Peer: fmt.Sprintf("kube-state-metrics %.3f CPU-s/min", perMin(ksmRest))}
+	row.Ratio, row.RatioValue = ratio(perMin(cvRest), perMin(ksmRest))
+	b.rep.addRow(row)
+	row = Row{Metric: "CPU to ingest the cluster", Value: fmt.Sprintf("%.1f CPU-s (incremental, while loading)", b.loadCPU.Seconds()), ValueNumber: b.loadCPU.Seconds(), Unit: "CPU-s",
+		Peer: fmt.Sprintf("kube-state-metrics %.1f CPU-s (initial list + 1st scrape, %.1f s)", ksmSync.CPU.Seconds(), syncTook.Seconds())}
+	row.Ratio, row.RatioValue = ratio(b.loadCPU.Seconds(), ksmSync.CPU.Seconds())
+	b.rep.addRow(row)
+	return nil
+}
+
+// restOnly measures clusterview at rest when kube-state-metrics is missing.
+func (b *bench) restOnly(ctx context.Context) {
+	cvUse := beginUsage(b.cv.pid())
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(b.o.rest):
+	}
+	cpu, now, wall := cvUse.since(b.cv.pid())
+	b.rep.Processes["clusterview-apiserver"] = ProcJSON{PeakRSSMiB: mib(now.HWM), RSSMiB: mib(now.RSS), CPUSeconds: map[string]float64{
+		"loading": b.loadCPU.Seconds(), "restPerMinute": cpu.Seconds() / wall.Minutes(), "total": now.CPU.Seconds()}}
+	row := Row{Metric: "peak RSS (VmHWM)", Value: fmt.Sprintf("%.0f MiB", mib(now.HWM)), ValueNumber: mib(now.HWM), Unit: "MiB", Peer: "n/a"}
+	b.rep.target(&row, "≤ 400 MiB", mib(now.HWM) <= 400, fmt.Sprintf("%.0f MiB over 400 MiB", mib(now.HWM)-400))
+	b.rep.addRow(row)
+}
+
+func (b *bench) checkCapacityAnswer(ctx context.Context, c cli, path string) {
+	cpu, mem, nodes, err := c.kubeCapacityTotals(ctx, path)
+	if err != nil {
+		b.rep.Answers["kube-capacity vs clusterview"] = "not compared: " + err.Error()
+		return
+	}
+	cs, err := b.cvc.ClusterviewV1beta1().ClusterSummaries().Get(ctx, v1beta1.DefaultClusterSummaryName, metav1.GetOptions{})
+	if err != nil {
+		b.rep.Answers["kube-capacity vs clusterview"] = "not compared: " + err.Error()
+		return
+	}
+	var cvCPU, cvMem int64
+	for _, r := range cs.Status.Resources {
+		switch r.Name {
+		case "cpu":
+			cvCPU = r.Requests.MilliValue()
+		case "memory":
+			cvMem = r.Requests.Value()
+		}
+	}
+	verdict := "agree"
+	if cpu != cvCPU || nodes != int(cs.Status.Nodes.Total) {
+		verdict = "DIFFER"
+	}
+	// kube-capacity prints memory rounded to Mi.
+	b.rep.Answers["kube-capacity vs clusterview"] = fmt.Sprintf("%s: nodes %d vs %d, cpu requests %dm vs %dm, memory requests %.0fMi vs %.0fMi",
+		verdict, nodes, cs.Status.Nodes.Total, cpu, cvCPU, mib(mem), mib(cvMem))
+}
+
+func (b *bench) checkNaiveAnswer(ctx context.Context, r *recount) {
+	cs, err := b.cvc.ClusterviewV1beta1().ClusterSummaries().Get(ctx, v1beta1.DefaultClusterSummaryName, metav1.GetOptions{})
+	if err != nil || cs.Status.Pods == nil {
+		b.rep.Answers["naive recount vs clusterview"] = fmt.Sprintf("not compared: %v", err)
+		return
+	}
+	p := cs.Status.Pods
+	var cvCPU int64
+	for _, res := range cs.Status.Resources {
+		if res.Name == "cpu" {
+			cvCPU = res.Requests.MilliValue()
+		}
+	}
+	verdict := "agree"
+	if r.Pods != p.Total || r.Running != p.Running || r.Pending != p.Pending || r.Succeeded != p.Succeeded || r.Failed != p.Failed || r.Restarts != p.ContainerRestarts || r.CPUMilli != cvCPU {
+		verdict = "DIFFER (the churn phase ended before; a difference means a bug)"
+	}
+	b.rep.Answers["naive recount vs clusterview"] = fmt.Sprintf("%s: pods %d/%d, running %d/%d, pending %d/%d, succeeded %d/%d, failed %d/%d, restarts %d/%d, cpu requests %dm/%dm",
+		verdict, r.Pods, p.Total, r.Running, p.Running, r.Pending, p.Pending, r.Succeeded, p.Succeeded, r.Failed, p.Failed, r.Restarts, p.ContainerRestarts, r.CPUMilli, cvCPU)
+}
+
+func (b *bench) engineRows() {
+	for _, gb := range b.rep.GoBench {
+		if gb.Name != steadyPodUpdate {
+			continue
+		}
+		row := Row{Metric: "engine: steady-state pod update (" + gb.Name + ")", Value: fmt.Sprintf("%.0f ns/op, %.0f allocs/op", gb.NsPerOp, gb.AllocsPerOp),
+			ValueNumber: gb.NsPerOp, Unit: "ns/op", Peer: "target 1000 ns/op, 0 allocs/op"}
+		row.Ratio, row.RatioValue = ratio(gb.NsPerOp, 1000)
+		var miss []string
+		if gb.NsPerOp > 1000 {
+			miss = append(miss, fmt.Sprintf("%.0f ns over (%.2f×)", gb.NsPerOp-1000, gb.NsPerOp/1000))
+		}
+		if gb.AllocsPerOp > 0 {
+			miss = append(miss, fmt.Sprintf("%.0f allocs/op over 0", gb.AllocsPerOp))
+		}
+		b.rep.target(&row, "≤ 1 µs, 0 allocs", len(miss) == 0, strings.Join(miss, "; "))
+		b.rep.addRow(row)
+	}
+	for _, gb := range b.rep.GoBench {
+		if gb.Name == steadyPodUpdate || !strings.HasPrefix(gb.Name, "BenchmarkPodUpdate") {
+			continue
+		}
+		b.rep.addRow(Row{Metric: "engine: " + gb.Name, Value: fmt.Sprintf("%.0f ns/op, %.0f allocs/op", gb.NsPerOp, gb.AllocsPerOp),
+			ValueNumber: gb.NsPerOp, Unit: "ns/op"})
+	}
+}
+
+// profile saves one of clusterview's /debug/pprof endpoints, fetched
+// directly from clusterview with the admin's client certificate (system:
+// masters), trusting clusterview's serving CA.
+func (b *bench) profile(ctx context.Context, endpoint, name string) {
+	admin := b.cluster.AdminConfig()
+	cert, err := tls.X509KeyPair(admin.CertData, admin.KeyData)
+	if err != nil {
+		b.rep.Skipped = append(b.rep.Skipped, "pprof: "+err.Error())
+		return
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(b.caPEM)
+	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: "127.0.0.1"}}}
+	url := fmt.Sprintf("https://127.0.0.1:%d/debug/pprof/%s", b.cvPort, endpoint)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		b.rep.Skipped = append(b.rep.Skipped, "pprof "+name+": "+err.Error())
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("pprof %s: %s: %s", name, resp.Status, strings.TrimSpace(string(body))))
+		return
+	}
+	path := filepath.Join(filepath.Dir(b.runDir), b.rep.Started.UTC().Format("20060102T150405Z")+"-"+name+".pprof")
+	f, err := os.Create(path)
+	if err != nil {
+		b.rep.Skipped = append(b.rep.Skipped, "pprof: "+err.Error())
+		return
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		b.rep.Skipped = append(b.rep.Skipped, "pprof: "+err.Error())
+		return
+	}
+	b.rep.Profiles = append(b.rep.Profiles, path)
+	b.step("saved clusterview's %s profile: %s (go tool pprof %s %s)", name, path, b.o.binary, path)
+}
+
+func unthrottled(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.QPS, c.Burst, c.RateLimiter = -1, 0, nil
+	return c
+}
+
+func freePort() (int, error) {
+	ps, err := freePorts(1)
+	if err != nil {
+		return 0, err
+	}
+	return ps[0], nil
+}
+
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// stampVersion reads the version hack/build-tools.sh recorded for a binary.
+func stampVersion(binDir, name string) string {
+	data, err := os.ReadFile(filepath.Join(binDir, ".stamps", name))
+	if err != nil {
+		return ""
+	}
+	// "# <name> <version> built <date> with <go>"
+	for line := range strings.Lines(string(data)) {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == "#" && f[1] == name {
+			return f[2]
+		}
+	}
+	return ""
+}
+
+func machineFacts() Machine {
+	m := Machine{CPUs: runtime.NumCPU()}
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(data)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.Lines(string(data)) {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				m.MemTotal = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(data))
+	}
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(data)); len(f) >= 3 {
+			m.LoadAvg = strings.Join(f[:3], " ")
+		}
+	}
+	return m
+}
+
+// gitDescribe is the checkout's commit, marked +dirty when the tree has
+// uncommitted changes (the binary may include them).
+func gitDescribe(root string) string {
+	out, err := exec.Command("git", "-C", root, "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	v := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		v += "+dirty"
+	}
+	return v
+}

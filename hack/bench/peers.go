@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// cli runs the benchmark's command-line peers against the admin kubeconfig.
+type cli struct {
+	kubeconfig string
+	kubectl    string
+	cacheDir   string
+	out        io.Writer
+}
+
+// cmdResult is one command timed repeatedly.
+type cmdResult struct {
+	Command string
+	Samples []time.Duration
+	// OutputBytes is the size of the last run's standard output.
+	OutputBytes int
+}
+
+func (c cli) command(ctx context.Context, path string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
+	return cmd
+}
+
+// timeCommand runs path once untimed (discovery caches, page cache), then
+// repeat times, timing each run from start to exit.
+func (c cli) timeCommand(ctx context.Context, repeat int, label, path string, args ...string) (cmdResult, error) {
+	r := cmdResult{Command: label}
+	for i := range repeat + 1 {
+		var stdout, stderr bytes.Buffer
+		cmd := c.command(ctx, path, args...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			return r, fmt.Errorf("%s: %w: %s", label, err, strings.TrimSpace(lastLines(stderr.String(), 5)))
+		}
+		d := time.Since(start)
+		r.OutputBytes = stdout.Len()
+		if i > 0 {
+			r.Samples = append(r.Samples, d)
+		}
+		fmt.Fprintf(c.out, "  [peers] %s: run %d/%d %v%s\n", label, i, repeat, d.Round(time.Millisecond),
+			map[bool]string{true: " (warm-up, not counted)", false: ""}[i == 0])
+	}
+	return r, nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// kubeCapacityTotals runs kube-capacity -o json once and returns its cluster
+// CPU and memory requests, for checking that it answers what clusterview
+// answers.
+func (c cli) kubeCapacityTotals(ctx context.Context, path string) (cpuMilli, memBytes int64, nodes int, err error) {
+	cmd := c.command(ctx, path, "--kubeconfig", c.kubeconfig, "-o", "json")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	data, err := cmd.Output()
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("kube-capacity -o json: %w: %s", err, lastLines(stderr.String(), 5))
+	}
+	var out struct {
+		Nodes         []json.RawMessage `json:"nodes"`
+		ClusterTotals struct {
+			CPU    struct{ Requests string } `json:"cpu"`
+			Memory struct{ Requests string } `json:"memory"`
+		} `json:"clusterTotals"`
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return 0, 0, 0, fmt.Errorf("parsing kube-capacity -o json: %w", err)
+	}
+	cpu, err1 := resource.ParseQuantity(out.ClusterTotals.CPU.Requests)
+	mem, err2 := resource.ParseQuantity(out.ClusterTotals.Memory.Requests)
+	if err1 != nil || err2 != nil {
+		return 0, 0, 0, fmt.Errorf("parsing kube-capacity totals %q, %q", out.ClusterTotals.CPU.Requests, out.ClusterTotals.Memory.Requests)
+	}
+	return cpu.MilliValue(), mem.Value(), len(out.Nodes), nil
+}
+
+// recount is the naive client-side answer: every pod fetched as JSON with
+// kubectl and aggregated in Go.
+type recount struct {
+	Pods      int64 `json:"pods"`
+	Running   int64 `json:"running"`
+	Pending   int64 `json:"pending"`
+	Succeeded int64 `json:"succeeded"`
+	Failed    int64 `json:"failed"`
+	Restarts  int64 `json:"restarts"`
+	// CPU (millicores) and memory (bytes) requests of the pods bound to a
+	// node and not finished, as the scheduler counts them.
+	CPUMilli int64 `json:"cpuRequestsMilli"`
+	MemBytes int64 `json:"memoryRequestsBytes"`
+	Nodes    int   `json:"nodesWithPods"`
+	// Took is the whole recount; KubectlTook the part until kubectl exited
+	// (listing and printing, overlapped with decoding).
+	Took        time.Duration `json:"-"`
+	KubectlTook time.Duration `json:"-"`
+	Seconds     float64       `json:"seconds"`
+	KubectlSecs float64       `json:"kubectlSeconds"`
+	OutputBytes int64         `json:"outputBytes"`
+}
+
+func (c cli) naiveRecount(ctx context.Context) (*recount, error) {
+	start := time.Now()
+	cmd := c.command(ctx, c.kubectl, "--cache-dir", c.cacheDir, "get", "pods", "-A", "-o", "json")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	counter := &countingReader{r: bufio.NewReaderSize(stdout, 1<<20)}
+	var list corev1.PodList
+	decErr := json.NewDecoder(counter).Decode(&list)
+	_, _ = io.Copy(io.Discard, counter)
+	waitErr := cmd.Wait()
+	kubectlDone := time.Since(start)
+	if waitErr != nil {
+		return nil, fmt.Errorf("kubectl get pods -A -o json: %w: %s", waitErr, lastLines(stderr.String(), 5))
+	}
+	if decErr != nil {
+		return nil, fmt.Errorf("decoding kubectl output: %w", decErr)
+	}
+	r := &recount{OutputBytes: counter.n}
+	nodes := map[string]bool{}
+	for i := range list.Items {
+		p := &list.Items[i]
+		r.Pods++
+		switch p.Status.Phase {
+		case corev1.PodRunning:
+			r.Running++
+		case corev1.PodPending:
+			r.Pending++
+		case corev1.PodSucceeded:
+			r.Succeeded++
+		case corev1.PodFailed:
+			r.Failed++
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			r.Restarts += int64(cs.RestartCount)
+		}
+		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		nodes[p.Spec.NodeName] = true
+		r.CPUMilli += podRequest(&p.Spec, corev1.ResourceCPU, true)
+		r.MemBytes += podRequest(&p.Spec, corev1.ResourceMemory, false)
+	}
+	r.Nodes = len(nodes)
+	r.Took = time.Since(start)
+	r.KubectlTook = kubectlDone
+	r.Seconds, r.KubectlSecs = r.Took.Seconds(), kubectlDone.Seconds()
+	return r, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// podRequest is the scheduler's view of a pod's request for one resource:
+// app containers plus sidecars (restartable init containers), or the
+// largest regular init container plus the sidecars started before it, if
+// larger; plus overhead.
+func podRequest(spec *corev1.PodSpec, name corev1.ResourceName, milli bool) int64 {
+	val := func(rl corev1.ResourceList) int64 {
+		q, ok := rl[name]
+		if !ok {
+			return 0
+		}
+		if milli {
+			return q.MilliValue()
+		}
+		return q.Value()
+	}
+	var sum, sidecars, initMax int64
+	for _, c := range spec.Containers {
+		sum += val(c.Resources.Requests)
+	}
+	for _, c := range spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			sidecars += val(c.Resources.Requests)
+			continue
+		}
+		initMax = max(initMax, val(c.Resources.Requests)+sidecars)
+	}
+	return max(sum+sidecars, initMax) + val(spec.Overhead)
+}
+
+// ksmScrape fetches kube-state-metrics' /metrics and counts the pod and
+// node info series.
+func ksmScrape(ctx context.Context, url string) (pods, nodes int, size int64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	client := &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{}}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, 0, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	cr := &countingReader{r: resp.Body}
+	sc := bufio.NewScanner(cr)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		switch {
+		case bytes.HasPrefix(line, []byte("kube_pod_info{")):
+			pods++
+		case bytes.HasPrefix(line, []byte("kube_node_info{")):
+			nodes++
+		}
+	}
+	return pods, nodes, cr.n, sc.Err()
+}
