@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	restclient "k8s.io/client-go/rest"
+	componentbaseconfig "k8s.io/component-base/config"
 	"k8s.io/klog/v2"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
@@ -24,6 +26,9 @@ import (
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 	clustersummarystorage "github.com/clusterview/clusterview/pkg/registry/clusterview/clustersummary"
+	"github.com/clusterview/clusterview/pkg/registry/clusterview/namespacesummary"
+	"github.com/clusterview/clusterview/pkg/registry/clusterview/nodesummary"
+	"github.com/clusterview/clusterview/pkg/summary"
 )
 
 var (
@@ -51,6 +56,16 @@ func init() {
 type ExtraConfig struct {
 	// BootstrapTimeout bounds the creation of the default ClusterSummary at start-up.
 	BootstrapTimeout time.Duration
+	// CoreClientConfig reaches the cluster's kube-apiserver, whose nodes,
+	// pods, namespaces, quotas and workloads the summaries describe. Nil
+	// runs the server standalone: it serves and stores ClusterSummaries but
+	// computes no status and serves no node or namespace summaries.
+	CoreClientConfig *restclient.Config
+	// StatusUpdateInterval is the shortest time between two status writes
+	// of one ClusterSummary.
+	StatusUpdateInterval time.Duration
+	// LeaderElection decides which replica writes statuses.
+	LeaderElection componentbaseconfig.LeaderElectionConfiguration
 }
 
 // Config is the server's configuration before defaults are filled in.
@@ -73,6 +88,8 @@ type CompletedConfig struct {
 // Server is the running clusterview API server.
 type Server struct {
 	GenericAPIServer *genericapiserver.GenericAPIServer
+	// Engine holds the live tallies that summaries are computed from.
+	Engine *summary.Engine
 }
 
 // Complete fills in the defaults of cfg.
@@ -80,6 +97,9 @@ func (cfg *Config) Complete() CompletedConfig {
 	extra := cfg.ExtraConfig
 	if extra.BootstrapTimeout == 0 {
 		extra.BootstrapTimeout = time.Minute
+	}
+	if extra.StatusUpdateInterval == 0 {
+		extra.StatusUpdateInterval = time.Second
 	}
 	return CompletedConfig{&completedConfig{
 		GenericConfig: cfg.GenericConfig.Complete(),
@@ -94,7 +114,11 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the generic API server: %w", err)
 	}
-	s := &Server{GenericAPIServer: genericServer}
+	// Revisions start at the wall clock so that a resourceVersion handed out
+	// before a restart is always older than anything after it: clients get
+	// 410 Gone and relist instead of a silently wrong replay.
+	engine := summary.New(summary.Options{InitialRevision: uint64(time.Now().UnixNano())})
+	s := &Server{GenericAPIServer: genericServer, Engine: engine}
 
 	clusterSummaries, clusterSummaryStatus, err := clustersummarystorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
 	if err != nil {
@@ -104,12 +128,21 @@ func (c completedConfig) New() (*Server, error) {
 	group.VersionedResourcesStorageMap[v1beta1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"clustersummaries":        clusterSummaries,
 		"clustersummaries/status": clusterSummaryStatus,
+		// Served live from the engine: read-only, nothing in etcd. Without
+		// a core API (standalone) they are empty.
+		"nodesummaries":      nodesummary.NewREST(engine),
+		"namespacesummaries": namespacesummary.NewREST(engine),
 	}
 	if err := genericServer.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", clusterview.GroupName, err)
 	}
 
 	loopback := c.GenericConfig.LoopbackClientConfig
+	if c.ExtraConfig.CoreClientConfig != nil {
+		if err := s.installSummaryRuntime(c.ExtraConfig, loopback); err != nil {
+			return nil, err
+		}
+	}
 	timeout := c.ExtraConfig.BootstrapTimeout
 	err = genericServer.AddPostStartHook("clusterview-default-summary", func(hookCtx genericapiserver.PostStartHookContext) error {
 		client, err := clientset.NewForConfig(loopback)
@@ -122,6 +155,27 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("adding the default-summary hook: %w", err)
 	}
 	return s, nil
+}
+
+// installSummaryRuntime keeps summaries live: informers feed the engine
+// once the server runs, /readyz waits for them, and the status controller
+// runs under leader election.
+func (s *Server) installSummaryRuntime(extra *ExtraConfig, loopback *restclient.Config) error {
+	r := &summaryRuntime{engine: s.Engine, extra: extra, loopback: loopback}
+	if err := s.GenericAPIServer.AddReadyzChecks(r.readyzCheck()); err != nil {
+		return fmt.Errorf("adding the informer readiness check: %w", err)
+	}
+	if err := s.GenericAPIServer.AddPostStartHook("clusterview-informers", func(ctx genericapiserver.PostStartHookContext) error {
+		return r.startInformers(ctx)
+	}); err != nil {
+		return fmt.Errorf("adding the informers hook: %w", err)
+	}
+	if err := s.GenericAPIServer.AddPostStartHook("clusterview-status-controller", func(ctx genericapiserver.PostStartHookContext) error {
+		return r.runStatusController(ctx)
+	}); err != nil {
+		return fmt.Errorf("adding the status controller hook: %w", err)
+	}
+	return nil
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully: it stops

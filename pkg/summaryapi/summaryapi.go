@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -41,7 +42,7 @@ func NodeSummary(n summary.NodeTotals) *clusterview.NodeSummary {
 		PIDPressure:    n.PIDPressure,
 		Pods:           PodCounts(n.Pods),
 		PodCapacity:    n.PodCapacity,
-		Resources:      ResourceUsages(n.Resources, true),
+		Resources:      withPodRequests(ResourceUsages(n.Resources, true), n.Pods),
 	}
 }
 
@@ -87,7 +88,7 @@ func ClusterStatus(t summary.ClusterTotals) clusterview.ClusterSummaryStatus {
 		Nodes:      &nodes,
 		Pods:       &pods,
 		Namespaces: t.Namespaces,
-		Resources:  ResourceUsages(t.Resources, true),
+		Resources:  withPodRequests(ResourceUsages(t.Resources, true), t.Pods),
 		Workloads:  &workloads,
 	}
 	if len(t.Groups) > 0 {
@@ -97,7 +98,7 @@ func ClusterStatus(t summary.ClusterTotals) clusterview.ClusterSummaryStatus {
 				Name:      g.Value,
 				Nodes:     NodeCounts(g.Nodes),
 				Pods:      PodCounts(g.Pods),
-				Resources: ResourceUsages(g.Resources, true),
+				Resources: withPodRequests(ResourceUsages(g.Resources, true), g.Pods),
 			}
 		}
 		// The engine already sorts groups; sorting again keeps the list-map
@@ -173,6 +174,20 @@ func ResourceUsage(r summary.ResourceTotals, withNodes bool) clusterview.Resourc
 		u.Allocatable = quantityPtr(summary.Quantity(r.Name, r.Allocatable))
 	}
 	return u
+}
+
+// withPodRequests fills the requests of the "pods" resource the way the
+// scheduler counts it: every pod bound to a node and not finished takes one
+// of the node's allocatable pods. Containers never request "pods", so the
+// engine's figure for it is always zero.
+func withPodRequests(usages []clusterview.ResourceUsage, p summary.PodCounts) []clusterview.ResourceUsage {
+	for i := range usages {
+		if usages[i].Name == corev1.ResourcePods {
+			bound := p.Pending - p.Unscheduled + p.Running + p.Unknown
+			usages[i].Requests = *resource.NewQuantity(bound, resource.DecimalSI)
+		}
+	}
+	return usages
 }
 
 func quantityPtr(q resource.Quantity) *resource.Quantity { return &q }

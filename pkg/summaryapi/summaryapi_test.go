@@ -134,7 +134,8 @@ func TestNodeSummary(t *testing.T) {
 		PodCapacity:    100,
 		Resources: []clusterview.ResourceUsage{
 			{Name: "cpu", Capacity: qp("4"), Allocatable: qp("3500m"), Requests: q("1500m"), Limits: q("1"), PodsWithoutLimit: 1},
-			{Name: "pods", Capacity: qp("110"), Allocatable: qp("100"), Requests: q("0"), Limits: q("0")},
+			// Pending, Running and Unknown pods take a pod slot; finished ones do not.
+			{Name: "pods", Capacity: qp("110"), Allocatable: qp("100"), Requests: q("7"), Limits: q("0")},
 		},
 	}
 	if diff := cmp.Diff(want, NodeSummary(in), quantityComparer); diff != "" {

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -18,6 +20,9 @@ import (
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/util/compatibility"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	componentbaseconfig "k8s.io/component-base/config"
+	componentbaseoptions "k8s.io/component-base/config/options"
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
 
@@ -41,6 +46,11 @@ type Options struct {
 	// DataDir is where the embedded etcd keeps its data when no
 	// --etcd-servers are given.
 	DataDir string
+	// StatusUpdateInterval is the shortest time between two status writes
+	// of one ClusterSummary.
+	StatusUpdateInterval time.Duration
+	// LeaderElection decides which replica writes ClusterSummary statuses.
+	LeaderElection componentbaseconfig.LeaderElectionConfiguration
 }
 
 // NewOptions returns the default options.
@@ -50,7 +60,17 @@ func NewOptions() *Options {
 			etcdPathPrefix,
 			apiserver.Codecs.LegacyCodec(v1beta1.SchemeGroupVersion),
 		),
-		DataDir: "clusterview-data",
+		DataDir:              "clusterview-data",
+		StatusUpdateInterval: time.Second,
+		LeaderElection: componentbaseconfig.LeaderElectionConfiguration{
+			LeaderElect:       true,
+			LeaseDuration:     metav1.Duration{Duration: 15 * time.Second},
+			RenewDeadline:     metav1.Duration{Duration: 10 * time.Second},
+			RetryPeriod:       metav1.Duration{Duration: 2 * time.Second},
+			ResourceLock:      resourcelock.LeasesResourceLock,
+			ResourceName:      "clusterview-apiserver",
+			ResourceNamespace: "clusterview-system",
+		},
 	}
 	// Store objects as v1beta1 whatever version a client used.
 	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
@@ -64,6 +84,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	utilfeature.DefaultMutableFeatureGate.AddFlag(fs)
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir,
 		"Directory of the embedded etcd, used when --etcd-servers is empty. Objects survive restarts on the same directory.")
+	fs.DurationVar(&o.StatusUpdateInterval, "status-update-interval", o.StatusUpdateInterval,
+		"Shortest time between two status writes of one ClusterSummary; changes within it are coalesced into one write.")
+	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, fs)
 }
 
 // embeddedEtcd reports whether the server runs its own etcd.
@@ -95,6 +118,18 @@ func (o *Options) Validate() error {
 		transport := &o.RecommendedOptions.Etcd.StorageConfig.Transport
 		transport.ServerList = []string{"http://127.0.0.1:2379"}
 		defer func() { transport.ServerList = nil }()
+	}
+	if o.StatusUpdateInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--status-update-interval must be positive, not %s", o.StatusUpdateInterval))
+	}
+	if le := o.LeaderElection; le.LeaderElect {
+		if le.ResourceLock != resourcelock.LeasesResourceLock {
+			errs = append(errs, fmt.Errorf("--leader-elect-resource-lock must be %q, not %q", resourcelock.LeasesResourceLock, le.ResourceLock))
+		}
+		if le.LeaseDuration.Duration <= le.RenewDeadline.Duration || le.RenewDeadline.Duration <= le.RetryPeriod.Duration || le.RetryPeriod.Duration <= 0 {
+			errs = append(errs, fmt.Errorf("leader election needs lease duration > renew deadline > retry period > 0, got %s, %s, %s",
+				le.LeaseDuration.Duration, le.RenewDeadline.Duration, le.RetryPeriod.Duration))
+		}
 	}
 	errs = append(errs, o.RecommendedOptions.Validate()...)
 	return utilerrors.NewAggregate(errs)
@@ -134,7 +169,16 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		stop()
 		return nil, func() {}, fmt.Errorf("applying the server options: %w", err)
 	}
-	return &apiserver.Config{GenericConfig: serverConfig}, stop, nil
+	return &apiserver.Config{
+		GenericConfig: serverConfig,
+		ExtraConfig: apiserver.ExtraConfig{
+			// The core API's client: set from --kubeconfig (or the in-cluster
+			// config) by RecommendedOptions; nil when that option is disabled.
+			CoreClientConfig:     serverConfig.ClientConfig,
+			StatusUpdateInterval: o.StatusUpdateInterval,
+			LeaderElection:       o.LeaderElection,
+		},
+	}, stop, nil
 }
 
 // NewServer starts what the server depends on (the embedded etcd, when

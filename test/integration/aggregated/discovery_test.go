@@ -132,7 +132,7 @@ func TestOpenAPIV3ThroughKubeAPIServer(t *testing.T) {
 		t.Fatalf("GET /openapi/v3/apis/clusterview.io/v1beta1: %v", err)
 	}
 	doc := string(raw)
-	for _, want := range []string{"io.clusterview.v1beta1.ClusterSummary", "groupByNodeLabel", "x-kubernetes-group-version-kind"} {
+	for _, want := range []string{"com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummary", "groupByNodeLabel", "x-kubernetes-group-version-kind"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("OpenAPI v3 document lacks %q", want)
 		}

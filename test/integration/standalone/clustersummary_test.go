@@ -350,7 +350,7 @@ func TestClusterSummaryLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatalf("openapi v3: %v", err)
 		}
-		if !strings.Contains(string(raw), "io.clusterview.v1beta1.ClusterSummarySpec") || !strings.Contains(string(raw), "groupByNodeLabel") {
+		if !strings.Contains(string(raw), "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummarySpec") || !strings.Contains(string(raw), "groupByNodeLabel") {
 			t.Errorf("openapi v3 document lacks the ClusterSummary schema (%d bytes)", len(raw))
 		}
 	})

@@ -23,75 +23,75 @@ package v1beta1
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ClusterSummary) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.ClusterSummary"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummary"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ClusterSummaryList) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.ClusterSummaryList"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummaryList"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ClusterSummarySpec) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.ClusterSummarySpec"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummarySpec"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ClusterSummaryStatus) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.ClusterSummaryStatus"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummaryStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in GroupSummary) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.GroupSummary"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.GroupSummary"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in NamespaceSummary) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.NamespaceSummary"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.NamespaceSummary"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in NamespaceSummaryList) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.NamespaceSummaryList"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.NamespaceSummaryList"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in NodeCounts) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.NodeCounts"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.NodeCounts"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in NodeSummary) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.NodeSummary"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.NodeSummary"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in NodeSummaryList) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.NodeSummaryList"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.NodeSummaryList"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PodCounts) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.PodCounts"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.PodCounts"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in QuotaUsage) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.QuotaUsage"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.QuotaUsage"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ReadyCount) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.ReadyCount"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ReadyCount"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ResourceUsage) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.ResourceUsage"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ResourceUsage"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in WorkloadCounts) OpenAPIModelName() string {
-	return "io.clusterview.v1beta1.WorkloadCounts"
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.WorkloadCounts"
 }

@@ -40,15 +40,415 @@ var parserOnce sync.Once
 var parser *typed.Parser
 var schemaYAML = typed.YAMLObject(`types:
 - name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummary
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+      default: {}
+    - name: spec
+      type:
+        namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummarySpec
+      default: {}
+    - name: status
+      type:
+        namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummaryStatus
+      default: {}
+- name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummarySpec
+  map:
+    fields:
+    - name: groupByNodeLabel
+      type:
+        scalar: string
+    - name: namespaceSelector
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector
+    - name: nodeSelector
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector
+    - name: resources
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: associative
+- name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummaryStatus
+  map:
+    fields:
+    - name: conditions
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Condition
+          elementRelationship: associative
+          keys:
+          - type
+    - name: groups
+      type:
+        list:
+          elementType:
+            namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.GroupSummary
+          elementRelationship: associative
+          keys:
+          - name
+    - name: lastUpdateTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: namespaces
+      type:
+        scalar: numeric
+    - name: nodes
+      type:
+        namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.NodeCounts
+    - name: observedGeneration
+      type:
+        scalar: numeric
+    - name: pods
+      type:
+        namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.PodCounts
+    - name: resources
+      type:
+        list:
+          elementType:
+            namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ResourceUsage
+          elementRelationship: associative
+          keys:
+          - name
+    - name: workloads
+      type:
+        namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.WorkloadCounts
+- name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.GroupSummary
+  map:
+    fields:
+    - name: name
+      type:
+        scalar: string
+      default: ""
+    - name: nodes
+      type:
+        namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.NodeCounts
+      default: {}
+    - name: pods
+      type:
+        namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.PodCounts
+      default: {}
+    - name: resources
+      type:
+        list:
+          elementType:
+            namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ResourceUsage
+          elementRelationship: associative
+          keys:
+          - name
+- name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.NodeCounts
+  map:
+    fields:
+    - name: diskPressure
+      type:
+        scalar: numeric
+      default: 0
+    - name: memoryPressure
+      type:
+        scalar: numeric
+      default: 0
+    - name: notReady
+      type:
+        scalar: numeric
+      default: 0
+    - name: pidPressure
+      type:
+        scalar: numeric
+      default: 0
+    - name: ready
+      type:
+        scalar: numeric
+      default: 0
+    - name: total
+      type:
+        scalar: numeric
+      default: 0
+    - name: unschedulable
+      type:
+        scalar: numeric
+      default: 0
+- name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.PodCounts
+  map:
+    fields:
+    - name: containerRestarts
+      type:
+        scalar: numeric
+      default: 0
+    - name: crashLooping
+      type:
+        scalar: numeric
+      default: 0
+    - name: failed
+      type:
+        scalar: numeric
+      default: 0
+    - name: pending
+      type:
+        scalar: numeric
+      default: 0
+    - name: running
+      type:
+        scalar: numeric
+      default: 0
+    - name: succeeded
+      type:
+        scalar: numeric
+      default: 0
+    - name: total
+      type:
+        scalar: numeric
+      default: 0
+    - name: unknown
+      type:
+        scalar: numeric
+      default: 0
+    - name: unscheduled
+      type:
+        scalar: numeric
+- name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ReadyCount
+  map:
+    fields:
+    - name: ready
+      type:
+        scalar: numeric
+      default: 0
+    - name: total
+      type:
+        scalar: numeric
+      default: 0
+- name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ResourceUsage
+  map:
+    fields:
+    - name: allocatable
+      type:
+        namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
+    - name: capacity
+      type:
+        namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
+    - name: limits
+      type:
+        namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
+    - name: name
+      type:
+        scalar: string
+      default: ""
+    - name: podsWithoutLimit
+      type:
+        scalar: numeric
+    - name: requests
+      type:
+        namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
+- name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.WorkloadCounts
+  map:
+    fields:
+    - name: daemonSets
+      type:
+        namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ReadyCount
+      default: {}
+    - name: deployments
+      type:
+        namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ReadyCount
+      default: {}
+    - name: statefulSets
+      type:
+        namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ReadyCount
+      default: {}
+- name: io.k8s.apimachinery.pkg.api.resource.Quantity
   scalar: untyped
-  list:
-    elementType:
-      namedType: __untyped_atomic_
-    elementRelationship: atomic
+- name: io.k8s.apimachinery.pkg.apis.meta.v1.Condition
+  map:
+    fields:
+    - name: lastTransitionTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: message
+      type:
+        scalar: string
+      default: ""
+    - name: observedGeneration
+      type:
+        scalar: numeric
+    - name: reason
+      type:
+        scalar: string
+      default: ""
+    - name: status
+      type:
+        scalar: string
+      default: ""
+    - name: type
+      type:
+        scalar: string
+      default: ""
+- name: io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1
   map:
     elementType:
-      namedType: __untyped_deduced_
-    elementRelationship: separable
+      scalar: untyped
+      list:
+        elementType:
+          namedType: __untyped_atomic_
+        elementRelationship: atomic
+      map:
+        elementType:
+          namedType: __untyped_deduced_
+        elementRelationship: separable
+- name: io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector
+  map:
+    fields:
+    - name: matchExpressions
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement
+          elementRelationship: atomic
+    - name: matchLabels
+      type:
+        map:
+          elementType:
+            scalar: string
+    elementRelationship: atomic
+- name: io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement
+  map:
+    fields:
+    - name: key
+      type:
+        scalar: string
+      default: ""
+    - name: operator
+      type:
+        scalar: string
+      default: ""
+    - name: values
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: atomic
+- name: io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: fieldsType
+      type:
+        scalar: string
+    - name: fieldsV1
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1
+    - name: manager
+      type:
+        scalar: string
+    - name: operation
+      type:
+        scalar: string
+    - name: subresource
+      type:
+        scalar: string
+    - name: time
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+- name: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+  map:
+    fields:
+    - name: annotations
+      type:
+        map:
+          elementType:
+            scalar: string
+    - name: creationTimestamp
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: deletionGracePeriodSeconds
+      type:
+        scalar: numeric
+    - name: deletionTimestamp
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: finalizers
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: associative
+    - name: generateName
+      type:
+        scalar: string
+    - name: generation
+      type:
+        scalar: numeric
+    - name: labels
+      type:
+        map:
+          elementType:
+            scalar: string
+    - name: managedFields
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry
+          elementRelationship: atomic
+    - name: name
+      type:
+        scalar: string
+    - name: namespace
+      type:
+        scalar: string
+    - name: ownerReferences
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference
+          elementRelationship: associative
+          keys:
+          - uid
+    - name: resourceVersion
+      type:
+        scalar: string
+    - name: selfLink
+      type:
+        scalar: string
+    - name: uid
+      type:
+        scalar: string
+- name: io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+      default: ""
+    - name: blockOwnerDeletion
+      type:
+        scalar: boolean
+    - name: controller
+      type:
+        scalar: boolean
+    - name: kind
+      type:
+        scalar: string
+      default: ""
+    - name: name
+      type:
+        scalar: string
+      default: ""
+    - name: uid
+      type:
+        scalar: string
+      default: ""
+    elementRelationship: atomic
+- name: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+  scalar: untyped
 - name: __untyped_atomic_
   scalar: untyped
   list:

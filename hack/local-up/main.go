@@ -1,0 +1,258 @@
+// Command local-up is `make run`: it brings up clusterview behind a real
+// kube-apiserver on this machine and stays in the foreground until Ctrl-C
+// or SIGTERM, then stops everything in order.
+//
+// By default it starts a local control plane (etcd + kube-apiserver, built
+// from pinned Go modules), grants clusterview its RBAC, starts the
+// clusterview-apiserver binary with an embedded etcd, registers the
+// APIService, waits until it is Available and seeds a demo cluster. With
+// --kubeconfig it uses an existing cluster instead and seeds nothing unless
+// asked to.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/clusterview/clusterview/internal/clusterfill"
+	"github.com/clusterview/clusterview/internal/localcluster"
+	"github.com/clusterview/clusterview/internal/localcluster/pki"
+)
+
+type options struct {
+	dir          string
+	binary       string
+	port         int
+	kubeconfig   string
+	seed         bool
+	availableFor time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.dir, "dir", "_output/local", "Directory for all local state: control plane, clusterview's etcd, logs and the kubeconfig.")
+	flag.StringVar(&o.binary, "clusterview-binary", "_output/bin/clusterview-apiserver", "clusterview-apiserver binary to run (make build).")
+	flag.IntVar(&o.port, "port", 8443, "Port clusterview serves on, on 127.0.0.1.")
+	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "Use the cluster of this kubeconfig instead of starting a local control plane. Its kube-apiserver must run on this machine to reach clusterview on 127.0.0.1.")
+	seed := flag.String("seed", "auto", "Seed a demo cluster: true, false, or auto (only on the local control plane). Env CLUSTERVIEW_SEED overrides.")
+	flag.DurationVar(&o.availableFor, "available-timeout", 2*time.Minute, "How long to wait for the APIService to become Available.")
+	klog.InitFlags(nil)
+	flag.Parse()
+	if env := os.Getenv("CLUSTERVIEW_SEED"); env != "" {
+		*seed = env
+	}
+	switch *seed {
+	case "auto":
+		o.seed = o.kubeconfig == ""
+	default:
+		v, err := strconv.ParseBool(*seed)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "local-up: --seed must be true, false or auto, not %q\n", *seed)
+			os.Exit(2)
+		}
+		o.seed = v
+	}
+
+	// When whoever started us (make) is terminated, stop as if signalled,
+	// so that nothing keeps running behind a SIGTERM sent to `make run`.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0); err != nil {
+		klog.Background().Error(err, "Cannot follow the parent process; stop with Ctrl-C or SIGTERM to local-up itself")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx = klog.NewContext(ctx, klog.Background().WithName("local-up"))
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintf(os.Stderr, "local-up: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) (retErr error) {
+	logger := klog.FromContext(ctx)
+	dir, err := filepath.Abs(o.dir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+
+	// The cluster: a local control plane, or the one of --kubeconfig.
+	var admin *rest.Config
+	var adminKubeconfig, clusterviewKubeconfig, certFile, keyFile string
+	var caPEM []byte
+	var cluster *localcluster.Cluster
+	if o.kubeconfig == "" {
+		logger.Info("Building the control-plane binaries if needed (the first run takes ~15 minutes)")
+		binDir, err := localcluster.EnsureBinaries(ctx, logger)
+		if err != nil {
+			return err
+		}
+		cluster, err = localcluster.Start(ctx, localcluster.Options{Dir: filepath.Join(dir, "cluster"), BinDir: binDir})
+		if err != nil {
+			return err
+		}
+		// Stopped last: clusterview's watches would otherwise hold it up.
+		defer func() {
+			if err := cluster.Stop(); err != nil && retErr == nil {
+				retErr = err
+			}
+		}()
+		if err := cluster.ApplyClusterviewRBAC(ctx); err != nil {
+			return err
+		}
+		admin, adminKubeconfig = cluster.AdminConfig(), cluster.AdminKubeconfig()
+		clusterviewKubeconfig = cluster.ClusterviewKubeconfig()
+		certFile, keyFile, caPEM = cluster.ClusterviewServing()
+	} else {
+		adminKubeconfig = o.kubeconfig
+		clusterviewKubeconfig = o.kubeconfig
+		admin, err = clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+		if err != nil {
+			return fmt.Errorf("loading %s: %w", o.kubeconfig, err)
+		}
+		if certFile, keyFile, caPEM, err = servingCert(filepath.Join(dir, "pki")); err != nil {
+			return err
+		}
+	}
+
+	// clusterview, as a separate process like in a real deployment.
+	clusterview, err := startClusterview(ctx, o, dir, clusterviewKubeconfig, certFile, keyFile)
+	if err != nil {
+		return err
+	}
+	defer clusterview.stop(logger)
+
+	if err := localcluster.RegisterAPIService(ctx, admin, o.port, caPEM); err != nil {
+		return err
+	}
+	if err := localcluster.WaitForAPIServiceAvailable(ctx, admin, o.availableFor); err != nil {
+		return fmt.Errorf("%w (clusterview's log: %s)", err, clusterview.logPath)
+	}
+
+	if o.seed {
+		kube, err := kubernetes.NewForConfig(admin)
+		if err != nil {
+			return err
+		}
+		report, err := clusterfill.Demo(ctx, kube)
+		if err != nil {
+			return fmt.Errorf("seeding the demo cluster: %w", err)
+		}
+		logger.Info("Seeded the demo cluster", "report", report)
+	}
+
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := copyFile(adminKubeconfig, kubeconfig); err != nil {
+		return err
+	}
+	fmt.Printf(`clusterview is ready: export KUBECONFIG=%s
+Try:
+  kubectl get clustersummaries
+  kubectl get nodesummaries
+  kubectl get namespacesummaries -A
+  kubectl get clustersummary cluster -o yaml
+  kubectl explain clustersummary.spec
+Logs: %s. Press Ctrl-C to stop.
+`, kubeconfig, dir)
+
+	select {
+	case <-ctx.Done():
+		logger.Info("Stopping: clusterview, then kube-apiserver, then etcd")
+	case err := <-clusterview.exited:
+		return fmt.Errorf("clusterview-apiserver exited: %v (log: %s)", err, clusterview.logPath)
+	}
+	return nil
+}
+
+type process struct {
+	cmd     *exec.Cmd
+	exited  chan error
+	logPath string
+}
+
+func startClusterview(ctx context.Context, o options, dir, kubeconfig, certFile, keyFile string) (*process, error) {
+	logPath := filepath.Join(dir, "clusterview.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	// Not CommandContext: shutdown is ours to order, with SIGTERM first.
+	cmd := exec.Command(o.binary,
+		"--bind-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(o.port),
+		"--tls-cert-file="+certFile,
+		"--tls-private-key-file="+keyFile,
+		"--kubeconfig="+kubeconfig,
+		"--authentication-kubeconfig="+kubeconfig,
+		"--authorization-kubeconfig="+kubeconfig,
+		"--data-dir="+filepath.Join(dir, "clusterview-etcd"),
+	)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("starting %s (run make build): %w", o.binary, err)
+	}
+	p := &process{cmd: cmd, exited: make(chan error, 1), logPath: logPath}
+	go func() {
+		p.exited <- cmd.Wait()
+		logFile.Close()
+	}()
+	klog.FromContext(ctx).Info("Started clusterview-apiserver", "pid", cmd.Process.Pid, "port", o.port, "log", logPath)
+	return p, nil
+}
+
+// stop sends SIGTERM, lets the server drain, and kills it after 20s.
+func (p *process) stop(logger klog.Logger) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		logger.Info("clusterview-apiserver did not stop within 20s; killing it")
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// servingCert makes a CA and a serving certificate for the names the
+// aggregator dials, for use with an existing cluster.
+func servingCert(dir string) (certFile, keyFile string, caPEM []byte, err error) {
+	ca, err := pki.NewCA("clusterview-local-serving-ca")
+	if err != nil {
+		return "", "", nil, err
+	}
+	cert, err := ca.NewServingCert(pki.ServingOptions{DNSNames: localcluster.ClusterviewServingDNSNames, IPs: []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}})
+	if err != nil {
+		return "", "", nil, err
+	}
+	certFile, keyFile, err = cert.WriteFiles(dir, "clusterview-serving")
+	return certFile, keyFile, ca.CertPEM, err
+}
+
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(to, data, 0o600); err != nil {
+		return errors.Join(fmt.Errorf("writing %s", to), err)
+	}
+	return nil
+}

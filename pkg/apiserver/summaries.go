@@ -1,0 +1,175 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
+	"k8s.io/klog/v2"
+
+	"github.com/clusterview/clusterview/pkg/controller/clustersummarystatus"
+	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
+	cvinformers "github.com/clusterview/clusterview/pkg/generated/informers/externalversions"
+	"github.com/clusterview/clusterview/pkg/summary"
+	"github.com/clusterview/clusterview/pkg/summary/feed"
+)
+
+// summaryRuntime owns what keeps summaries live: the core informers that
+// feed the engine, and the status controller under leader election.
+type summaryRuntime struct {
+	engine   *summary.Engine
+	extra    *ExtraConfig
+	loopback *rest.Config
+	// synced is set once the informers are registered; nil means not yet.
+	synced atomic.Pointer[func() bool]
+}
+
+var engineEvents = metrics.NewCounterVec(&metrics.CounterOpts{
+	Namespace: "clusterview", Subsystem: "engine", Name: "events_total",
+	Help:           "Informer events applied to the summary engine, by object kind and event type.",
+	StabilityLevel: metrics.ALPHA,
+}, []string{"kind", "type"})
+
+func init() {
+	legacyregistry.MustRegister(engineEvents)
+	clustersummarystatus.RegisterMetrics()
+}
+
+// informersSynced reports whether the engine has received the initial list
+// of every informer.
+func (r *summaryRuntime) informersSynced() bool {
+	f := r.synced.Load()
+	return f != nil && (*f)()
+}
+
+// readyzCheck fails until the engine holds the whole cluster, so no client
+// is served partial summaries.
+func (r *summaryRuntime) readyzCheck() healthz.HealthChecker {
+	return healthz.NamedCheck("clusterview-informers-synced", func(*http.Request) error {
+		if !r.informersSynced() {
+			return errors.New("the node, pod, namespace, quota and workload informers have not synced yet")
+		}
+		return nil
+	})
+}
+
+// startInformers feeds the engine from the cluster until ctx ends.
+func (r *summaryRuntime) startInformers(ctx context.Context) error {
+	cfg := rest.CopyConfig(r.extra.CoreClientConfig)
+	// Protobuf halves what kube-apiserver sends and what we decode at scale.
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating the core API client: %w", err)
+	}
+	// Resync 0: the engine applies deltas and gains nothing from replays.
+	factory := informers.NewSharedInformerFactory(kube, 0)
+	synced, err := feed.Register(ctx, factory, r.engine)
+	if err != nil {
+		return err
+	}
+	if err := countEvents(factory); err != nil {
+		return err
+	}
+	r.synced.Store(&synced)
+	factory.Start(ctx.Done())
+	return nil
+}
+
+// countEvents adds a counter per informer for /metrics.
+func countEvents(factory informers.SharedInformerFactory) error {
+	for kind, inf := range map[string]cache.SharedIndexInformer{
+		"Node": factory.Core().V1().Nodes().Informer(), "Pod": factory.Core().V1().Pods().Informer(),
+		"Namespace": factory.Core().V1().Namespaces().Informer(), "ResourceQuota": factory.Core().V1().ResourceQuotas().Informer(),
+		"Deployment": factory.Apps().V1().Deployments().Informer(), "StatefulSet": factory.Apps().V1().StatefulSets().Informer(),
+		"DaemonSet": factory.Apps().V1().DaemonSets().Informer(),
+	} {
+		added, updated, deleted := engineEvents.WithLabelValues(kind, "add"), engineEvents.WithLabelValues(kind, "update"), engineEvents.WithLabelValues(kind, "delete")
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(any) { added.Inc() },
+			UpdateFunc: func(any, any) { updated.Inc() },
+			DeleteFunc: func(any) { deleted.Inc() },
+		}); err != nil {
+			return fmt.Errorf("counting %s events: %w", kind, err)
+		}
+	}
+	return nil
+}
+
+// runStatusController writes statuses while this replica leads, until ctx
+// ends. Losing the lease stops the controller and rejoins the election; the
+// API keeps serving either way.
+func (r *summaryRuntime) runStatusController(ctx context.Context) error {
+	logger := klog.FromContext(ctx)
+	client, err := clientset.NewForConfig(r.loopback)
+	if err != nil {
+		return fmt.Errorf("creating the loopback client: %w", err)
+	}
+	lead := func(ctx context.Context) {
+		// A fresh informer and queue per term: a stopped workqueue cannot restart.
+		factory := cvinformers.NewSharedInformerFactory(client, 0)
+		c, err := clustersummarystatus.New(r.engine, r.informersSynced, client, factory.Clusterview().V1beta1().ClusterSummaries(), r.extra.StatusUpdateInterval)
+		if err != nil {
+			logger.Error(err, "Creating the status controller")
+			return
+		}
+		factory.Start(ctx.Done())
+		c.Run(ctx, 2)
+		factory.Shutdown()
+	}
+	le := r.extra.LeaderElection
+	if !le.LeaderElect {
+		go lead(ctx)
+		return nil
+	}
+	kube, err := kubernetes.NewForConfig(r.extra.CoreClientConfig)
+	if err != nil {
+		return fmt.Errorf("creating the leader election client: %w", err)
+	}
+	hostname, _ := os.Hostname()
+	identity := hostname + "_" + uuid.NewString()
+	lock, err := resourcelock.New(le.ResourceLock, le.ResourceNamespace, le.ResourceName, kube.CoreV1(), kube.CoordinationV1(),
+		resourcelock.ResourceLockConfig{Identity: identity})
+	if err != nil {
+		return fmt.Errorf("creating the leader election lock: %w", err)
+	}
+	go func() {
+		for ctx.Err() == nil {
+			leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+				Lock:            lock,
+				LeaseDuration:   le.LeaseDuration.Duration,
+				RenewDeadline:   le.RenewDeadline.Duration,
+				RetryPeriod:     le.RetryPeriod.Duration,
+				ReleaseOnCancel: true,
+				Name:            "clusterview-status",
+				Callbacks: leaderelection.LeaderCallbacks{
+					OnStartedLeading: func(ctx context.Context) {
+						logger.Info("Leading: writing ClusterSummary statuses", "identity", identity)
+						lead(ctx)
+					},
+					OnStoppedLeading: func() { logger.Info("Stopped leading", "identity", identity) },
+					OnNewLeader: func(leader string) {
+						if leader != identity {
+							logger.Info("Another replica writes statuses", "leader", leader)
+						}
+					},
+				},
+			})
+		}
+	}()
+	return nil
+}

@@ -1,0 +1,282 @@
+// Package clustersummarystatus keeps every ClusterSummary's status equal to
+// what the summary engine computes for its spec. It writes through the status
+// subresource, only when the status changed, and at most once per object per
+// interval, however fast the cluster changes.
+package clustersummarystatus
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
+	cvinformers "github.com/clusterview/clusterview/pkg/generated/informers/externalversions/clusterview/v1beta1"
+	cvlisters "github.com/clusterview/clusterview/pkg/generated/listers/clusterview/v1beta1"
+	"github.com/clusterview/clusterview/pkg/summary"
+)
+
+// Engine is what the controller reads from the summary engine.
+type Engine interface {
+	Cluster(sel summary.Selection) summary.ClusterTotals
+	Revision() uint64
+	Wait(afterRev uint64) <-chan struct{}
+}
+
+// Controller computes and writes ClusterSummary statuses.
+type Controller struct {
+	engine   Engine
+	client   clientset.Interface
+	lister   cvlisters.ClusterSummaryLister
+	synced   []cache.InformerSynced
+	engineOK func() bool
+	interval time.Duration
+	clock    clock.Clock
+	queue    workqueue.TypedRateLimitingInterface[string]
+
+	mu sync.Mutex
+	// lastWrite is when each object's status was last written, to space
+	// writes by interval.
+	lastWrite map[string]time.Time
+	// dirtySince is when the engine first changed after each object's last
+	// sync: the start of the freshness measurement.
+	dirtySince map[string]time.Time
+}
+
+// New returns a controller. engineSynced reports whether the informers
+// feeding the engine have synced; until then statuses say Ready=False.
+func New(engine Engine, engineSynced func() bool, client clientset.Interface, informer cvinformers.ClusterSummaryInformer, interval time.Duration) (*Controller, error) {
+	c := &Controller{
+		engine:     engine,
+		client:     client,
+		lister:     informer.Lister(),
+		synced:     []cache.InformerSynced{informer.Informer().HasSynced},
+		engineOK:   engineSynced,
+		interval:   interval,
+		clock:      clock.RealClock{},
+		queue:      workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "clustersummary-status"}),
+		lastWrite:  map[string]time.Time{},
+		dirtySince: map[string]time.Time{},
+	}
+	_, err := informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj interface{}) { c.enqueue(obj) },
+		UpdateFunc: func(old, obj interface{}) {
+			// Our own status writes come back here too; only a new spec
+			// (generation) or a status someone else changed needs a sync,
+			// and the sync itself finds out which cheaply.
+			c.enqueue(obj)
+		},
+		DeleteFunc: func(obj interface{}) {
+			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+				c.forget(key)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("watching ClusterSummaries: %w", err)
+	}
+	return c, nil
+}
+
+func (c *Controller) enqueue(obj interface{}) {
+	key, err := cache.MetaNamespaceKeyFunc(obj)
+	if err != nil {
+		utilruntime.HandleError(err)
+		return
+	}
+	c.queue.Add(key)
+}
+
+func (c *Controller) forget(key string) {
+	c.mu.Lock()
+	delete(c.lastWrite, key)
+	delete(c.dirtySince, key)
+	c.mu.Unlock()
+	c.queue.Forget(key)
+	deleteSummaryMetrics(key)
+}
+
+// Run syncs statuses until ctx ends. Only the leader runs it.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer utilruntime.HandleCrash()
+	logger := klog.FromContext(ctx).WithName("clustersummary-status")
+	ctx = klog.NewContext(ctx, logger)
+	go func() {
+		<-ctx.Done()
+		c.queue.ShutDown()
+	}()
+	if !cache.WaitForNamedCacheSync("clustersummary-status", ctx.Done(), c.synced...) {
+		return
+	}
+	logger.Info("Starting", "interval", c.interval, "workers", workers)
+	// Statuses computed before the engine synced say Ready=False; resync
+	// everything once it has.
+	go func() {
+		if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(context.Context) (bool, error) { return c.engineOK(), nil }); err == nil {
+			c.enqueueAll(ctx)
+		}
+	}()
+	go c.followEngine(ctx)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for c.processNext(ctx) {
+			}
+		})
+	}
+	<-ctx.Done()
+	wg.Wait()
+	logger.Info("Stopped")
+}
+
+// followEngine enqueues every summary whenever the engine's revision moves,
+// scheduled no earlier than interval after that summary's last write. The
+// workqueue merges repeated requests, so a burst of events costs one sync.
+func (c *Controller) followEngine(ctx context.Context) {
+	rev := c.engine.Revision()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.engine.Wait(rev):
+		}
+		rev = c.engine.Revision()
+		c.enqueueAll(ctx)
+		// Bound how often a busy cluster makes us walk the object list.
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.clock.After(c.interval / 10):
+		}
+	}
+}
+
+func (c *Controller) enqueueAll(ctx context.Context) {
+	objs, err := c.lister.List(labels.Everything())
+	if err != nil {
+		klog.FromContext(ctx).Error(err, "Listing ClusterSummaries")
+		return
+	}
+	now := c.clock.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cs := range objs {
+		key := cs.Name
+		if _, dirty := c.dirtySince[key]; !dirty {
+			c.dirtySince[key] = now
+		}
+		delay := c.interval - now.Sub(c.lastWrite[key])
+		if delay > 0 {
+			c.queue.AddAfter(key, delay)
+		} else {
+			c.queue.Add(key)
+		}
+	}
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, shutdown := c.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		if apierrors.IsConflict(err) {
+			klog.FromContext(ctx).V(2).Info("Status write conflicted; retrying", "clusterSummary", key)
+		} else {
+			utilruntime.HandleErrorWithContext(ctx, err, "Syncing ClusterSummary status", "clusterSummary", key)
+		}
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+// sync computes one status and writes it if it differs from the stored one.
+func (c *Controller) sync(ctx context.Context, key string) error {
+	cs, err := c.lister.Get(key)
+	if apierrors.IsNotFound(err) {
+		c.forget(key)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	now := c.clock.Now()
+	status, err := ComputeStatus(cs, c.engine, c.engineOK())
+	if err != nil {
+		return err
+	}
+	// Keep transition times of unchanged conditions and compare everything
+	// but the write time.
+	status.Conditions = mergeConditions(cs.Status.Conditions, status.Conditions, metav1.NewTime(now))
+	status.LastUpdateTime = cs.Status.LastUpdateTime
+	c.mu.Lock()
+	since, dirty := c.dirtySince[key]
+	delete(c.dirtySince, key)
+	c.mu.Unlock()
+	recordSummaryMetrics(key, &status)
+	if apiequality.Semantic.DeepEqual(&status, &cs.Status) {
+		if dirty {
+			freshness.Observe(now.Sub(since).Seconds())
+		}
+		return nil
+	}
+	written := cs.DeepCopy()
+	lastUpdate := metav1.NewTime(now)
+	status.LastUpdateTime = &lastUpdate
+	written.Status = status
+	if _, err := c.client.ClusterviewV1beta1().ClusterSummaries().UpdateStatus(ctx, written, metav1.UpdateOptions{FieldManager: "clusterview-status-controller"}); err != nil {
+		statusWrites.WithLabelValues(writeResult(err)).Inc()
+		return fmt.Errorf("writing the status of ClusterSummary %q: %w", key, err)
+	}
+	statusWrites.WithLabelValues("success").Inc()
+	done := c.clock.Now()
+	if dirty {
+		freshness.Observe(done.Sub(since).Seconds())
+	}
+	c.mu.Lock()
+	c.lastWrite[key] = done
+	c.mu.Unlock()
+	klog.FromContext(ctx).V(4).Info("Wrote status", "clusterSummary", key, "generation", cs.Generation)
+	return nil
+}
+
+func writeResult(err error) string {
+	switch {
+	case apierrors.IsConflict(err):
+		return "conflict"
+	case apierrors.IsNotFound(err):
+		return "not_found"
+	default:
+		return "error"
+	}
+}
+
+// mergeConditions returns want with the LastTransitionTime of every
+// condition whose status did not change taken from have.
+func mergeConditions(have, want []metav1.Condition, now metav1.Time) []metav1.Condition {
+	out := make([]metav1.Condition, 0, len(want))
+	for _, w := range want {
+		w.LastTransitionTime = now
+		for _, h := range have {
+			if h.Type == w.Type && h.Status == w.Status {
+				w.LastTransitionTime = h.LastTransitionTime
+			}
+		}
+		out = append(out, w)
+	}
+	return out
+}

@@ -1,0 +1,217 @@
+package clustersummarystatus
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
+	"github.com/clusterview/clusterview/pkg/generated/clientset/versioned/fake"
+	cvinformers "github.com/clusterview/clusterview/pkg/generated/informers/externalversions"
+	"github.com/clusterview/clusterview/pkg/summary"
+)
+
+func node(name string, ready corev1.ConditionStatus, labels map[string]string) *corev1.Node {
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Status: corev1.NodeStatus{
+			Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}},
+			Allocatable: corev1.ResourceList{corev1.ResourceCPU: *resourceQ("4"), corev1.ResourcePods: *resourceQ("110")},
+			Capacity:    corev1.ResourceList{corev1.ResourceCPU: *resourceQ("4"), corev1.ResourcePods: *resourceQ("110")},
+		},
+	}
+}
+
+func pod(ns, name, nodeName string, phase corev1.PodPhase, cpu string, crashLooping bool) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.PodSpec{NodeName: nodeName, Containers: []corev1.Container{{
+			Name:      "app",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: *resourceQ(cpu)}},
+		}}},
+		Status: corev1.PodStatus{Phase: phase},
+	}
+	if crashLooping {
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", RestartCount: 3,
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}}}
+	}
+	return p
+}
+
+func newSummary(name string, generation int64) *v1beta1.ClusterSummary {
+	return &v1beta1.ClusterSummary{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Generation: generation},
+		Spec:       v1beta1.ClusterSummarySpec{Resources: []corev1.ResourceName{corev1.ResourceCPU}},
+	}
+}
+
+func TestComputeStatusBeforeSync(t *testing.T) {
+	st, err := ComputeStatus(newSummary("s", 3), summary.New(summary.Options{}), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := apimeta.FindStatusCondition(st.Conditions, v1beta1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionFalse || ready.Reason != ReasonInformersNotSynced || ready.ObservedGeneration != 3 {
+		t.Errorf("Ready = %+v, want False/%s for generation 3", ready, ReasonInformersNotSynced)
+	}
+	if st.Nodes != nil || st.Pods != nil || len(st.Resources) != 0 {
+		t.Errorf("unsynced status carries counts: %+v", st)
+	}
+}
+
+func TestComputeStatusDegraded(t *testing.T) {
+	e := summary.New(summary.Options{})
+	e.UpsertNode(node("n1", corev1.ConditionTrue, map[string]string{"pool": "a"}))
+	e.UpsertNode(node("n2", corev1.ConditionFalse, map[string]string{"pool": "b"}))
+	e.UpsertPod(pod("team", "web", "n1", corev1.PodRunning, "500m", false))
+	e.UpsertPod(pod("team", "api", "n1", corev1.PodRunning, "1", true))
+	e.UpsertPod(pod("team", "queued", "", corev1.PodPending, "2", false))
+
+	st, err := ComputeStatus(newSummary("all", 2), e, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ObservedGeneration != 2 {
+		t.Errorf("observedGeneration = %d, want 2", st.ObservedGeneration)
+	}
+	if st.Nodes == nil || st.Nodes.Total != 2 || st.Nodes.Ready != 1 || st.Nodes.NotReady != 1 {
+		t.Errorf("nodes = %+v, want 2 total, 1 ready, 1 not ready", st.Nodes)
+	}
+	if st.Pods == nil || st.Pods.Total != 3 || st.Pods.Running != 2 || st.Pods.Unscheduled != 1 || st.Pods.CrashLooping != 1 || st.Pods.ContainerRestarts != 3 {
+		t.Errorf("pods = %+v", st.Pods)
+	}
+	if len(st.Resources) != 1 || st.Resources[0].Name != corev1.ResourceCPU || st.Resources[0].Requests.MilliValue() != 1500 || st.Resources[0].Allocatable.MilliValue() != 8000 {
+		t.Errorf("resources = %+v, want cpu requests 1500m (the unscheduled pod excluded) of 8 allocatable", st.Resources)
+	}
+	degraded := apimeta.FindStatusCondition(st.Conditions, v1beta1.ConditionDegraded)
+	if degraded == nil || degraded.Status != metav1.ConditionTrue || degraded.Reason != ReasonNodesNotReady {
+		t.Fatalf("Degraded = %+v, want True/%s", degraded, ReasonNodesNotReady)
+	}
+	for _, want := range []string{"1 of 2 nodes not ready: n2", "1 pod crash-looping: team/api"} {
+		if !strings.Contains(degraded.Message, want) {
+			t.Errorf("Degraded message %q lacks %q", degraded.Message, want)
+		}
+	}
+
+	// A node selector that leaves out the bad node and the crash-looping pod's node.
+	healthy := newSummary("pool-b", 1)
+	healthy.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"pool": "b"}}
+	st, err = ComputeStatus(healthy, e, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if degraded := apimeta.FindStatusCondition(st.Conditions, v1beta1.ConditionDegraded); degraded.Reason != ReasonNodesNotReady {
+		t.Errorf("pool b (only n2, not ready): Degraded reason %q", degraded.Reason)
+	}
+	healthy.Spec.NodeSelector.MatchLabels["pool"] = "a"
+	healthy.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"none": "such"}}
+	st, err = ComputeStatus(healthy, e, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if degraded := apimeta.FindStatusCondition(st.Conditions, v1beta1.ConditionDegraded); degraded.Status != metav1.ConditionFalse || degraded.Reason != ReasonAsExpected {
+		t.Errorf("healthy selection: Degraded = %+v, want False/%s", degraded, ReasonAsExpected)
+	}
+}
+
+func TestMergeConditionsKeepsTransitionTimes(t *testing.T) {
+	then := metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	now := metav1.NewTime(then.Add(time.Hour))
+	have := []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue, LastTransitionTime: then}, {Type: "Degraded", Status: metav1.ConditionFalse, LastTransitionTime: then}}
+	want := []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue}, {Type: "Degraded", Status: metav1.ConditionTrue}}
+	got := mergeConditions(have, want, now)
+	if !got[0].LastTransitionTime.Equal(&then) {
+		t.Errorf("unchanged Ready moved its transition time to %v", got[0].LastTransitionTime)
+	}
+	if !got[1].LastTransitionTime.Equal(&now) {
+		t.Errorf("Degraded flipped but kept transition time %v", got[1].LastTransitionTime)
+	}
+}
+
+// TestControllerWritesOnlyChanges runs the controller against a fake
+// clientset: it writes a computed status, writes nothing more while the
+// engine is unchanged, and writes again after a change.
+func TestControllerWritesOnlyChanges(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := summary.New(summary.Options{})
+	e.UpsertNode(node("n1", corev1.ConditionTrue, nil))
+	client := fake.NewClientset(newSummary("cluster", 1))
+	factory := cvinformers.NewSharedInformerFactory(client, 0)
+	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory.Start(ctx.Done())
+	go c.Run(ctx, 1)
+
+	statusWrites := func() int {
+		n := 0
+		for _, a := range client.Actions() {
+			if a.GetVerb() == "update" && a.GetSubresource() == "status" {
+				n++
+			}
+		}
+		return n
+	}
+	readyNodes := func(ctx context.Context) (int64, error) {
+		cs, err := client.ClusterviewV1beta1().ClusterSummaries().Get(ctx, "cluster", metav1.GetOptions{})
+		if err != nil || cs.Status.Nodes == nil {
+			return -1, err
+		}
+		return cs.Status.Nodes.Ready, nil
+	}
+	waitFor := func(want int64) {
+		t.Helper()
+		err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+			got, err := readyNodes(ctx)
+			return got == want, err
+		})
+		if err != nil {
+			t.Fatalf("status never showed %d ready nodes: %v (actions %v)", want, err, actionsOf(client.Actions()))
+		}
+	}
+	waitFor(1)
+	writes := statusWrites()
+
+	// Re-syncing an unchanged engine writes nothing: sync directly, after
+	// the informer has seen our own write.
+	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		cs, err := c.lister.Get("cluster")
+		return err == nil && cs.Status.Nodes != nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := c.sync(ctx, "cluster"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := statusWrites(); got != writes {
+		t.Errorf("unchanged engine: %d status writes after the first %d", got-writes, writes)
+	}
+
+	e.UpsertNode(node("n2", corev1.ConditionTrue, nil))
+	waitFor(2)
+}
+
+func actionsOf(actions []clienttesting.Action) []string {
+	var out []string
+	for _, a := range actions {
+		out = append(out, a.GetVerb()+"/"+a.GetSubresource())
+	}
+	return out
+}
+
+func resourceQ(s string) *resource.Quantity {
+	q := resource.MustParse(s)
+	return &q
+}

@@ -1,0 +1,144 @@
+package clustersummarystatus
+
+import (
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
+	"github.com/clusterview/clusterview/pkg/summary"
+	"github.com/clusterview/clusterview/pkg/summaryapi"
+)
+
+// Reasons of the Ready and Degraded conditions.
+const (
+	ReasonComputed           = "StatusComputed"
+	ReasonInformersNotSynced = "InformersNotSynced"
+	ReasonInvalidSelector    = "InvalidSelector"
+	ReasonAsExpected         = "AsExpected"
+	ReasonNodesNotReady      = "NodesNotReady"
+	ReasonNodesUnderPressure = "NodesUnderPressure"
+	ReasonPodsCrashLooping   = "PodsCrashLooping"
+)
+
+// ComputeStatus returns the status cs should have now, without
+// LastUpdateTime and with fresh condition transition times. Until the
+// engine's informers have synced the status carries only Ready=False:
+// partial counts would read as real ones.
+func ComputeStatus(cs *v1beta1.ClusterSummary, engine Engine, engineSynced bool) (v1beta1.ClusterSummaryStatus, error) {
+	if !engineSynced {
+		return v1beta1.ClusterSummaryStatus{
+			ObservedGeneration: cs.Status.ObservedGeneration,
+			Conditions: []metav1.Condition{{
+				Type: v1beta1.ConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: cs.Generation,
+				Reason: ReasonInformersNotSynced, Message: "waiting for the node, pod, namespace, quota and workload informers to sync",
+			}},
+		}, nil
+	}
+	sel, err := selection(&cs.Spec)
+	if err != nil {
+		// Validation rejects bad selectors; an object stored before a rule
+		// existed still gets a status that says what is wrong.
+		return v1beta1.ClusterSummaryStatus{
+			ObservedGeneration: cs.Generation,
+			Conditions: []metav1.Condition{{
+				Type: v1beta1.ConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: cs.Generation,
+				Reason: ReasonInvalidSelector, Message: err.Error(),
+			}},
+		}, nil
+	}
+	totals := engine.Cluster(sel)
+	internal := summaryapi.ClusterStatus(totals)
+	var status v1beta1.ClusterSummaryStatus
+	if err := v1beta1.Convert_clusterview_ClusterSummaryStatus_To_v1beta1_ClusterSummaryStatus(&internal, &status, nil); err != nil {
+		return status, fmt.Errorf("converting the status of %q: %w", cs.Name, err)
+	}
+	status.ObservedGeneration = cs.Generation
+	status.Conditions = []metav1.Condition{
+		{
+			Type: v1beta1.ConditionReady, Status: metav1.ConditionTrue, ObservedGeneration: cs.Generation,
+			Reason: ReasonComputed, Message: fmt.Sprintf("computed from synced informers for generation %d", cs.Generation),
+		},
+		degradedCondition(&totals, cs.Generation),
+	}
+	return status, nil
+}
+
+func selection(spec *v1beta1.ClusterSummarySpec) (summary.Selection, error) {
+	nodes, err := selector(spec.NodeSelector)
+	if err != nil {
+		return summary.Selection{}, fmt.Errorf("spec.nodeSelector: %w", err)
+	}
+	namespaces, err := selector(spec.NamespaceSelector)
+	if err != nil {
+		return summary.Selection{}, fmt.Errorf("spec.namespaceSelector: %w", err)
+	}
+	resources := spec.Resources
+	if len(resources) == 0 {
+		resources = v1beta1.DefaultResources
+	}
+	return summary.Selection{
+		NodeSelector:      nodes,
+		NamespaceSelector: namespaces,
+		GroupByNodeLabel:  spec.GroupByNodeLabel,
+		Resources:         resources,
+	}, nil
+}
+
+// selector converts an API selector; absent selects everything.
+func selector(s *metav1.LabelSelector) (labels.Selector, error) {
+	if s == nil {
+		return labels.Everything(), nil
+	}
+	return metav1.LabelSelectorAsSelector(s)
+}
+
+// degradedCondition is True when selected nodes are not ready or under
+// pressure or selected pods crash-loop; its message names them.
+func degradedCondition(t *summary.ClusterTotals, generation int64) metav1.Condition {
+	var reasons, parts []string
+	if n := t.Nodes.NotReady; n > 0 {
+		reasons = append(reasons, ReasonNodesNotReady)
+		parts = append(parts, fmt.Sprintf("%d of %d %s not ready%s", n, t.Nodes.Total, plural(t.Nodes.Total, "node", "nodes"), names(t.NotReadyNodes, n)))
+	}
+	if p := t.Nodes.MemoryPressure + t.Nodes.DiskPressure + t.Nodes.PIDPressure; p > 0 {
+		reasons = append(reasons, ReasonNodesUnderPressure)
+		parts = append(parts, fmt.Sprintf("nodes under pressure: %d memory, %d disk, %d PID", t.Nodes.MemoryPressure, t.Nodes.DiskPressure, t.Nodes.PIDPressure))
+	}
+	if n := t.Pods.CrashLooping; n > 0 {
+		reasons = append(reasons, ReasonPodsCrashLooping)
+		parts = append(parts, fmt.Sprintf("%d %s crash-looping%s", n, plural(n, "pod", "pods"), names(t.CrashLoopingPods, n)))
+	}
+	if len(reasons) == 0 {
+		return metav1.Condition{
+			Type: v1beta1.ConditionDegraded, Status: metav1.ConditionFalse, ObservedGeneration: generation,
+			Reason: ReasonAsExpected, Message: "all selected nodes are ready without pressure and no selected pod is crash-looping",
+		}
+	}
+	// The first reason is the most severe; the message lists all of them.
+	return metav1.Condition{
+		Type: v1beta1.ConditionDegraded, Status: metav1.ConditionTrue, ObservedGeneration: generation,
+		Reason: reasons[0], Message: strings.Join(parts, "; "),
+	}
+}
+
+// names renders ": a, b, c" plus how many more were left out.
+func names(list []string, total int64) string {
+	if len(list) == 0 {
+		return ""
+	}
+	s := ": " + strings.Join(list, ", ")
+	if more := total - int64(len(list)); more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
