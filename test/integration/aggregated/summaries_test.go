@@ -30,10 +30,10 @@ const selectLabel = "clusterview-test/summaries"
 // expected is what a ClusterSummary must say, recounted from the API by
 // listing every node and pod: the slow, obviously correct way.
 type expected struct {
-	nodes, ready, notReady, unschedulable                 int64
+	nodes, ready, notReady, unschedulable                  int64
 	pods, running, pending, succeeded, failed, unscheduled int64
-	restarts                                              int64
-	cpuRequestsMilli, cpuAllocatableMilli                 int64
+	restarts                                               int64
+	cpuRequestsMilli, cpuAllocatableMilli                  int64
 }
 
 func recount(ctx context.Context, t *testing.T, kube kubernetes.Interface) expected {
@@ -256,7 +256,10 @@ func TestSummariesConvergeToTheCluster(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Name: "compute", Namespace: "sum-a"},
 			Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10")}},
 		}
-		mustCreate(t, func() error { _, err := kube.CoreV1().ResourceQuotas("sum-a").Create(ctx, quota, metav1.CreateOptions{}); return err })
+		mustCreate(t, func() error {
+			_, err := kube.CoreV1().ResourceQuotas("sum-a").Create(ctx, quota, metav1.CreateOptions{})
+			return err
+		})
 		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 			ns, err := env.Client.ClusterviewV1beta1().NamespaceSummaries("sum-a").Get(ctx, "sum-a", metav1.GetOptions{})
 			if err != nil {
@@ -283,7 +286,10 @@ func TestSummariesConvergeToTheCluster(t *testing.T) {
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "clusterview:namespacesummaries:view"},
 			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "tenant-a"}},
 		}
-		mustCreate(t, func() error { _, err := kube.RbacV1().RoleBindings("sum-a").Create(ctx, binding, metav1.CreateOptions{}); return err })
+		mustCreate(t, func() error {
+			_, err := kube.RbacV1().RoleBindings("sum-a").Create(ctx, binding, metav1.CreateOptions{})
+			return err
+		})
 		cfg, err := env.Cluster.UserConfig("tenant-a")
 		if err != nil {
 			t.Fatal(err)
@@ -448,4 +454,3 @@ func setPodPhase(ctx context.Context, t *testing.T, kube kubernetes.Interface, n
 		t.Fatal(err)
 	}
 }
-
