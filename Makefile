@@ -49,7 +49,8 @@ bench-smoke:
 ##   make bench BENCH_ARGS=--pprof       also save clusterview's CPU and heap profiles
 .PHONY: bench
 bench: build tools
-	$(GO) run ./hack/bench $(BENCH_ARGS)
+	$(GO) build -o $(BIN)/bench ./hack/bench
+	exec $(BIN)/bench $(BENCH_ARGS)
 
 ## verify: generated code is current and the tree is vetted and formatted.
 verify: verify-codegen vet

@@ -15,13 +15,13 @@ import (
 
 // goBenchmark is one line of `go test -bench` output.
 type goBenchmark struct {
-	Name        string
-	Iterations  int64
-	NsPerOp     float64
-	BytesPerOp  float64
-	AllocsPerOp float64
+	Name        string  `json:"name"`
+	Iterations  int64   `json:"iterations"`
+	NsPerOp     float64 `json:"nsPerOp"`
+	BytesPerOp  float64 `json:"bytesPerOp"`
+	AllocsPerOp float64 `json:"allocsPerOp"`
 	// Extra holds custom metrics (b.ReportMetric), by unit.
-	Extra map[string]float64
+	Extra map[string]float64 `json:"extra,omitempty"`
 }
 
 // steadyPodUpdate is the benchmark of a pod update that changes nothing the

@@ -65,6 +65,7 @@ type Settings struct {
 	ChurnRate     float64 `json:"churnRate"`
 	Reads         int     `json:"readsPerRequest"`
 	Repeat        int     `json:"commandRepeats"`
+	NaiveRuns     int     `json:"naiveRuns"`
 	RestWindow    string  `json:"restWindow"`
 }
 
