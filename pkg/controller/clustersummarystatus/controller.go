@@ -72,10 +72,12 @@ func New(engine Engine, engineSynced func() bool, client clientset.Interface, in
 	_, err := informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj interface{}) { c.enqueue(obj) },
 		UpdateFunc: func(old, obj interface{}) {
-			// Our own status writes come back here too; only a new spec
-			// (generation) or a status someone else changed needs a sync,
-			// and the sync itself finds out which cheaply.
-			c.enqueue(obj)
+			// Our own status writes come back here too: only a new spec
+			// (generation) needs a sync now. Engine changes arrive through
+			// followEngine.
+			if old.(metav1.Object).GetGeneration() != obj.(metav1.Object).GetGeneration() {
+				c.enqueue(obj)
+			}
 		},
 		DeleteFunc: func(obj interface{}) {
 			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
@@ -232,6 +234,20 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		if dirty {
 			freshness.Observe(now.Sub(since).Seconds())
 		}
+		return nil
+	}
+	// At most one write per object per interval, except for a new spec,
+	// whose status should say at once that it was seen.
+	c.mu.Lock()
+	last := c.lastWrite[key]
+	c.mu.Unlock()
+	if wait := c.interval - now.Sub(last); wait > 0 && cs.Status.ObservedGeneration == cs.Generation {
+		c.mu.Lock()
+		if dirty {
+			c.dirtySince[key] = since
+		}
+		c.mu.Unlock()
+		c.queue.AddAfter(key, wait)
 		return nil
 	}
 	written := cs.DeepCopy()

@@ -215,3 +215,78 @@ func resourceQ(s string) *resource.Quantity {
 	q := resource.MustParse(s)
 	return &q
 }
+
+// TestControllerCoalescesWrites checks the write budget: after a write, an
+// engine change within the interval is deferred, while a new spec is
+// written at once.
+func TestControllerCoalescesWrites(t *testing.T) {
+	ctx := t.Context()
+	e := summary.New(summary.Options{})
+	e.UpsertNode(node("n1", corev1.ConditionTrue, nil))
+	client := fake.NewClientset(newSummary("cluster", 1))
+	factory := cvinformers.NewSharedInformerFactory(client, 0)
+	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	statusWrites := func() int {
+		n := 0
+		for _, a := range client.Actions() {
+			if a.GetVerb() == "update" && a.GetSubresource() == "status" {
+				n++
+			}
+		}
+		return n
+	}
+	// waitSeen waits until the lister holds the written generation and status.
+	waitSeen := func(generation, nodes int64) {
+		t.Helper()
+		err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+			cs, err := c.lister.Get("cluster")
+			return err == nil && cs.Generation == generation && cs.Status.Nodes != nil && cs.Status.Nodes.Total == nodes, nil
+		})
+		if err != nil {
+			t.Fatalf("lister never saw generation %d with %d nodes", generation, nodes)
+		}
+	}
+
+	if err := c.sync(ctx, "cluster"); err != nil {
+		t.Fatal(err)
+	}
+	if statusWrites() != 1 {
+		t.Fatalf("first sync wrote %d statuses, want 1", statusWrites())
+	}
+	waitSeen(1, 1)
+
+	e.UpsertNode(node("n2", corev1.ConditionTrue, nil))
+	if err := c.sync(ctx, "cluster"); err != nil {
+		t.Fatal(err)
+	}
+	if statusWrites() != 1 {
+		t.Errorf("an engine change within the interval was written at once (%d writes)", statusWrites())
+	}
+
+	cs, err := client.ClusterviewV1beta1().ClusterSummaries().Get(ctx, "cluster", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.Generation = 2
+	if _, err := client.ClusterviewV1beta1().ClusterSummaries().Update(ctx, cs, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		got, err := c.lister.Get("cluster")
+		return err == nil && got.Generation == 2, nil
+	}); err != nil {
+		t.Fatal("lister never saw generation 2")
+	}
+	if err := c.sync(ctx, "cluster"); err != nil {
+		t.Fatal(err)
+	}
+	if statusWrites() != 2 {
+		t.Errorf("a new generation within the interval was not written at once (%d writes, want 2)", statusWrites())
+	}
+	waitSeen(2, 2)
+}
