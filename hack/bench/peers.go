@@ -34,8 +34,13 @@ type cmdResult struct {
 	OutputBytes int
 }
 
+// commandTimeout bounds any one command-line peer run; the slowest, the
+// naive recount at 150,000 pods, takes a few minutes.
+const commandTimeout = 20 * time.Minute
+
 func (c cli) command(ctx context.Context, path string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
 	return cmd
 }
@@ -44,6 +49,8 @@ func (c cli) command(ctx context.Context, path string, args ...string) *exec.Cmd
 // repeat times, timing each run from start to exit.
 func (c cli) timeCommand(ctx context.Context, repeat int, label, path string, args ...string) (cmdResult, error) {
 	r := cmdResult{Command: label}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(repeat+1)*commandTimeout)
+	defer cancel()
 	for i := range repeat + 1 {
 		var stdout, stderr bytes.Buffer
 		cmd := c.command(ctx, path, args...)
@@ -75,6 +82,8 @@ func lastLines(s string, n int) string {
 // CPU and memory requests, for checking that it answers what clusterview
 // answers.
 func (c cli) kubeCapacityTotals(ctx context.Context, path string) (cpuMilli, memBytes int64, nodes int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
 	cmd := c.command(ctx, path, "--kubeconfig", c.kubeconfig, "-o", "json")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -124,6 +133,8 @@ type recount struct {
 }
 
 func (c cli) naiveRecount(ctx context.Context) (*recount, error) {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
 	start := time.Now()
 	cmd := c.command(ctx, c.kubectl, "--cache-dir", c.cacheDir, "get", "pods", "-A", "-o", "json")
 	var stderr bytes.Buffer
