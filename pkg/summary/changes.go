@@ -3,16 +3,22 @@ package summary
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
+	"sync"
+	"sync/atomic"
+
+	"k8s.io/apimachinery/pkg/labels"
 )
 
-// ErrRevisionTooOld is returned by Changes when some changes after the
-// requested revision have already left the ring; a watch API should answer
-// 410 Gone so that the client relists.
+// ErrRevisionTooOld is returned by Changes and the ChangesWithState methods
+// when some changes after the requested revision have already left the
+// ring; a watch API should answer 410 Gone so that the client relists.
 var ErrRevisionTooOld = errors.New("summary: revision too old, changes no longer buffered")
 
-// ErrRevisionTooNew is returned by Changes for a revision the engine has not
-// reached, typically one issued before a restart.
+// ErrRevisionTooNew is returned by Changes and the ChangesWithState methods
+// for a revision the engine has not reached, typically one issued before a
+// restart.
 var ErrRevisionTooNew = errors.New("summary: revision not reached yet")
 
 // ChangeKind says which kind of summary changed.
@@ -23,6 +29,8 @@ const (
 	KindNode ChangeKind = iota + 1
 	// KindNamespace: a NamespaceTotals changed.
 	KindNamespace
+
+	numChangeKinds = iota + 1 // kinds index arrays directly; 0 is unused
 )
 
 func (k ChangeKind) String() string {
@@ -64,28 +72,83 @@ func (t ChangeType) String() string {
 }
 
 // Change records that a node or namespace summary changed at Revision. One
-// event may record several changes with the same revision.
+// event may record several changes with the same revision; those are always
+// Modified changes that leave labels alone (a pod event touching a namespace
+// and one or two nodes), so a revision at which a summary appears,
+// disappears or changes labels records exactly one change.
 type Change struct {
 	Revision uint64
 	Kind     ChangeKind
 	Type     ChangeType
 	Name     string
+	// Labels are, on a Deleted change, the labels the summary had when it
+	// was deleted (a copy); nil on other changes.
+	Labels map[string]string
 }
 
-// changeLog is the revision counter and a fixed ring of change records.
-// Records are written in revision order, so the ring is sorted.
-type changeLog struct {
-	rev   uint64
-	ring  []Change
-	start int // index of the oldest record
-	n     int // records in the ring
-	// evictedThrough is the highest revision any evicted record had (the
-	// initial revision before any eviction): every change after it is still
-	// in the ring.
-	evictedThrough uint64
-	// notify is closed and cleared on the next bump. It is only created when
-	// a watcher waits, so events pay no allocation when nobody watches.
-	notify chan struct{}
+// changeRec is a change as the ring keeps it: besides the record, the
+// labels the summary had after the change (before it, for a Deleted
+// change), so that whether a label selector matched the summary before and
+// after any buffered change can be told later. The rare changes that need
+// more (the labels before a relabeling, the last state of a deleted
+// summary) keep it in changeLog.extra, so that the ring stays small. Label
+// maps are shared with the engine's entries, which never modify a map in
+// place.
+type changeRec struct {
+	rev    uint64
+	name   string
+	labels map[string]string
+	kind   ChangeKind
+	typ    ChangeType
+	extra  bool // changeLog.extra has an entry for rev
+}
+
+// recExtra is what a relabeling or a deletion keeps besides its changeRec.
+// Such a change is the only one of its revision.
+type recExtra struct {
+	prev     map[string]string // labels before a relabeling
+	lastNode *NodeTotals       // a deleted node's summary just before
+	lastNS   *NamespaceTotals  // a deleted namespace's summary just before
+}
+
+func (l *changeLog) change(r *changeRec) Change {
+	c := Change{Revision: r.rev, Kind: r.kind, Type: r.typ, Name: r.name}
+	if r.typ == Deleted {
+		c.Labels = maps.Clone(r.labels)
+	}
+	return c
+}
+
+// labelsBefore and labelsAfter return the summary's labels on either side
+// of a change, and whether it existed there.
+func (l *changeLog) labelsBefore(r *changeRec) (map[string]string, bool) {
+	switch {
+	case r.typ == Added:
+		return nil, false
+	case r.extra && r.typ == Modified:
+		return l.extra[r.rev].prev, true
+	default:
+		return r.labels, true
+	}
+}
+
+func (l *changeLog) labelsAfter(r *changeRec) (map[string]string, bool) {
+	if r.typ == Deleted {
+		return nil, false
+	}
+	return r.labels, true
+}
+
+// notifier wakes the waiters for revisions beyond last. Waiting is
+// lock-free when last is already beyond the revision waited for; otherwise
+// the waiter takes mu, a mutex of its own, never the engine's lock. The
+// writer side (publish) only touches mu when someone is waiting, so events
+// pay two atomic operations and no allocation when nobody watches.
+type notifier struct {
+	last    atomic.Uint64
+	waiting atomic.Bool
+	mu      sync.Mutex
+	ch      chan struct{} // closed and cleared by the next publish
 }
 
 // closedChan is handed to waiters that are already behind.
@@ -95,39 +158,145 @@ var closedChan = func() chan struct{} {
 	return c
 }()
 
+func (n *notifier) wait(afterRev uint64) <-chan struct{} {
+	if n.last.Load() > afterRev {
+		return closedChan
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ch == nil {
+		n.ch = make(chan struct{})
+	}
+	// Announce the waiter, then look at last again: publish stores last
+	// before it looks at waiting, so either it sees the waiter and closes
+	// ch, or this load sees its revision.
+	n.waiting.Store(true)
+	if n.last.Load() > afterRev {
+		return closedChan
+	}
+	return n.ch
+}
+
+func (n *notifier) publish(rev uint64) {
+	n.last.Store(rev)
+	if !n.waiting.Load() {
+		return
+	}
+	n.mu.Lock()
+	if n.ch != nil {
+		close(n.ch)
+		n.ch = nil
+	}
+	n.waiting.Store(false)
+	n.mu.Unlock()
+}
+
+// changeLog is the revision counter and a fixed ring of change records.
+// Records are written in revision order, so the ring is sorted. Everything
+// but the notifiers is guarded by Engine.mu.
+type changeLog struct {
+	rev   uint64
+	ring  []changeRec
+	start int // index of the oldest record
+	n     int // records in the ring
+	// evictedThrough is the highest revision any evicted record had (the
+	// initial revision before any eviction): every change after it is still
+	// in the ring. kindEvictedThrough is the same per kind.
+	evictedThrough     uint64
+	kindEvictedThrough [numChangeKinds]uint64
+	// extra completes the records flagged extra, by revision.
+	extra map[uint64]recExtra
+	// dirty says what the event under way changed, for unlock to announce:
+	// bit 0 the revision, bit k a record of kind k.
+	dirty uint8
+	// all announces every revision, kinds[k] every revision that recorded
+	// a change of kind k. Both are published when the write lock is
+	// released, so a woken waiter reads the whole event.
+	all   notifier
+	kinds [numChangeKinds]notifier
+}
+
 func (l *changeLog) init(size int, initial uint64) {
-	l.ring = make([]Change, size)
+	l.ring = make([]changeRec, size)
+	l.extra = make(map[uint64]recExtra)
 	l.rev = initial
 	l.evictedThrough = initial
+	l.all.last.Store(initial)
+	for k := range l.kinds {
+		l.kindEvictedThrough[k] = initial
+		l.kinds[k].last.Store(initial)
+	}
 }
 
 func (l *changeLog) bump() uint64 {
 	l.rev++
-	if l.notify != nil {
-		close(l.notify)
-		l.notify = nil
-	}
+	l.dirty |= 1
 	return l.rev
 }
 
-func (l *changeLog) record(c Change) {
+func (l *changeLog) record(r changeRec) {
 	if l.n == len(l.ring) {
-		l.evictedThrough = l.ring[l.start].Revision
+		old := &l.ring[l.start]
+		l.evictedThrough = old.rev
+		l.kindEvictedThrough[old.kind] = old.rev
+		if old.extra {
+			delete(l.extra, old.rev)
+		}
 		l.start = (l.start + 1) % len(l.ring)
 		l.n--
 	}
-	l.ring[(l.start+l.n)%len(l.ring)] = c
+	l.ring[(l.start+l.n)%len(l.ring)] = r
 	l.n++
+	l.dirty |= 1 << r.kind
 }
 
-func (l *changeLog) at(i int) *Change { return &l.ring[(l.start+i)%len(l.ring)] }
+// recordExtra records a change that keeps more: the only change of its
+// revision.
+func (l *changeLog) recordExtra(r changeRec, x recExtra) {
+	r.extra = true
+	l.record(r)
+	l.extra[r.rev] = x
+}
+
+// publish announces what the event under way changed; the caller holds the
+// write lock.
+func (l *changeLog) publish() {
+	d := l.dirty
+	l.dirty = 0
+	if d&1 != 0 {
+		l.all.publish(l.rev)
+	}
+	for k := KindNode; k < numChangeKinds; k++ {
+		if d&(1<<k) != 0 {
+			l.kinds[k].publish(l.rev)
+		}
+	}
+}
+
+func (l *changeLog) at(i int) *changeRec { return &l.ring[(l.start+i)%len(l.ring)] }
+
+// firstAfter returns the index of the first record with a revision after
+// rev.
+func (l *changeLog) firstAfter(rev uint64) int {
+	return sort.Search(l.n, func(i int) bool { return l.at(i).rev > rev })
+}
+
+// unlock releases the write lock after announcing the event's changes, so
+// that waiters wake once the whole event can be read.
+func (e *Engine) unlock() {
+	if e.changes.dirty != 0 {
+		e.changes.publish()
+	}
+	e.mu.Unlock()
+}
 
 // Revision returns the current revision: the number of changes applied since
-// the engine was created, plus Options.InitialRevision.
+// the engine was created, plus Options.InitialRevision. Every change up to
+// it has been fully applied: any read that starts after Revision returns
+// reflects them. It takes no lock; a read that must know the exact revision
+// of what it returns uses the methods ending in At, or ChangesWithState.
 func (e *Engine) Revision() uint64 {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.changes.rev
+	return e.changes.all.last.Load()
 }
 
 // Changes returns the change records with revisions after afterRev, oldest
@@ -144,28 +313,185 @@ func (e *Engine) Changes(afterRev uint64) ([]Change, uint64, error) {
 	if afterRev < l.evictedThrough {
 		return nil, l.rev, fmt.Errorf("changes after %d (oldest complete %d): %w", afterRev, l.evictedThrough, ErrRevisionTooOld)
 	}
-	first := sort.Search(l.n, func(i int) bool { return l.at(i).Revision > afterRev })
+	first := l.firstAfter(afterRev)
 	if first == l.n {
 		return nil, l.rev, nil
 	}
 	out := make([]Change, 0, l.n-first)
 	for i := first; i < l.n; i++ {
-		out = append(out, *l.at(i))
+		out = append(out, l.change(l.at(i)))
 	}
 	return out, l.rev, nil
 }
 
 // Wait returns a channel that is closed once the revision exceeds afterRev;
 // it is already closed if it does. Any number of watchers may wait on the
-// same channel; none of them polls.
+// same channel; none of them polls. Wait never takes the engine's lock and
+// does not allocate unless it has to block.
 func (e *Engine) Wait(afterRev uint64) <-chan struct{} {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.changes.rev > afterRev {
-		return closedChan
+	return e.changes.all.wait(afterRev)
+}
+
+// WaitFor is Wait for the changes of one kind: the channel is closed once a
+// change of kind with a revision after afterRev has been recorded, so node
+// watchers do not wake for namespace-only changes and the other way round.
+func (e *Engine) WaitFor(kind ChangeKind, afterRev uint64) <-chan struct{} {
+	if kind == 0 || kind >= numChangeKinds {
+		panic(fmt.Sprintf("summary: WaitFor(%v)", kind))
 	}
-	if e.changes.notify == nil {
-		e.changes.notify = make(chan struct{})
+	return e.changes.kinds[kind].wait(afterRev)
+}
+
+// ChangeFilter says which summaries a watcher sees, for ChangesWithState.
+type ChangeFilter struct {
+	// Name keeps the changes of the summaries whose name it accepts; nil
+	// keeps all.
+	Name func(name string) bool
+	// Labels says which summaries are visible: a summary is visible while
+	// it exists and its labels match. Nil or an empty selector makes every
+	// existing summary visible.
+	Labels labels.Selector
+}
+
+// WatchedChange is a change record as a watcher with a ChangeFilter sees
+// it.
+type WatchedChange struct {
+	Change
+	// WasVisible and Visible say whether the summary was visible to the
+	// filter just before and just after this change. Because a revision
+	// that changes visibility records one change only, WasVisible of the
+	// first change of a summary after a revision R tells whether it was
+	// visible at R.
+	WasVisible, Visible bool
+	// SeenLabels is set (a copy) when the change made the summary visible
+	// or invisible: the labels it was visible with, that is after the
+	// change when it became visible, before it when it stopped being.
+	SeenLabels map[string]string
+}
+
+// ChangeBatch is a batch of change records of one kind together with the
+// state of the summaries they name, read under one lock.
+type ChangeBatch[S NodeTotals | NamespaceTotals] struct {
+	// Revision is the revision the batch was read at: Changes holds every
+	// change of the kind the filter's Name accepts with a revision after
+	// the one asked for, up to Revision, oldest first.
+	Revision uint64
+	Changes  []WatchedChange
+	// Current is the state at Revision of every summary named in Changes
+	// that exists at Revision and was visible before or after one of its
+	// changes. A summary's state at Revision is also its state at the
+	// revision of its last change in the batch.
+	Current map[string]S
+	// Deleted holds, by index in Changes, the last state (just before the
+	// deletion) of the summary each Deleted change removed.
+	Deleted map[int]S
+}
+
+// NodeChangesWithState returns the node changes after afterRev that f
+// accepts, with the state of the nodes they name, all read under one
+// lock. It fails like Changes, except that only the eviction of node
+// changes makes afterRev too old.
+func (e *Engine) NodeChangesWithState(afterRev uint64, f ChangeFilter) (ChangeBatch[NodeTotals], error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	b := ChangeBatch[NodeTotals]{Revision: e.changes.rev}
+	var err error
+	b.Changes, err = e.watchedChanges(afterRev, KindNode, f, func(i int, x recExtra) {
+		if b.Deleted == nil {
+			b.Deleted = make(map[int]NodeTotals)
+		}
+		b.Deleted[i] = x.lastNode.clone()
+	})
+	if err != nil {
+		return ChangeBatch[NodeTotals]{Revision: b.Revision}, err
 	}
-	return e.changes.notify
+	for _, c := range b.Changes {
+		if !c.WasVisible && !c.Visible {
+			continue
+		}
+		if _, done := b.Current[c.Name]; done {
+			continue
+		}
+		if id, ok := e.nodeIDs[c.Name]; ok && e.nodes[id].known {
+			if b.Current == nil {
+				b.Current = make(map[string]NodeTotals)
+			}
+			b.Current[c.Name] = e.nodeTotals(e.nodes[id])
+		}
+	}
+	return b, nil
+}
+
+// NamespaceChangesWithState is NodeChangesWithState for namespaces.
+func (e *Engine) NamespaceChangesWithState(afterRev uint64, f ChangeFilter) (ChangeBatch[NamespaceTotals], error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	b := ChangeBatch[NamespaceTotals]{Revision: e.changes.rev}
+	var err error
+	b.Changes, err = e.watchedChanges(afterRev, KindNamespace, f, func(i int, x recExtra) {
+		if b.Deleted == nil {
+			b.Deleted = make(map[int]NamespaceTotals)
+		}
+		b.Deleted[i] = x.lastNS.clone()
+	})
+	if err != nil {
+		return ChangeBatch[NamespaceTotals]{Revision: b.Revision}, err
+	}
+	for _, c := range b.Changes {
+		if !c.WasVisible && !c.Visible {
+			continue
+		}
+		if _, done := b.Current[c.Name]; done {
+			continue
+		}
+		if ns := e.lookupNS(c.Name); ns != nil && ns.known {
+			if b.Current == nil {
+				b.Current = make(map[string]NamespaceTotals)
+			}
+			b.Current[c.Name] = e.namespaceTotals(ns)
+		}
+	}
+	return b, nil
+}
+
+// watchedChanges returns the records of kind after afterRev that f
+// accepts, calling deleted for each Deleted record. The caller holds the
+// read lock.
+func (e *Engine) watchedChanges(afterRev uint64, kind ChangeKind, f ChangeFilter, deleted func(int, recExtra)) ([]WatchedChange, error) {
+	l := &e.changes
+	if afterRev > l.rev {
+		return nil, fmt.Errorf("%s changes after %d (current %d): %w", kind, afterRev, l.rev, ErrRevisionTooNew)
+	}
+	if afterRev < l.kindEvictedThrough[kind] {
+		return nil, fmt.Errorf("%s changes after %d (oldest complete %d): %w", kind, afterRev, l.kindEvictedThrough[kind], ErrRevisionTooOld)
+	}
+	sel := restrictive(f.Labels)
+	visible := func(set map[string]string, exists bool) bool {
+		return exists && (sel == nil || sel.Matches(labels.Set(set)))
+	}
+	var out []WatchedChange
+	for i := l.firstAfter(afterRev); i < l.n; i++ {
+		r := l.at(i)
+		if r.kind != kind || (f.Name != nil && !f.Name(r.name)) {
+			continue
+		}
+		before, existed := l.labelsBefore(r)
+		after, exists := l.labelsAfter(r)
+		c := WatchedChange{
+			Change:     l.change(r),
+			WasVisible: visible(before, existed),
+			Visible:    visible(after, exists),
+		}
+		switch {
+		case c.Visible && !c.WasVisible:
+			c.SeenLabels = maps.Clone(after)
+		case c.WasVisible && !c.Visible:
+			c.SeenLabels = maps.Clone(before)
+		}
+		if r.typ == Deleted {
+			deleted(len(out), l.extra[r.rev])
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }

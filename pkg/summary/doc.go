@@ -65,7 +65,21 @@
 // One sync.RWMutex guards all state. Event methods (called from informer
 // goroutines) take the write lock for the duration of one O(object) update;
 // read methods take the read lock, so readers run in parallel with each
-// other and never see a half-applied event.
+// other and never see a half-applied event. Each read therefore returns the
+// state at one revision. The methods ending in At (NodeAt, ListNodesAt,
+// NamespaceAt, ListNamespacesAt) and the ChangesWithState methods also
+// return that revision, read under the same lock: what they return is
+// exactly the state at it, never a revision that trails or leads the items.
+//
+// Waiting for changes takes no engine lock. When an event releases the
+// write lock it publishes, in atomics, the new revision and, for each kind
+// of summary it recorded a change of, that revision as the kind's last
+// change. Wait and WaitFor return at once, without allocating, when the
+// revision waited for has been passed; otherwise they park on a channel
+// guarded by a small mutex of their own, which the next publication closes.
+// Events pay one atomic store and load per publication and take that mutex
+// only when someone waits. Revision reads the published revision without
+// locking: every change up to it is fully applied.
 //
 // # Read cost
 //
@@ -80,13 +94,40 @@
 // selectors against labels happens at read time, so a node or namespace
 // label change moves its contribution at once without re-bucketing pods.
 // Listing crash-looping pods costs O(crash-looping pods). Node, Namespace
-// and Changes are O(size of the answer).
+// and Changes are O(size of the answer); ChangesWithState is O(buffered
+// changes after the revision asked for) plus the size of the states it
+// returns.
 //
 // # Change tracking
 //
 // Every event that changes anything increments a global revision. Each node
 // and namespace summary carries the revision of its last change, and a
-// bounded ring of change records lets watchers catch up with Changes and wait
-// with Wait. A pod event modifies the summaries of its namespace and of its
-// old and new nodes.
+// bounded ring of change records lets watchers catch up. A pod event
+// modifies the summaries of its namespace and of its old and new nodes,
+// recording those changes at one revision, all Modified and none changing
+// labels; every other event records at most one change. So a revision at
+// which a summary appears, disappears or changes labels records exactly one
+// change.
+//
+// Each record keeps the summary's labels before and after the change (maps
+// shared with the engine, which never modifies one in place), and a Deleted
+// record keeps the summary's last state. Change.Labels gives a deleted
+// summary's last labels. ChangesWithState (NodeChangesWithState,
+// NamespaceChangesWithState) reads under one lock the records of one kind
+// after a revision R, the state at the current revision of the summaries
+// they name and the last state of those they delete, and tells for each
+// record whether its summary was visible to a label selector (existed and
+// matched) just before and just after it. For any R still buffered:
+//
+//   - a summary with no change after R is now exactly as it was at R;
+//   - a summary's state now is its state at its last change;
+//   - the first change of a summary after R tells whether it was visible
+//     at R, and each change whether it stayed so.
+//
+// That is what a watch needs to send events that carry the state at their
+// revision, and to resume from any revision it sent without asking the
+// client what it holds. ChangesWithState fails with ErrRevisionTooOld only
+// when changes of its own kind after R were evicted, so churn of one kind
+// does not expire the watchers of the other. Wait wakes on every revision,
+// WaitFor only on recorded changes of one kind.
 package summary

@@ -17,7 +17,7 @@ import (
 // UpsertPod records the current state of a pod (add, update or relist).
 func (e *Engine) UpsertPod(pod *v1.Pod) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 
 	ns := e.internNS(pod.Namespace)
 	key := podKey{ns: ns.id, name: pod.Name}
@@ -75,7 +75,7 @@ func (e *Engine) UpsertPod(pod *v1.Pod) {
 // DeletePod forgets a pod. Tombstones carry the key, which is all it needs.
 func (e *Engine) DeletePod(namespace, name string) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 
 	ns := e.lookupNS(namespace)
 	if ns == nil {
@@ -124,7 +124,7 @@ func (e *Engine) applyPod(ns *nsEntry, r *podRec, sign int32) {
 func (e *Engine) touchNS(ns *nsEntry, rev uint64) {
 	if ns.known {
 		ns.rev = rev
-		e.changes.record(Change{Revision: rev, Kind: KindNamespace, Type: Modified, Name: ns.name})
+		e.changes.record(changeRec{rev: rev, kind: KindNamespace, typ: Modified, name: ns.name, labels: ns.labels})
 	}
 }
 
@@ -135,14 +135,14 @@ func (e *Engine) touchNode(c *cell, rev uint64) {
 	}
 	if n := e.nodes[c.node]; n.known {
 		n.rev = rev
-		e.changes.record(Change{Revision: rev, Kind: KindNode, Type: Modified, Name: n.name})
+		e.changes.record(changeRec{rev: rev, kind: KindNode, typ: Modified, name: n.name, labels: n.labels})
 	}
 }
 
 // UpsertNode records the current state of a node.
 func (e *Engine) UpsertNode(node *v1.Node) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 
 	n := e.internNode(node.Name)
 	flags := nodeFlagsOf(node)
@@ -155,7 +155,9 @@ func (e *Engine) UpsertNode(node *v1.Node) {
 	if n.known {
 		e.applyNodeAggregate(n, -1)
 	}
+	prevLabels := n.labels // nil unless known
 	if !sameLabels {
+		// Replaced, never modified in place: change records share it.
 		n.labels = maps.Clone(node.Labels)
 	}
 	if !sameRes {
@@ -176,26 +178,33 @@ func (e *Engine) UpsertNode(node *v1.Node) {
 	}
 	rev := e.changes.bump()
 	n.rev = rev
-	e.changes.record(Change{Revision: rev, Kind: KindNode, Type: typ, Name: n.name})
+	rec := changeRec{rev: rev, kind: KindNode, typ: typ, name: n.name, labels: n.labels}
+	if typ == Modified && !sameLabels {
+		e.changes.recordExtra(rec, recExtra{prev: prevLabels})
+	} else {
+		e.changes.record(rec)
+	}
 }
 
 // DeleteNode forgets a node object. Pods still bound to it keep counting, as
 // pods of an unknown node, until they are deleted or move.
 func (e *Engine) DeleteNode(name string) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 
 	id, ok := e.nodeIDs[name]
 	if !ok || !e.nodes[id].known {
 		return
 	}
 	n := e.nodes[id]
+	last := e.nodeTotals(n) // deletes are rare: the record keeps the last state
 	e.applyNodeAggregate(n, -1)
 	delete(e.notReady, id)
+	prevLabels := n.labels
 	n.known, n.flags, n.labels, n.resources, n.created = false, 0, nil, nil, metav1.Time{}
 	rev := e.changes.bump()
 	n.rev = rev
-	e.changes.record(Change{Revision: rev, Kind: KindNode, Type: Deleted, Name: n.name})
+	e.changes.recordExtra(changeRec{rev: rev, kind: KindNode, typ: Deleted, name: n.name, labels: prevLabels}, recExtra{lastNode: &last})
 	e.releaseNodeIfUnused(n)
 }
 
@@ -256,14 +265,16 @@ func (e *Engine) nodeResources(node *v1.Node) []nodeRes {
 // UpsertNamespace records the current state of a namespace.
 func (e *Engine) UpsertNamespace(namespace *v1.Namespace) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 
 	ns := e.internNS(namespace.Name)
 	sameLabels := maps.Equal(ns.labels, namespace.Labels)
 	if ns.known && sameLabels && ns.created.Equal(&namespace.CreationTimestamp) {
 		return
 	}
+	prevLabels := ns.labels // nil unless known
 	if !sameLabels {
+		// Replaced, never modified in place: change records share it.
 		ns.labels = maps.Clone(namespace.Labels)
 	}
 	ns.created = namespace.CreationTimestamp
@@ -275,31 +286,38 @@ func (e *Engine) UpsertNamespace(namespace *v1.Namespace) {
 	}
 	rev := e.changes.bump()
 	ns.rev = rev
-	e.changes.record(Change{Revision: rev, Kind: KindNamespace, Type: typ, Name: ns.name})
+	rec := changeRec{rev: rev, kind: KindNamespace, typ: typ, name: ns.name, labels: ns.labels}
+	if typ == Modified && !sameLabels {
+		e.changes.recordExtra(rec, recExtra{prev: prevLabels})
+	} else {
+		e.changes.record(rec)
+	}
 }
 
 // DeleteNamespace forgets a namespace object. Its pods, workloads and quotas
 // keep counting until their own deletes arrive.
 func (e *Engine) DeleteNamespace(name string) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 
 	ns := e.lookupNS(name)
 	if ns == nil || !ns.known {
 		return
 	}
+	last := e.namespaceTotals(ns) // deletes are rare: the record keeps the last state
+	prevLabels := ns.labels
 	ns.known, ns.labels, ns.created = false, nil, metav1.Time{}
 	e.knownNamespaces--
 	rev := e.changes.bump()
 	ns.rev = rev
-	e.changes.record(Change{Revision: rev, Kind: KindNamespace, Type: Deleted, Name: ns.name})
+	e.changes.recordExtra(changeRec{rev: rev, kind: KindNamespace, typ: Deleted, name: ns.name, labels: prevLabels}, recExtra{lastNS: &last})
 	e.releaseNSIfUnused(ns)
 }
 
 // UpsertResourceQuota records a quota's hard limits and usage.
 func (e *Engine) UpsertResourceQuota(q *v1.ResourceQuota) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 
 	hard := q.Status.Hard
 	if hard == nil {
@@ -319,7 +337,7 @@ func (e *Engine) UpsertResourceQuota(q *v1.ResourceQuota) {
 // DeleteResourceQuota forgets a quota.
 func (e *Engine) DeleteResourceQuota(namespace, name string) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 
 	ns := e.lookupNS(namespace)
 	if ns == nil {
@@ -388,7 +406,7 @@ func replicasOrDefault(r *int32) int32 {
 
 func (e *Engine) upsertWorkload(kind workloadKind, namespace, name string, ready bool) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 
 	ns := e.internNS(namespace)
 	key := workloadKey{kind: kind, ns: ns.id, name: name}
@@ -406,7 +424,7 @@ func (e *Engine) upsertWorkload(kind workloadKind, namespace, name string, ready
 
 func (e *Engine) deleteWorkload(kind workloadKind, namespace, name string) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 
 	ns := e.lookupNS(namespace)
 	if ns == nil {

@@ -292,18 +292,33 @@ func (e *Engine) crashLoopingNames(nodeOn, nsOn []bool, limit int) []string {
 
 // Node returns the summary of a known node.
 func (e *Engine) Node(name string) (NodeTotals, bool) {
+	n, _, ok := e.NodeAt(name)
+	return n, ok
+}
+
+// NodeAt is Node that also returns the revision it read the engine at,
+// under the same lock: the summary is the node's state at that revision.
+func (e *Engine) NodeAt(name string) (NodeTotals, uint64, bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	id, ok := e.nodeIDs[name]
 	if !ok || !e.nodes[id].known {
-		return NodeTotals{}, false
+		return NodeTotals{}, e.changes.rev, false
 	}
-	return e.nodeTotals(e.nodes[id]), true
+	return e.nodeTotals(e.nodes[id]), e.changes.rev, true
 }
 
 // ListNodes returns the known nodes whose labels match selector (nil: all),
 // sorted by name. It costs O(nodes).
 func (e *Engine) ListNodes(selector labels.Selector) []NodeTotals {
+	out, _ := e.ListNodesAt(selector)
+	return out
+}
+
+// ListNodesAt is ListNodes that also returns the revision it read the
+// engine at, under the same lock: the list is exactly the state at that
+// revision.
+func (e *Engine) ListNodesAt(selector labels.Selector) ([]NodeTotals, uint64) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	selector = restrictive(selector)
@@ -314,7 +329,7 @@ func (e *Engine) ListNodes(selector labels.Selector) []NodeTotals {
 		}
 	}
 	slices.SortFunc(out, func(a, b NodeTotals) int { return cmp.Compare(a.Name, b.Name) })
-	return out
+	return out, e.changes.rev
 }
 
 func (e *Engine) nodeTotals(n *nodeEntry) NodeTotals {
@@ -343,18 +358,32 @@ func (e *Engine) nodeTotals(n *nodeEntry) NodeTotals {
 
 // Namespace returns the summary of a known namespace.
 func (e *Engine) Namespace(name string) (NamespaceTotals, bool) {
+	ns, _, ok := e.NamespaceAt(name)
+	return ns, ok
+}
+
+// NamespaceAt is Namespace that also returns the revision it read the
+// engine at, under the same lock.
+func (e *Engine) NamespaceAt(name string) (NamespaceTotals, uint64, bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	ns := e.lookupNS(name)
 	if ns == nil || !ns.known {
-		return NamespaceTotals{}, false
+		return NamespaceTotals{}, e.changes.rev, false
 	}
-	return e.namespaceTotals(ns), true
+	return e.namespaceTotals(ns), e.changes.rev, true
 }
 
 // ListNamespaces returns the known namespaces whose labels match selector
 // (nil: all), sorted by name. It costs O(namespaces).
 func (e *Engine) ListNamespaces(selector labels.Selector) []NamespaceTotals {
+	out, _ := e.ListNamespacesAt(selector)
+	return out
+}
+
+// ListNamespacesAt is ListNamespaces that also returns the revision it
+// read the engine at, under the same lock.
+func (e *Engine) ListNamespacesAt(selector labels.Selector) ([]NamespaceTotals, uint64) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	selector = restrictive(selector)
@@ -365,7 +394,7 @@ func (e *Engine) ListNamespaces(selector labels.Selector) []NamespaceTotals {
 		}
 	}
 	slices.SortFunc(out, func(a, b NamespaceTotals) int { return cmp.Compare(a.Name, b.Name) })
-	return out
+	return out, e.changes.rev
 }
 
 func (e *Engine) namespaceTotals(ns *nsEntry) NamespaceTotals {
@@ -385,4 +414,25 @@ func (e *Engine) namespaceTotals(ns *nsEntry) NamespaceTotals {
 	}
 	slices.SortFunc(t.Quotas, func(a, b QuotaTotals) int { return cmp.Compare(a.Name, b.Name) })
 	return t
+}
+
+// clone returns a copy that shares nothing with t.
+func (t *NodeTotals) clone() NodeTotals {
+	c := *t
+	c.Labels = maps.Clone(t.Labels)
+	c.Resources = slices.Clone(t.Resources)
+	return c
+}
+
+// clone returns a copy that shares nothing with t.
+func (t *NamespaceTotals) clone() NamespaceTotals {
+	c := *t
+	c.Labels = maps.Clone(t.Labels)
+	c.Resources = slices.Clone(t.Resources)
+	c.Quotas = slices.Clone(t.Quotas)
+	for i := range c.Quotas {
+		c.Quotas[i].Hard = c.Quotas[i].Hard.DeepCopy()
+		c.Quotas[i].Used = c.Quotas[i].Used.DeepCopy()
+	}
+	return c
 }
