@@ -2,15 +2,24 @@
 // read-only Kubernetes resource: get, list and watch with label selectors,
 // metadata field selectors and resourceVersion semantics, read live from the
 // engine with no etcd behind them. The resource packages (nodesummary,
-// namespacesummary) supply how to read and convert one kind of summary.
+// namespacesummary) supply how to read and convert one kind of summary
+// (NodeReader, NamespaceReader).
 //
 // # Resource versions
 //
 // An object's resourceVersion is the engine revision of its summary's last
-// change, and a list's is the engine revision it was read at. Revisions are
-// only meaningful to this server process: a revision the engine has not
-// reached, or one whose changes have left the engine's change ring, is
-// answered with 410 Gone so that clients relist.
+// change, and a list's is the engine revision it was read at. Every read
+// takes the items and the revision under one engine lock, so a list is
+// exactly the state at its resourceVersion: a watch from it misses nothing
+// and repeats nothing the list already showed. Watch events are exact in the
+// same way (see Store.Watch): after an event at resourceVersion R the
+// client sees exactly the summaries visible at R, so a watch resumed from R
+// sends ADDED only for summaries the client lacks and DELETED only for
+// summaries it holds.
+//
+// Revisions are only meaningful to this server process: a revision the
+// engine has not reached, or one whose changes of the resource have left the
+// engine's change ring, is answered with 410 Gone so that clients relist.
 package livestore
 
 import (
@@ -66,14 +75,104 @@ type Config[T Object] struct {
 	Kind summary.ChangeKind
 	// Namespaced serves each summary in the namespace named after its key.
 	Namespaced bool
-	// Get reads the summary of a key; false when the engine does not know it.
-	Get func(key string) (T, bool)
-	// List reads the summaries whose labels match sel (nil: all).
-	List func(sel labels.Selector) []T
+	// Read reads the summaries of Kind from Engine: see NodeReader and
+	// NamespaceReader.
+	Read Reader[T]
 	// New returns an empty object.
 	New func() T
 	// NewList returns the resource's list type holding items.
 	NewList func(items []T) runtime.Object
+}
+
+// Reader reads one kind of summary from the engine, converted to the API
+// type T. Each method reads under one engine lock, so what it returns is
+// exactly the engine's state at the revision it returns.
+type Reader[T Object] interface {
+	// Get reads the summary of a key; false when the engine does not know
+	// it.
+	Get(key string) (T, uint64, bool)
+	// List reads the summaries whose labels match sel (nil: all), sorted
+	// by key.
+	List(sel labels.Selector) ([]T, uint64)
+	// Changes reads the change records after afterRev that f accepts and
+	// the state of the summaries they name.
+	Changes(afterRev uint64, f summary.ChangeFilter) (Batch[T], error)
+}
+
+// Batch is a summary.ChangeBatch whose states are converted on demand.
+type Batch[T Object] struct {
+	// Revision and Changes are those of the engine's batch.
+	Revision uint64
+	Changes  []summary.WatchedChange
+	// Current returns a new object holding a summary's state at Revision,
+	// if the engine's batch has it (see summary.ChangeBatch.Current).
+	Current func(key string) (T, bool)
+	// Deleted returns a new object holding the last state of the summary
+	// that Changes[i], a Deleted change, removed.
+	Deleted func(i int) (T, bool)
+}
+
+// NodeReader reads node summaries from e, converted by convert.
+func NodeReader[T Object](e *summary.Engine, convert func(summary.NodeTotals) T) Reader[T] {
+	return engineReader[summary.NodeTotals, T]{get: e.NodeAt, list: e.ListNodesAt, changes: e.NodeChangesWithState, convert: convert}
+}
+
+// NamespaceReader reads namespace summaries from e, converted by convert.
+func NamespaceReader[T Object](e *summary.Engine, convert func(summary.NamespaceTotals) T) Reader[T] {
+	return engineReader[summary.NamespaceTotals, T]{get: e.NamespaceAt, list: e.ListNamespacesAt, changes: e.NamespaceChangesWithState, convert: convert}
+}
+
+// engineReader adapts the engine's reads of summaries S.
+type engineReader[S summary.NodeTotals | summary.NamespaceTotals, T Object] struct {
+	get     func(string) (S, uint64, bool)
+	list    func(labels.Selector) ([]S, uint64)
+	changes func(uint64, summary.ChangeFilter) (summary.ChangeBatch[S], error)
+	convert func(S) T
+}
+
+func (r engineReader[S, T]) Get(key string) (T, uint64, bool) {
+	s, rev, ok := r.get(key)
+	if !ok {
+		var zero T
+		return zero, rev, false
+	}
+	return r.convert(s), rev, true
+}
+
+func (r engineReader[S, T]) List(sel labels.Selector) ([]T, uint64) {
+	all, rev := r.list(sel)
+	out := make([]T, len(all))
+	for i, s := range all {
+		out[i] = r.convert(s)
+	}
+	return out, rev
+}
+
+func (r engineReader[S, T]) Changes(afterRev uint64, f summary.ChangeFilter) (Batch[T], error) {
+	b, err := r.changes(afterRev, f)
+	if err != nil {
+		return Batch[T]{Revision: b.Revision}, err
+	}
+	return Batch[T]{
+		Revision: b.Revision,
+		Changes:  b.Changes,
+		Current: func(key string) (T, bool) {
+			s, ok := b.Current[key]
+			if !ok {
+				var zero T
+				return zero, false
+			}
+			return r.convert(s), true
+		},
+		Deleted: func(i int) (T, bool) {
+			s, ok := b.Deleted[i]
+			if !ok {
+				var zero T
+				return zero, false
+			}
+			return r.convert(s), true
+		},
+	}, nil
 }
 
 // Store implements get, list and watch of one kind of summary. It
@@ -112,7 +211,7 @@ func (s *Store[T]) Get(ctx context.Context, name string, _ *metav1.GetOptions) (
 			return nil, apierrors.NewNotFound(s.cfg.Resource, name)
 		}
 	}
-	obj, ok := s.cfg.Get(name)
+	obj, _, ok := s.cfg.Read.Get(name)
 	if !ok {
 		return nil, apierrors.NewNotFound(s.cfg.Resource, name)
 	}
@@ -139,19 +238,13 @@ func (s *Store[T]) List(ctx context.Context, opts *metainternalversion.ListOptio
 		return nil, err
 	}
 
-	// The revision is read before the items, under a separate engine read
-	// lock. Every change up to rev is then reflected in the items, and a
-	// change applied between the two reads is both (maybe) in the items and
-	// after rev, so a watch from rev replays it: a client may see a change
-	// twice, never miss one. When the revision did not move across the read,
-	// the list is exactly the state at rev.
-	rev := s.cfg.Engine.Revision()
-	items := s.read(f)
-	exact := s.cfg.Engine.Revision() == rev
+	// The items and the revision are read under one engine lock: the list
+	// is exactly the state at rev.
+	items, rev := s.read(f)
 
 	if opts.ResourceVersion != "" && opts.ResourceVersion != "0" {
 		switch {
-		case opts.ResourceVersionMatch == metav1.ResourceVersionMatchExact && (minRev != rev || !exact):
+		case opts.ResourceVersionMatch == metav1.ResourceVersionMatchExact && minRev != rev:
 			return nil, apierrors.NewResourceExpired(fmt.Sprintf("resource version %d is not available: %s are served at the current revision only (now %d)", minRev, s.cfg.Resource, rev))
 		case minRev > rev:
 			return nil, s.tooNew(minRev, rev)
@@ -167,22 +260,23 @@ func (s *Store[T]) List(ctx context.Context, opts *metainternalversion.ListOptio
 	return list, nil
 }
 
-// read returns the summaries f selects, sorted by key.
-func (s *Store[T]) read(f filter) []T {
+// read returns the summaries f selects, sorted by key, and the revision
+// they were read at.
+func (s *Store[T]) read(f filter) ([]T, uint64) {
 	// A namespace or an exact name pins a single key: read just that one
 	// instead of every summary.
 	if key, ok := f.onlyKey(); ok {
-		obj, found := s.cfg.Get(key)
+		obj, rev, found := s.cfg.Read.Get(key)
 		if !found || !f.keyMatches(key) || !f.labelsMatch(obj) {
-			return nil
+			return nil, rev
 		}
-		return []T{obj}
+		return []T{obj}, rev
 	}
-	all := s.cfg.List(f.labels)
+	all, rev := s.cfg.Read.List(f.labels)
 	if f.fields == nil {
-		return all
+		return all, rev
 	}
-	return slices.DeleteFunc(all, func(obj T) bool { return !f.keyMatches(obj.GetName()) })
+	return slices.DeleteFunc(all, func(obj T) bool { return !f.keyMatches(obj.GetName()) }), rev
 }
 
 // parseResourceVersion parses a resourceVersion; "" and "0" are zero.
@@ -258,6 +352,15 @@ func (f filter) keyMatches(key string) bool {
 		set[fieldNamespace] = key
 	}
 	return f.fields.Matches(set)
+}
+
+// changeFilter is the filter for the engine's change batches.
+func (f filter) changeFilter() summary.ChangeFilter {
+	cf := summary.ChangeFilter{Labels: f.labels}
+	if f.namespace != "" || f.fields != nil {
+		cf.Name = f.keyMatches
+	}
+	return cf
 }
 
 // labelsMatch applies the label selector.

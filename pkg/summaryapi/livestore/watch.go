@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -24,37 +23,54 @@ import (
 //
 //   - With initial events (resourceVersion "" or "0", or sendInitialEvents
 //     true) the watch starts with an ADDED event for every selected summary,
-//     then, with sendInitialEvents and allowWatchBookmarks, a BOOKMARK
-//     annotated k8s.io/initial-events-end, as client-go's watch-list expects.
+//     read with the revision under one engine lock, then, with
+//     sendInitialEvents and allowWatchBookmarks, a BOOKMARK at that revision
+//     annotated k8s.io/initial-events-end, as client-go's watch-list
+//     expects.
 //   - Otherwise it streams the changes after the given resourceVersion, or
 //     after the current revision for "" / "0" without initial events.
 //
-// Each engine change record of this resource makes the watch read the
-// summary's current state and emit ADDED, MODIFIED or DELETED depending on
-// whether the client can see it (it exists and matches the selectors) and
-// whether the client was last told it could. A label change that moves a
-// summary into or out of the selector therefore reads as ADDED or DELETED,
-// like the watch cache does. Events always carry the current state, so a
-// burst of changes to one summary is delivered as one event.
+// The watch reads the engine in batches: every change record of this
+// resource after the revision delivered so far, together with the state of
+// the summaries they name, under one engine lock (see
+// summary.ChangeBatch). The engine tells, for each record, whether the
+// summary was visible to the request's selectors just before and just after
+// it, so the watch needs no memory of what it sent: a summary becoming
+// visible (created, or its labels now matching) is ADDED, one that stops
+// being visible (deleted, or its labels no longer matching) is DELETED, and
+// one that stays visible is MODIFIED. A DELETED event carries the summary as
+// the client last could see it, with the labels it matched by; for a deleted
+// summary that is its complete last state.
 //
-// A watch resumed from a resourceVersion cannot know which state the client
-// holds of a summary changed since then: events carry the state read when
-// they were sent, which may be newer than their resourceVersion. So the
-// changes made before the watch started are sent as if the client might see
-// every such summary, and one that is not visible (any more) is reported
-// DELETED even if the client never had it. Deletes are idempotent for
-// clients; a missed one would leave a stale object forever. After that first
-// batch the watch knows exactly what the client sees.
+// Changes are folded per summary: the summary's records in a batch give one
+// event at its last record, carrying its state then, plus one event at each
+// record that changed its visibility. An event's resourceVersion is the
+// revision of its record, so after an event at resourceVersion R the client
+// sees exactly the summaries visible at R, and holds the state at R of every
+// summary with no change after R. Resuming from R (or from a list at R)
+// therefore neither misses nor invents anything: the first change of each
+// summary after R says whether the client has it, so there are no DELETED
+// events for summaries the client never had. Two exceptions keep that
+// promise: events whose records share a revision (one pod event changes two
+// nodes) carry that revision minus one, all but the last of them; and an
+// ADDED followed by more changes of the summary in the same batch carries
+// its newer state. In both cases the summary has a change after the event's
+// resourceVersion, which a resumed watch sends again.
 //
-// A resourceVersion whose changes have left the engine's ring, or that the
-// engine has not reached, fails with 410 Gone; a watcher that falls that far
-// behind mid-stream gets a 410 ERROR event and the watch closes. Either way
-// client-go reflectors relist.
+// Initial events carry each summary's own resourceVersion; a client that
+// resumes before it saw them all may get a DELETED for a summary it did not
+// get yet, as from the watch cache. client-go's watch-list restarts instead.
+//
+// A resourceVersion whose changes of this resource have left the engine's
+// ring, or that the engine has not reached, fails with 410 Gone; a watcher
+// that falls that far behind mid-stream gets a 410 ERROR event and the watch
+// closes. Either way client-go reflectors relist.
 //
 // With allowWatchBookmarks the watch also sends a BOOKMARK with the current
 // revision whenever it was idle for BookmarkInterval while the revision
 // moved. The watch ends when Stop is called or ctx ends; it blocks on the
-// engine's change notification and never polls.
+// engine's notification of changes of this resource (summary.Engine.WaitFor)
+// and never polls.
 func (s *Store[T]) Watch(ctx context.Context, opts *metainternalversion.ListOptions) (watch.Interface, error) {
 	if opts == nil {
 		opts = &metainternalversion.ListOptions{}
@@ -69,8 +85,7 @@ func (s *Store[T]) Watch(ctx context.Context, opts *metainternalversion.ListOpti
 	}
 	w := &watcher[T]{
 		store:     s,
-		filter:    f,
-		state:     make(map[string]keyState),
+		filter:    f.changeFilter(),
 		bookmarks: opts.AllowWatchBookmarks,
 		interval:  cmp.Or(s.BookmarkInterval, DefaultBookmarkInterval),
 		logger:    klog.FromContext(ctx).WithValues("resource", s.cfg.Resource.String()),
@@ -78,21 +93,25 @@ func (s *Store[T]) Watch(ctx context.Context, opts *metainternalversion.ListOpti
 	legacyStart := opts.ResourceVersion == "" || opts.ResourceVersion == "0"
 	switch {
 	case opts.SendInitialEvents != nil && *opts.SendInitialEvents, opts.SendInitialEvents == nil && legacyStart:
+		w.initial, w.after = s.read(f)
 		// The current state is "not older than" any revision the engine
 		// has reached.
-		if cur := s.cfg.Engine.Revision(); rv > cur {
-			return nil, s.tooNew(rv, cur)
+		if rv > w.after {
+			return nil, s.tooNew(rv, w.after)
 		}
-		w.startWithInitialEvents(opts.SendInitialEvents != nil)
+		w.initialEnd = opts.SendInitialEvents != nil
 	case legacyStart:
-		if err := w.startAfter(s.cfg.Engine.Revision()); err != nil {
-			return nil, err
-		}
+		w.after = s.cfg.Engine.Revision()
 	default:
-		if err := w.startAfter(rv); err != nil {
-			return nil, err
+		// Read the first batch now, so that a revision the engine cannot
+		// replay fails the request rather than the stream.
+		b, err := s.cfg.Read.Changes(rv, w.filter)
+		if err != nil {
+			return nil, w.expired(rv, err)
 		}
+		w.after, w.first = rv, &b
 	}
+	w.lastRV = w.after
 	w.logger.V(4).Info("Watch started", "resourceVersion", opts.ResourceVersion, "after", w.after,
 		"initialEvents", len(w.initial), "labels", opts.LabelSelector, "fields", opts.FieldSelector)
 
@@ -102,35 +121,18 @@ func (s *Store[T]) Watch(ctx context.Context, opts *metainternalversion.ListOpti
 	return pw, nil
 }
 
-// keyState is what the client was last told about a summary.
-type keyState struct {
-	// present: the last event was ADDED or MODIFIED.
-	present bool
-	// rev is the revision of the summary content last sent, so that a
-	// change record the client has already seen the result of is skipped.
-	rev uint64
-}
-
 // watcher is the state of one watch. Only its goroutine touches it after
 // Watch returns.
 type watcher[T Object] struct {
 	store  *Store[T]
-	filter filter
+	filter summary.ChangeFilter
 	// after is the revision through which changes have been delivered.
 	after uint64
 	// initial are the ADDED events to send first; first is the first batch
-	// of change records, read when the watch started.
+	// of changes, read when the watch started.
 	initial    []T
 	initialEnd bool
-	first      []summary.Change
-	// state has an entry for every summary this watch told the client of,
-	// and for existing summaries it found the client cannot see; summaries
-	// that no longer exist are dropped, since their next record must be an
-	// Added.
-	state map[string]keyState
-	// unseen says what the client sees of a key with no state, outside the
-	// first batch (see startAfter).
-	unseen unseenRule
+	first      *Batch[T]
 
 	bookmarks bool
 	interval  time.Duration
@@ -139,83 +141,6 @@ type watcher[T Object] struct {
 	lastRV   uint64
 	lastSent time.Time
 	logger   klog.Logger
-}
-
-// unseenRule says what the client sees of a summary the watch has no state
-// for.
-type unseenRule uint8
-
-const (
-	// unseenHidden: the client cannot see it. True when the watch sent the
-	// client everything it sees (initial events) or listed what it saw.
-	unseenHidden unseenRule = iota
-	// unseenIfExisted: the client sees it if it existed before its first
-	// change record, that is unless that record is an Added. Exact when
-	// seeing is existing: no label selector.
-	unseenIfExisted
-)
-
-// startWithInitialEvents snapshots the selected summaries for the initial
-// ADDED events. The revision is read before the summaries, so changes that
-// land in between are replayed after the snapshot; the state map then
-// recognises those the snapshot already shows and skips them.
-func (w *watcher[T]) startWithInitialEvents(endBookmark bool) {
-	w.after = w.store.cfg.Engine.Revision()
-	w.initial = w.store.read(w.filter)
-	for _, obj := range w.initial {
-		w.state[obj.GetName()] = keyState{present: true, rev: objectRevision(obj)}
-	}
-	w.initialEnd = endBookmark
-	w.lastRV = w.after
-}
-
-// startAfter prepares a watch of the changes after rev, failing with 410
-// when the engine cannot replay them. The changes already made, up to the
-// current revision cur, form the first batch.
-//
-// What does the client see? For a summary with no change in (rev, cur], its
-// state at rev, which is its state now. Events carry the state read when
-// they are sent, which may be newer than their resourceVersion (see
-// deliver), so for a summary changed in (rev, cur] the client may hold any
-// state from rev up to when it started this watch, which is before cur. The
-// first batch therefore assumes such a summary may be visible: if it no
-// longer is, the client gets a DELETED it may not need (deletions are
-// idempotent) rather than none it needs.
-//
-// For the others, without a label selector the client sees exactly the
-// summaries that exist, which the first change record of each key tells
-// (unseenIfExisted). With one, whether the client sees a summary depends on
-// its labels at rev, which the engine no longer has; so the matching
-// summaries are listed before the changes are read. A listed summary with no
-// change in (rev, cur] is visible; any other unlisted one is not.
-func (w *watcher[T]) startAfter(rev uint64) error {
-	var listed []T
-	if w.filter.labels != nil {
-		listed = w.store.read(w.filter)
-	}
-	changes, cur, err := w.store.cfg.Engine.Changes(rev)
-	if err != nil {
-		return w.expired(rev, err)
-	}
-	w.unseen = unseenIfExisted
-	if w.filter.labels != nil {
-		w.unseen = unseenHidden
-		changed := make(map[string]bool)
-		for _, c := range changes {
-			if c.Kind == w.store.cfg.Kind {
-				changed[c.Name] = true
-			}
-		}
-		for _, obj := range listed {
-			if key := obj.GetName(); !changed[key] {
-				w.state[key] = keyState{present: true, rev: objectRevision(obj)}
-			}
-		}
-	}
-	w.first = changes
-	w.after = cur
-	w.lastRV = rev
-	return nil
 }
 
 // expired turns an engine error about rev into the API error.
@@ -259,10 +184,12 @@ func (w *watcher[T]) run(ctx context.Context, out chan<- watch.Event, stop <-cha
 			return
 		}
 	}
-	if !w.deliver(w.first, true, send) {
-		return
+	if w.first != nil {
+		if !w.deliver(w.first, send) {
+			return
+		}
+		w.first = nil
 	}
-	w.first = nil
 
 	var tick <-chan time.Time
 	if w.bookmarks {
@@ -270,26 +197,26 @@ func (w *watcher[T]) run(ctx context.Context, out chan<- watch.Event, stop <-cha
 		defer t.Stop()
 		tick = t.C
 	}
+	kind := w.store.cfg.Kind
 	for {
 		select {
-		case <-w.store.cfg.Engine.Wait(w.after):
+		case <-w.store.cfg.Engine.WaitFor(kind, w.after):
 		case <-tick:
 		case <-stop:
 			return
 		case <-ctx.Done():
 			return
 		}
-		changes, cur, err := w.store.cfg.Engine.Changes(w.after)
+		b, err := w.store.cfg.Read.Changes(w.after, w.filter)
 		if err != nil {
 			w.logger.V(2).Info("Watch fell behind the engine's change ring", "after", w.after, "err", err)
 			status := apierrors.NewResourceExpired(fmt.Sprintf("the watch fell behind: %v", err)).Status()
 			send(watch.Event{Type: watch.Error, Object: &status})
 			return
 		}
-		if !w.deliver(changes, false, send) {
+		if !w.deliver(&b, send) {
 			return
 		}
-		w.after = cur
 		if w.bookmarks && w.after > w.lastRV && time.Since(w.lastSent) >= w.interval {
 			if !send(w.bookmark(false)) {
 				return
@@ -309,112 +236,124 @@ func (w *watcher[T]) bookmark(initialEventsEnd bool) watch.Event {
 	return watch.Event{Type: watch.Bookmark, Object: obj}
 }
 
-// pendingKey collects a batch's change records of one key.
-type pendingKey struct {
-	key   string
-	first summary.ChangeType
-	last  uint64
-}
-
-// deliver sends the events a batch of change records calls for; first marks
-// the batch read when the watch started. It returns false when the watch
-// ended.
-//
-// The records are collapsed per key and the keys sent in the order of their
-// last record, and each event's resourceVersion is that record's revision.
-// The content may be newer, when the summary changed again before it was
-// read: this watch then skips the later record, and a watch resumed from an
-// earlier resourceVersion treats the summary as one the client may see
-// (startAfter). A client
-// that resumes from the resourceVersion of any event therefore misses
-// nothing: every key sent before it had its last record at or before that
-// revision, and every key after it has a record after it. Keys whose last
-// records share a revision (one pod event touches two nodes) carry that
-// revision minus one, all but the last of them, so resuming from any of them
-// replays the others.
-func (w *watcher[T]) deliver(changes []summary.Change, first bool, send func(watch.Event) bool) bool {
-	var keys []pendingKey
-	index := make(map[string]int)
-	for _, c := range changes {
-		if c.Kind != w.store.cfg.Kind || !w.filter.keyMatches(c.Name) {
-			continue
-		}
-		if i, ok := index[c.Name]; ok {
-			keys[i].last = c.Revision
-			continue
-		}
-		index[c.Name] = len(keys)
-		keys = append(keys, pendingKey{key: c.Name, first: c.Type, last: c.Revision})
-	}
-	slices.SortStableFunc(keys, func(a, b pendingKey) int { return cmp.Compare(a.last, b.last) })
-	for i, p := range keys {
-		rv := p.last
-		if i+1 < len(keys) && keys[i+1].last == rv {
-			rv--
-		}
-		ev, ok := w.event(p, first)
-		if !ok {
-			continue
-		}
-		ev.Object.(Object).SetResourceVersion(summaryapi.ResourceVersion(rv))
-		if !send(ev) {
+// deliver sends the events of a batch and moves after to its revision. It
+// returns false when the watch ended.
+func (w *watcher[T]) deliver(b *Batch[T], send func(watch.Event) bool) bool {
+	for _, ev := range w.store.events(b) {
+		ev.obj.SetResourceVersion(summaryapi.ResourceVersion(ev.rev))
+		if !send(watch.Event{Type: ev.typ, Object: ev.obj}) {
 			return false
 		}
-		w.lastRV = rv
+		w.lastRV = ev.rev
 	}
+	w.after = b.Revision
 	return true
 }
 
-// event returns the event one key's changes call for, if any, and records
-// what the client now knows. In the first batch a key with no state may be
-// visible to the client or not (see startAfter).
-func (w *watcher[T]) event(p pendingKey, firstBatch bool) (watch.Event, bool) {
-	obj, exists := w.store.cfg.Get(p.key)
-	visible := exists && w.filter.labelsMatch(obj)
-	st, known := w.state[p.key]
-	maybe := !known && firstBatch
-	if !known {
-		st.present = maybe || (w.unseen == unseenIfExisted && p.first != summary.Added)
-	}
-	var rev uint64
-	if exists {
-		rev = objectRevision(obj)
-		w.state[p.key] = keyState{present: visible, rev: rev}
-	} else {
-		delete(w.state, p.key)
-	}
-
-	switch {
-	case visible && (!st.present || maybe && p.first == summary.Added):
-		// For a maybe, both types make clients store the object; ADDED
-		// reads better for a summary created since the client's revision.
-		return watch.Event{Type: watch.Added, Object: obj}, true
-	case visible && rev > st.rev:
-		return watch.Event{Type: watch.Modified, Object: obj}, true
-	case visible:
-		// The client already has this content, from the initial events
-		// or from an event sent when an earlier record was processed.
-		return watch.Event{}, false
-	case st.present:
-		// A summary that left the label selector is sent as it is now,
-		// no longer matching; a deleted one only by its identity.
-		if !exists {
-			// The engine forgets a deleted summary: the event carries its
-			// identity, which is all clients key deletions by.
-			obj = w.store.cfg.New()
-			obj.SetName(p.key)
-			if w.store.cfg.Namespaced {
-				obj.SetNamespace(p.key)
-			}
-		}
-		return watch.Event{Type: watch.Deleted, Object: obj}, true
-	default:
-		return watch.Event{}, false
-	}
+// pendingEvent is an event of a batch, at the record of index seq.
+type pendingEvent[T Object] struct {
+	rev uint64
+	seq int
+	typ watch.EventType
+	obj T
 }
 
-// objectRevision parses the resourceVersion summaryapi gave the object.
-func objectRevision(obj Object) uint64 {
-	rev, _ := strconv.ParseUint(obj.GetResourceVersion(), 10, 64)
-	return rev
+// events turns a batch into events, in the order of their records (see
+// Watch): per summary, one event at each record that changed whether the
+// client sees it, and a MODIFIED at its last record if it stayed visible
+// through the batch.
+func (s *Store[T]) events(b *Batch[T]) []pendingEvent[T] {
+	byKey := make(map[string][]int)
+	var keys []string
+	for i, c := range b.Changes {
+		if _, ok := byKey[c.Name]; !ok {
+			keys = append(keys, c.Name)
+		}
+		byKey[c.Name] = append(byKey[c.Name], i)
+	}
+	var evs []pendingEvent[T]
+	for _, key := range keys {
+		idx := byKey[key]
+		lastFlip := -1
+		for _, i := range idx {
+			if c := &b.Changes[i]; c.WasVisible != c.Visible {
+				lastFlip = i
+			}
+		}
+		if lastFlip < 0 {
+			// Visible throughout, or never: at most one MODIFIED with the
+			// state after the last record, which is the current state.
+			last := idx[len(idx)-1]
+			if b.Changes[last].Visible {
+				if obj, ok := b.Current(key); ok {
+					evs = append(evs, pendingEvent[T]{rev: b.Changes[last].Revision, seq: last, typ: watch.Modified, obj: obj})
+				}
+			}
+			continue
+		}
+		for n, i := range idx {
+			c := &b.Changes[i]
+			if c.WasVisible == c.Visible {
+				continue
+			}
+			ev := pendingEvent[T]{rev: c.Revision, seq: i, typ: watch.Deleted}
+			if c.Visible {
+				ev.typ = watch.Added
+			}
+			ok := false
+			switch {
+			case c.Visible && i == lastFlip:
+				// Visible from here to the end of the batch: the current
+				// state, which folds in any later change.
+				ev.obj, ok = b.Current(key)
+			case c.Type == summary.Deleted:
+				// The complete last state.
+				ev.obj, ok = b.Deleted(i)
+			}
+			if !ok {
+				// Made visible and invisible again within the batch, or
+				// relabeled out of the selector: the engine has the
+				// summary's state at a later record only, shown with the
+				// labels the client sees (or saw) it with.
+				ev.obj = s.stateFrom(b, key, idx[n:])
+				ev.obj.SetLabels(c.SeenLabels)
+			}
+			evs = append(evs, ev)
+		}
+	}
+	slices.SortFunc(evs, func(a, b pendingEvent[T]) int {
+		return cmp.Or(cmp.Compare(a.rev, b.rev), cmp.Compare(a.seq, b.seq))
+	})
+	// Events whose records share a revision: all but the last carry the
+	// revision before, so that resuming from any of them replays the rest.
+	for i := 0; i+1 < len(evs); i++ {
+		if evs[i].rev == evs[i+1].rev {
+			evs[i].rev--
+		}
+	}
+	return evs
+}
+
+// stateFrom returns the state of a summary the engine has nearest after
+// the records idx (indexes of the summary's records in b): the last state
+// before its next deletion, else its current state, else just its
+// identity.
+func (s *Store[T]) stateFrom(b *Batch[T], key string, idx []int) T {
+	for _, i := range idx {
+		if b.Changes[i].Type == summary.Deleted {
+			if obj, ok := b.Deleted(i); ok {
+				return obj
+			}
+			break
+		}
+	}
+	if obj, ok := b.Current(key); ok {
+		return obj
+	}
+	obj := s.cfg.New()
+	obj.SetName(key)
+	if s.cfg.Namespaced {
+		obj.SetNamespace(key)
+	}
+	return obj
 }

@@ -6,7 +6,6 @@
 package namespacesummary
 
 import (
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/rest"
 
@@ -42,22 +41,8 @@ func NewREST(engine *summary.Engine) *REST {
 		Resource:   clusterview.Resource("namespacesummaries"),
 		Kind:       summary.KindNamespace,
 		Namespaced: true,
-		Get: func(name string) (*clusterview.NamespaceSummary, bool) {
-			ns, ok := engine.Namespace(name)
-			if !ok {
-				return nil, false
-			}
-			return summaryapi.NamespaceSummary(ns), true
-		},
-		List: func(sel labels.Selector) []*clusterview.NamespaceSummary {
-			nss := engine.ListNamespaces(sel)
-			out := make([]*clusterview.NamespaceSummary, len(nss))
-			for i, ns := range nss {
-				out[i] = summaryapi.NamespaceSummary(ns)
-			}
-			return out
-		},
-		New: func() *clusterview.NamespaceSummary { return &clusterview.NamespaceSummary{} },
+		Read:       livestore.NamespaceReader(engine, summaryapi.NamespaceSummary),
+		New:        func() *clusterview.NamespaceSummary { return &clusterview.NamespaceSummary{} },
 		NewList: func(items []*clusterview.NamespaceSummary) runtime.Object {
 			// Items is never nil so that an empty list encodes as [].
 			list := &clusterview.NamespaceSummaryList{Items: make([]clusterview.NamespaceSummary, len(items))}

@@ -353,3 +353,27 @@ func TestWatchExpired(t *testing.T) {
 		t.Errorf("Watch(too new) error = %v, want 410", err)
 	}
 }
+
+func TestWatchDeletesCarryTheLastState(t *testing.T) {
+	e := testEngine()
+	e.UpsertNamespace(mkNS("team-c", "tier", "gold"))
+	e.UpsertPod(mkPod("team-c", "p1", "n1", corev1.PodRunning, nil, nil))
+	r := NewREST(e)
+	from := rev(e)
+	w, err := r.Watch(nsCtx(""), &metainternalversion.ListOptions{ResourceVersion: from, LabelSelector: labels.SelectorFromSet(labels.Set{"tier": "gold"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	// Deleting a namespace the selector does not match says nothing.
+	e.DeleteNamespace("team-a")
+	expectQuiet(t, w)
+	e.DeleteNamespace("team-c")
+	ev := nextEvent(t, w)
+	obj := ev.Object.(*clusterview.NamespaceSummary)
+	if ev.Type != watch.Deleted || obj.Name != "team-c" || obj.Namespace != "team-c" || obj.Labels["tier"] != "gold" ||
+		obj.Pods.Total != 1 || obj.ResourceVersion != rev(e) {
+		t.Fatalf("event %s %+v, want team-c deleted with its last state", ev.Type, obj)
+	}
+	expectQuiet(t, w)
+}

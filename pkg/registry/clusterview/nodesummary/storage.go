@@ -5,7 +5,6 @@
 package nodesummary
 
 import (
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/rest"
 
@@ -39,22 +38,8 @@ func NewREST(engine *summary.Engine) *REST {
 		Engine:   engine,
 		Resource: clusterview.Resource("nodesummaries"),
 		Kind:     summary.KindNode,
-		Get: func(name string) (*clusterview.NodeSummary, bool) {
-			n, ok := engine.Node(name)
-			if !ok {
-				return nil, false
-			}
-			return summaryapi.NodeSummary(n), true
-		},
-		List: func(sel labels.Selector) []*clusterview.NodeSummary {
-			nodes := engine.ListNodes(sel)
-			out := make([]*clusterview.NodeSummary, len(nodes))
-			for i, n := range nodes {
-				out[i] = summaryapi.NodeSummary(n)
-			}
-			return out
-		},
-		New: func() *clusterview.NodeSummary { return &clusterview.NodeSummary{} },
+		Read:     livestore.NodeReader(engine, summaryapi.NodeSummary),
+		New:      func() *clusterview.NodeSummary { return &clusterview.NodeSummary{} },
 		NewList: func(items []*clusterview.NodeSummary) runtime.Object {
 			// Items is never nil so that an empty list encodes as [].
 			list := &clusterview.NodeSummaryList{Items: make([]clusterview.NodeSummary, len(items))}

@@ -359,16 +359,59 @@ func TestWatchLabelSelectorFromOlderRevision(t *testing.T) {
 	e.UpsertNode(mkNode("node-b", false, "2", "8Gi", "50", "zone", "a"))
 	e.UpsertNode(mkNode("node-c", true, "1", "1Gi", "10", "zone", "c"))
 	w := startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: from, LabelSelector: labels.SelectorFromSet(labels.Set{"zone": "a"})})
-	// node-b existed at the list, so it is reported as modified. node-c
-	// never matched, but the watch cannot rule out that the client holds a
-	// state of it newer than its resourceVersion (events carry the state
-	// read when sent), so a summary that changed since then and is not
-	// visible is reported deleted: deletions are idempotent.
-	expectEvents(t, w, "DELETED node-a *", "MODIFIED node-b *", "DELETED node-c *")
+	// The client's list at from held node-a only. node-a left the selector:
+	// DELETED, carrying the labels it matched by. node-b joined it: ADDED.
+	// node-c never matched: the client hears nothing of it.
+	ev, _ := nextEvent(t, w)
+	if got := describe(ev); got != "DELETED node-a 4" || ev.Object.(*clusterview.NodeSummary).Labels["zone"] != "a" {
+		t.Fatalf("first event = %s %+v, want node-a deleted with its zone=a labels", got, ev.Object.(*clusterview.NodeSummary).ObjectMeta)
+	}
+	expectEvents(t, w, "ADDED node-b 5")
 	expectQuiet(t, w)
-	// From then on the watch knows exactly what the client sees.
 	e.UpsertPod(mkPod("ns1", "p9", "node-a", "1", ""))
 	e.UpsertPod(mkPod("ns1", "p10", "node-c", "1", ""))
+	expectQuiet(t, w)
+	// A selected watch hears of the deletion of matching summaries only,
+	// with their last state.
+	e.DeleteNode("node-c")
+	e.DeleteNode("node-b")
+	ev, _ = nextEvent(t, w)
+	if got := describe(ev); got != "DELETED node-b "+rv(e) || ev.Object.(*clusterview.NodeSummary).Labels["zone"] != "a" ||
+		ev.Object.(*clusterview.NodeSummary).PodCapacity != 50 {
+		t.Fatalf("event = %s %+v, want node-b deleted with its last state", got, ev.Object)
+	}
+	expectQuiet(t, w)
+}
+
+func TestWatchFoldsABatchExactly(t *testing.T) {
+	// node-b joins zone=a, changes, and leaves again before the watch
+	// reads: the client is told it appeared and went, each event with the
+	// labels the client sees it with, so that resuming between the two
+	// events is exact as well.
+	e := testEngine()
+	r := NewREST(e)
+	sel := labels.SelectorFromSet(labels.Set{"zone": "a"})
+	from := rv(e)
+	e.UpsertNode(mkNode("node-b", false, "2", "8Gi", "50", "zone", "a"))
+	joined := rv(e)
+	e.UpsertPod(mkPod("ns1", "p2", "node-b", "100m", ""))
+	e.UpsertNode(mkNode("node-b", false, "2", "8Gi", "50", "zone", "b"))
+	left := rv(e)
+	e.UpsertPod(mkPod("ns1", "p3", "node-a", "100m", ""))
+	modified := rv(e)
+
+	w := startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: from, LabelSelector: sel})
+	for _, want := range []string{"ADDED node-b " + joined, "DELETED node-b " + left, "MODIFIED node-a " + modified} {
+		ev, _ := nextEvent(t, w)
+		if got := describe(ev); got != want || ev.Object.(*clusterview.NodeSummary).Labels["zone"] != "a" {
+			t.Fatalf("event %s with labels %v, want %s with zone=a", got, ev.Object.(*clusterview.NodeSummary).Labels, want)
+		}
+	}
+	expectQuiet(t, w)
+
+	// Resumed between the two: node-b is held, so it is deleted.
+	w = startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: joined, LabelSelector: sel})
+	expectEvents(t, w, "DELETED node-b "+left, "MODIFIED node-a "+modified)
 	expectQuiet(t, w)
 }
 
@@ -525,21 +568,24 @@ func TestWatchList(t *testing.T) {
 // TestWatchResumeNeverMisses mutates the engine at random while a client
 // keeps a cache from a watch that it drops and resumes, from the
 // resourceVersion of the last event it got, at random points. Whatever the
-// interleaving, the cache must end equal to a fresh list.
+// interleaving, every event must be exact for the client's cache (no
+// spurious DELETED, ADDED only for what it lacks, MODIFIED only for what it
+// holds, nothing outside the selector) and the cache must end equal to a
+// fresh list.
 func TestWatchResumeNeverMisses(t *testing.T) {
-	for _, selector := range []string{"", "zone=a"} {
+	for _, selector := range []string{"", "zone=a", "zone in (a,c)", "zone!=b"} {
 		t.Run("selector="+selector, func(t *testing.T) {
 			rnd := rand.New(rand.NewSource(1))
 			e := summary.New(summary.Options{})
 			r := NewREST(e)
 			sel, _ := labels.Parse(selector)
 			nodes := []string{"n0", "n1", "n2", "n3", "n4"}
-			zones := []string{"a", "b"}
+			zones := []string{"a", "b", "c"}
 			mutate := func() {
 				n := nodes[rnd.Intn(len(nodes))]
 				switch rnd.Intn(4) {
 				case 0:
-					e.UpsertNode(mkNode(n, rnd.Intn(2) == 0, "4", "8Gi", "10", "zone", zones[rnd.Intn(2)]))
+					e.UpsertNode(mkNode(n, rnd.Intn(2) == 0, "4", "8Gi", "10", "zone", zones[rnd.Intn(len(zones))]))
 				case 1:
 					e.DeleteNode(n)
 				default:
@@ -553,17 +599,32 @@ func TestWatchResumeNeverMisses(t *testing.T) {
 				t.Fatal(err)
 			}
 			lastRV := list.(*clusterview.NodeSummaryList).ResourceVersion
+			// apply checks that every event is exact for the client's
+			// cache: ADDED for a summary it does not hold, MODIFIED and
+			// DELETED for one it holds, always matching the selector.
 			apply := func(ev watch.Event) {
 				obj := ev.Object.(*clusterview.NodeSummary)
 				if prev, _ := strconv.ParseUint(lastRV, 10, 64); mustParse(obj.ResourceVersion) < prev {
 					t.Fatalf("resourceVersion went back from %s to %s", lastRV, obj.ResourceVersion)
 				}
 				lastRV = obj.ResourceVersion
+				_, held := cache[obj.Name]
+				if !sel.Matches(labels.Set(obj.Labels)) {
+					t.Fatalf("%s %s with labels %v, which the selector %q does not match", ev.Type, obj.Name, obj.Labels, selector)
+				}
 				switch ev.Type {
 				case watch.Added, watch.Modified:
+					if held != (ev.Type == watch.Modified) {
+						t.Fatalf("%s %s at %s; the client holds it: %v", ev.Type, obj.Name, obj.ResourceVersion, held)
+					}
 					cache[obj.Name] = fingerprint(obj)
 				case watch.Deleted:
+					if !held {
+						t.Fatalf("spurious DELETED %s at %s: the client does not hold it", obj.Name, obj.ResourceVersion)
+					}
 					delete(cache, obj.Name)
+				default:
+					t.Fatalf("unexpected %s event %+v", ev.Type, ev.Object)
 				}
 			}
 			// converge resumes from lastRV with the engine at rest: the cache
@@ -587,12 +648,12 @@ func TestWatchResumeNeverMisses(t *testing.T) {
 					}
 				}
 			}
-			for round := 0; round < 300; round++ {
+			for round := 0; round < 400; round++ {
 				w, err := r.Watch(clusterCtx(), &metainternalversion.ListOptions{ResourceVersion: lastRV, LabelSelector: sel})
 				if err != nil {
 					t.Fatalf("round %d: resuming from %s: %v", round, lastRV, err)
 				}
-				for range rnd.Intn(6) {
+				for range rnd.Intn(10) {
 					mutate()
 				}
 				// Read some of the events, then drop the watch.
