@@ -32,6 +32,7 @@ type cmdResult struct {
 	Samples []time.Duration
 	// OutputBytes is the size of the last run's standard output.
 	OutputBytes int
+	lastOutput  []byte
 }
 
 // commandTimeout bounds any one command-line peer run; the slowest, the
@@ -45,13 +46,17 @@ func (c cli) command(ctx context.Context, path string, args ...string) *exec.Cmd
 	return cmd
 }
 
-// timeCommand runs path once untimed (discovery caches, page cache), then
-// repeat times, timing each run from start to exit.
-func (c cli) timeCommand(ctx context.Context, repeat int, label, path string, args ...string) (cmdResult, error) {
+// timeCommand runs path repeat times, timing each run from start to exit,
+// after one untimed warm-up run (kubectl's discovery cache) if warmUp.
+func (c cli) timeCommand(ctx context.Context, warmUp bool, repeat int, label, path string, args ...string) (cmdResult, error) {
 	r := cmdResult{Command: label}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(repeat+1)*commandTimeout)
 	defer cancel()
-	for i := range repeat + 1 {
+	first := 0
+	if !warmUp {
+		first = 1
+	}
+	for i := first; i <= repeat; i++ {
 		var stdout, stderr bytes.Buffer
 		cmd := c.command(ctx, path, args...)
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -61,6 +66,7 @@ func (c cli) timeCommand(ctx context.Context, repeat int, label, path string, ar
 		}
 		d := time.Since(start)
 		r.OutputBytes = stdout.Len()
+		r.lastOutput = stdout.Bytes()
 		if i > 0 {
 			r.Samples = append(r.Samples, d)
 		}
@@ -78,19 +84,10 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// kubeCapacityTotals runs kube-capacity -o json once and returns its cluster
-// CPU and memory requests, for checking that it answers what clusterview
-// answers.
-func (c cli) kubeCapacityTotals(ctx context.Context, path string) (cpuMilli, memBytes int64, nodes int, err error) {
-	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
-	defer cancel()
-	cmd := c.command(ctx, path, "--kubeconfig", c.kubeconfig, "-o", "json")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	data, err := cmd.Output()
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("kube-capacity -o json: %w: %s", err, lastLines(stderr.String(), 5))
-	}
+// kubeCapacityTotals parses kube-capacity -o json output and returns its
+// cluster CPU and memory requests and its node count, for checking that it
+// answers what clusterview answers.
+func kubeCapacityTotals(data []byte) (cpuMilli, memBytes int64, nodes int, err error) {
 	var out struct {
 		Nodes         []json.RawMessage `json:"nodes"`
 		ClusterTotals struct {
