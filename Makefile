@@ -39,6 +39,13 @@ test-unit:
 test-integration: tools
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./test/integration/... ./internal/localcluster/...
 
+## test-ha: high-availability tests: two clusterview processes on a 3-member etcd
+##   cluster behind kube-apiserver, killed and restarted (docs/high-availability.md).
+##   About 3 minutes on 2 cores; -v prints the measured figures (FIGURE lines).
+.PHONY: test-ha
+test-ha: tools
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -v ./test/integration/ha/
+
 ## bench-smoke: run every Go benchmark once so that none of them rots.
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./pkg/...

@@ -1,0 +1,68 @@
+// Package ha tests clusterview deployed for high availability against real
+// components: two clusterview-apiserver processes sharing a 3-member etcd
+// cluster behind one real kube-apiserver (framework.StartHA). The tests kill
+// and restart replicas, etcd members and kube-apiserver and check what a
+// replicated deployment promises: both replicas serve, exactly one writes
+// statuses, leadership moves when the leader dies, acknowledged writes
+// survive an etcd member's loss, informers recover, and shutdown is graceful.
+// They log the measured figures as "FIGURE name: value" lines; run with -v to
+// see them (docs/high-availability.md quotes them).
+//
+// Replicas run as separate OS processes built from cmd/apiserver, not in the
+// test process: k8s.io/apiserver keeps metrics (among them
+// clusterview_status_writes_total, the evidence of who writes statuses),
+// feature gates and logging in process-wide globals that two in-process
+// servers would share, and only a real process can be SIGKILLed (no deferred
+// cleanup, no lease release, connections reset by the kernel) or SIGTERMed
+// through the real signal handler and exit with a real status.
+package ha
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/clusterview/clusterview/test/integration/framework"
+)
+
+// env is shared by the package's tests, which run one after another: each
+// test leaves it at full strength again (t.Cleanup calls env.Heal).
+var env *framework.HA
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	// A cold build of the control-plane binaries can take 15 minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	ctx = klog.NewContext(ctx, klog.Background())
+	dir, err := os.MkdirTemp("", "clusterview-ha-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	began := time.Now()
+	env, err = framework.StartHA(ctx, framework.HAOptions{Dir: dir})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting the HA deployment: %v\n(logs kept in %s)\n", err, dir)
+		return 1
+	}
+	fmt.Printf("FIGURE setup (build, 3 etcd members, kube-apiserver, 2 replicas, APIService Available): %v\n", time.Since(began).Round(time.Millisecond))
+	code := m.Run()
+	env.Stop()
+	if code != 0 {
+		// The processes' logs explain most failures.
+		fmt.Fprintf(os.Stderr, "logs kept in %s\n", dir)
+		return code
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	return code
+}
