@@ -51,6 +51,10 @@ type Options struct {
 	StatusUpdateInterval time.Duration
 	// LeaderElection decides which replica writes ClusterSummary statuses.
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
+	// ShutdownWatchTerminationGracePeriod bounds how long a shutting-down
+	// server waits for the watches it ends to drain. Zero would leave open
+	// watches to hold the shutdown until --request-timeout runs out.
+	ShutdownWatchTerminationGracePeriod time.Duration
 }
 
 // NewOptions returns the default options.
@@ -60,8 +64,9 @@ func NewOptions() *Options {
 			etcdPathPrefix,
 			apiserver.Codecs.LegacyCodec(v1beta1.SchemeGroupVersion),
 		),
-		DataDir:              "clusterview-data",
-		StatusUpdateInterval: time.Second,
+		DataDir:                             "clusterview-data",
+		StatusUpdateInterval:                time.Second,
+		ShutdownWatchTerminationGracePeriod: 10 * time.Second,
 		LeaderElection: componentbaseconfig.LeaderElectionConfiguration{
 			LeaderElect:       true,
 			LeaseDuration:     metav1.Duration{Duration: 15 * time.Second},
@@ -87,6 +92,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.StatusUpdateInterval, "status-update-interval", o.StatusUpdateInterval,
 		"Shortest time between two status writes of one ClusterSummary; changes within it are coalesced into one write.")
 	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, fs)
+	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
+		"On SIGTERM, end open watches and wait at most this long for them to drain, so a replica stops well within a pod's termination grace period.")
 }
 
 // embeddedEtcd reports whether the server runs its own etcd.
@@ -118,6 +125,9 @@ func (o *Options) Validate() error {
 		transport := &o.RecommendedOptions.Etcd.StorageConfig.Transport
 		transport.ServerList = []string{"http://127.0.0.1:2379"}
 		defer func() { transport.ServerList = nil }()
+	}
+	if o.ShutdownWatchTerminationGracePeriod < 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-watch-termination-grace-period must not be negative, not %s", o.ShutdownWatchTerminationGracePeriod))
 	}
 	if o.StatusUpdateInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--status-update-interval must be positive, not %s", o.StatusUpdateInterval))
@@ -169,6 +179,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		stop()
 		return nil, func() {}, fmt.Errorf("applying the server options: %w", err)
 	}
+	serverConfig.ShutdownWatchTerminationGracePeriod = o.ShutdownWatchTerminationGracePeriod
 	return &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
