@@ -27,8 +27,10 @@ run: build tools
 	exec $(BIN)/local-up $(RUN_ARGS)
 
 ## test: everything CI runs: codegen check, vet, unit, integration and benchmark smoke runs.
+# Packages run one at a time (-p 1): the integration tests start real
+# control planes and measure time bounds, which must hold on a 2-core machine.
 test: verify tools
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -count=1 -p 1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) bench-smoke
 
 ## test-unit: the tests that need no control plane.

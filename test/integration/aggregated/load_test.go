@@ -395,14 +395,20 @@ func (c *loadClient) step(ctx context.Context) {
 			delete(c.written, name)
 		}
 	case opWatch:
-		// A watch ends cleanly when its timeout passes. An ERROR event in
-		// the stream (HTTP 200 carrying a Status) counts as that Status:
-		// one with code 500 is as much a server error as an HTTP 500.
-		timeout := int64(1)
+		// A short-lived watch: the client stops it after a second. The
+		// server-side timeout is longer on purpose: a watch from "now"
+		// first waits for the watch cache to be fresh, and under load that
+		// wait can outlast a one-second request deadline, which the server
+		// reports as an in-stream 500 for the client's own deadline. An
+		// ERROR event (HTTP 200 carrying a Status) still counts as that
+		// Status: one with code 500 is as much a server error as an HTTP 500.
+		timeout := int64(30)
 		w, werr := summaries.Watch(ctx, metav1.ListOptions{LabelSelector: own.LabelSelector, TimeoutSeconds: &timeout})
 		if werr != nil {
 			err = fmt.Errorf("opening: %w", werr)
 		} else {
+			stop := time.AfterFunc(time.Second, w.Stop)
+			defer stop.Stop()
 			for ev := range w.ResultChan() {
 				if s, ok := ev.Object.(*metav1.Status); ok {
 					err = fmt.Errorf("ERROR event %d %s after %s: %w", s.Code, s.Reason, time.Since(started).Round(100*time.Millisecond), apierrors.FromObject(s))

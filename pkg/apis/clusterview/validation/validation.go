@@ -142,10 +142,17 @@ func ValidateClusterSummaryStatus(status *clusterview.ClusterSummaryStatus, fldP
 	for i := range status.Groups {
 		g := &status.Groups[i]
 		gPath := fldPath.Child("groups").Index(i)
-		if g.Name == "" {
+		switch {
+		case g.Name == "":
 			allErrs = append(allErrs, field.Required(gPath.Child("name"), ""))
-		} else if groupNames.Has(g.Name) {
+		case groupNames.Has(g.Name):
 			allErrs = append(allErrs, field.Duplicate(gPath.Child("name"), g.Name))
+		case g.Name != clusterview.NoneGroup:
+			// A group is named after a node label value, so it obeys the
+			// same syntax (which also keeps YAML responses encodable).
+			for _, msg := range utilvalidation.IsValidLabelValue(g.Name) {
+				allErrs = append(allErrs, field.Invalid(gPath.Child("name"), g.Name, msg))
+			}
 		}
 		groupNames.Insert(g.Name)
 		allErrs = append(allErrs, validateNodeCounts(&g.Nodes, gPath.Child("nodes"))...)

@@ -626,3 +626,28 @@ func TestValidateClusterSummaryStatusUpdate(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupNamesAreLabelValues: a group is named after a node label value
+// (or "<none>"); anything else is rejected with its field path.
+func TestGroupNamesAreLabelValues(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		wantErr bool
+	}{
+		{"zone-a", false},
+		{clusterview.NoneGroup, false},
+		{"zone\u007f", true},
+		{"has space", true},
+	} {
+		st := &clusterview.ClusterSummaryStatus{Groups: []clusterview.GroupSummary{{Name: tc.name}}}
+		errs := ValidateClusterSummaryStatus(st, field.NewPath("status"))
+		if got := len(errs) > 0; got != tc.wantErr {
+			t.Errorf("group name %q: errors %v, want error %v", tc.name, errs, tc.wantErr)
+		}
+		for _, e := range errs {
+			if e.Field != "status.groups[0].name" || e.Type != field.ErrorTypeInvalid {
+				t.Errorf("group name %q: error %v, want Invalid at status.groups[0].name", tc.name, e)
+			}
+		}
+	}
+}
