@@ -407,13 +407,24 @@ func (c *loadClient) step(ctx context.Context) {
 		if werr != nil {
 			err = fmt.Errorf("opening: %w", werr)
 		} else {
-			stop := time.AfterFunc(time.Second, w.Stop)
-			defer stop.Stop()
-			for ev := range w.ResultChan() {
-				if s, ok := ev.Object.(*metav1.Status); ok {
-					err = fmt.Errorf("ERROR event %d %s after %s: %w", s.Code, s.Reason, time.Since(started).Round(100*time.Millisecond), apierrors.FromObject(s))
+			// Read for a second, then stop. Events read after Stop are
+			// the client's own teardown, not the server's answer.
+			timer := time.NewTimer(time.Second)
+		read:
+			for {
+				select {
+				case ev, ok := <-w.ResultChan():
+					if !ok {
+						break read
+					}
+					if s, ok := ev.Object.(*metav1.Status); ok {
+						err = fmt.Errorf("ERROR event %d %s after %s: %w", s.Code, s.Reason, time.Since(started).Round(100*time.Millisecond), apierrors.FromObject(s))
+					}
+				case <-timer.C:
+					break read
 				}
 			}
+			timer.Stop()
 			w.Stop()
 		}
 	}
