@@ -30,7 +30,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -647,7 +646,7 @@ func (b *bench) peers(ctx context.Context) error {
 // runKSM starts kube-state-metrics with the pod and node collectors, waits
 // until it exposes every pod and node, and compares memory and at-rest CPU.
 func (b *bench) runKSM(ctx context.Context, path string) error {
-	ports, err := freePorts(2)
+	ports, err := localcluster.FreePorts(2)
 	if err != nil {
 		return err
 	}
@@ -880,24 +879,11 @@ func unthrottled(cfg *rest.Config) *rest.Config {
 }
 
 func freePort() (int, error) {
-	ps, err := freePorts(1)
+	ps, err := localcluster.FreePorts(1)
 	if err != nil {
 		return 0, err
 	}
 	return ps[0], nil
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // stampVersion reads the version hack/build-tools.sh recorded for a binary.

@@ -187,11 +187,11 @@ func TestTailFile(t *testing.T) {
 }
 
 func TestFreePortsDistinct(t *testing.T) {
-	ports, err := freePorts(3)
+	ports, err := FreePorts(3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ports) != 3 || ports[0] == ports[1] || ports[1] == ports[2] || ports[0] == ports[2] {
-		t.Errorf("freePorts(3) = %v, want three distinct ports", ports)
+		t.Errorf("FreePorts(3) = %v, want three distinct ports", ports)
 	}
 }

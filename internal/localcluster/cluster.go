@@ -177,7 +177,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 
 func (c *Cluster) startEtcd(ctx context.Context) error {
 	for attempt := 1; ; attempt++ {
-		ports, err := freePorts(2)
+		ports, err := FreePorts(2)
 		if err != nil {
 			return err
 		}
@@ -219,7 +219,7 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 	for attempt := 1; ; attempt++ {
 		port := c.opts.APIServerPort
 		if port == 0 {
-			ports, err := freePorts(1)
+			ports, err := FreePorts(1)
 			if err != nil {
 				return err
 			}
@@ -365,10 +365,10 @@ func failingChecks(body []byte) string {
 	return strings.Join(failing, "; ")
 }
 
-// freePorts returns n distinct loopback ports that were free a moment ago. All
+// FreePorts returns n distinct loopback ports that were free a moment ago. All
 // listeners stay open until every port is chosen, so the kernel cannot hand out the
 // same port twice; a later race with another process is handled by retrying.
-func freePorts(n int) ([]int, error) {
+func FreePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

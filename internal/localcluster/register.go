@@ -179,3 +179,22 @@ func (c *Cluster) RegisterClusterview(ctx context.Context, port int) error {
 func (c *Cluster) WaitForClusterviewAvailable(ctx context.Context, timeout time.Duration) error {
 	return WaitForAPIServiceAvailable(ctx, c.adminConfig, timeout)
 }
+
+// ClusterviewFlags are the flags that run clusterview-apiserver against this
+// cluster as a deployment would: serving with the certificate the APIService
+// trusts, delegating authentication and authorization to kube-apiserver as
+// the clusterview identity, and keeping its embedded etcd in dataDir. Callers
+// add how it listens (--secure-port or a listener).
+func (c *Cluster) ClusterviewFlags(dataDir string) []string {
+	certFile, keyFile, _ := c.ClusterviewServing()
+	kubeconfig := c.ClusterviewKubeconfig()
+	return []string{
+		"--bind-address=127.0.0.1",
+		"--tls-cert-file=" + certFile,
+		"--tls-private-key-file=" + keyFile,
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--data-dir=" + dataDir,
+	}
+}

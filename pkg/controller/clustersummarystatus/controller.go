@@ -227,26 +227,17 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	status.LastUpdateTime = cs.Status.LastUpdateTime
 	c.mu.Lock()
 	since, dirty := c.dirtySince[key]
-	delete(c.dirtySince, key)
+	last := c.lastWrite[key]
 	c.mu.Unlock()
 	recordSummaryMetrics(key, &status)
 	if apiequality.Semantic.DeepEqual(&status, &cs.Status) {
-		if dirty {
-			freshness.Observe(now.Sub(since).Seconds())
-		}
+		c.markSynced(key, since, dirty, now, false)
 		return nil
 	}
 	// At most one write per object per interval, except for a new spec,
-	// whose status should say at once that it was seen.
-	c.mu.Lock()
-	last := c.lastWrite[key]
-	c.mu.Unlock()
+	// whose status should say at once that it was seen. The object stays
+	// dirty until the deferred sync.
 	if wait := c.interval - now.Sub(last); wait > 0 && cs.Status.ObservedGeneration == cs.Generation {
-		c.mu.Lock()
-		if dirty {
-			c.dirtySince[key] = since
-		}
-		c.mu.Unlock()
 		c.queue.AddAfter(key, wait)
 		return nil
 	}
@@ -259,15 +250,24 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return fmt.Errorf("writing the status of ClusterSummary %q: %w", key, err)
 	}
 	statusWrites.WithLabelValues("success").Inc()
-	done := c.clock.Now()
-	if dirty {
-		freshness.Observe(done.Sub(since).Seconds())
-	}
-	c.mu.Lock()
-	c.lastWrite[key] = done
-	c.mu.Unlock()
+	c.markSynced(key, since, dirty, c.clock.Now(), true)
 	klog.FromContext(ctx).V(4).Info("Wrote status", "clusterSummary", key, "generation", cs.Generation)
 	return nil
+}
+
+// markSynced records that key's status reflects the engine as of at: it is no
+// longer dirty, its freshness is observed, and a write starts its interval.
+func (c *Controller) markSynced(key string, since time.Time, dirty bool, at time.Time, wrote bool) {
+	if dirty {
+		freshness.Observe(at.Sub(since).Seconds())
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// The next engine change marks it dirty again (enqueueAll).
+	delete(c.dirtySince, key)
+	if wrote {
+		c.lastWrite[key] = at
+	}
 }
 
 func writeResult(err error) string {

@@ -73,17 +73,7 @@ func StartAggregated(ctx context.Context, dir string, extraFlags ...string) (_ *
 		return nil, fmt.Errorf("listening on loopback: %w", err)
 	}
 	a.ClusterviewAddr = listener.Addr().String()
-	certFile, keyFile, _ := cluster.ClusterviewServing()
-	kubeconfig := cluster.ClusterviewKubeconfig()
-	flags := append([]string{
-		"--bind-address=127.0.0.1",
-		"--tls-cert-file=" + certFile,
-		"--tls-private-key-file=" + keyFile,
-		"--kubeconfig=" + kubeconfig,
-		"--authentication-kubeconfig=" + kubeconfig,
-		"--authorization-kubeconfig=" + kubeconfig,
-		"--data-dir=" + filepath.Join(dir, "clusterview-etcd"),
-	}, extraFlags...)
+	flags := append(aggregatedFlags(a, dir), extraFlags...)
 	started := time.Now()
 	stop, err := runClusterview(ctx, listener, flags)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/clusterview/clusterview/internal/localcluster"
 )
 
 const (
@@ -74,7 +75,7 @@ func startEtcdClusterOnce(ctx context.Context, binary, dir string, n int, timeou
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
-	ports, err := haFreePorts(2 * n)
+	ports, err := localcluster.FreePorts(2 * n)
 	if err != nil {
 		return nil, err
 	}
@@ -347,19 +348,4 @@ func haHTTPGet(ctx context.Context, url string) (string, error) {
 		return string(body), fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return string(body), nil
-}
-
-// haFreePorts returns n distinct loopback ports that were free a moment ago.
-// All listeners stay open until every port is chosen, so none repeats.
-func haFreePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("finding a free loopback port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

@@ -139,7 +139,7 @@ func StartHA(ctx context.Context, opts HAOptions) (_ *HA, retErr error) {
 		return nil, err
 	}
 
-	ports, err := haFreePorts(2)
+	ports, err := localcluster.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}

@@ -60,17 +60,7 @@ func (a *Aggregated) RestartClusterview(ctx context.Context, dir string, extraFl
 }
 
 // aggregatedFlags are the flags StartAggregated runs clusterview with, before
-// its extra flags. Keep them in step with StartAggregated.
+// its extra flags; a restart reuses them, so both run the same server.
 func aggregatedFlags(a *Aggregated, dir string) []string {
-	certFile, keyFile, _ := a.Cluster.ClusterviewServing()
-	kubeconfig := a.Cluster.ClusterviewKubeconfig()
-	return []string{
-		"--bind-address=127.0.0.1",
-		"--tls-cert-file=" + certFile,
-		"--tls-private-key-file=" + keyFile,
-		"--kubeconfig=" + kubeconfig,
-		"--authentication-kubeconfig=" + kubeconfig,
-		"--authorization-kubeconfig=" + kubeconfig,
-		"--data-dir=" + filepath.Join(dir, "clusterview-etcd"),
-	}
+	return a.Cluster.ClusterviewFlags(filepath.Join(dir, "clusterview-etcd"))
 }
