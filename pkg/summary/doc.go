@@ -14,6 +14,9 @@
 // crash-looping pods, and per-resource requests/limits/pods-without-limit
 // vectors indexed by resource id) are kept for the whole cluster, for each
 // node, for each namespace and for each (node, namespace) cell that has pods.
+// A pod reaches the engine as a PodUsage (PodUsageOf): the pod already reduced
+// to its phase, node, restart sum, crash-loop flag and effective resources,
+// the small record an informer can keep in place of the pod.
 // Every event computes the object's new record, compares it with the old one,
 // and when they differ adds the new record to the affected tallies and
 // subtracts the old one. An event therefore touches at most four tallies and

@@ -190,7 +190,7 @@ type Engine struct {
 
 	// scratch buffers reused under the write lock so that steady-state
 	// events do not allocate.
-	scratch     podScratch
+	podScratch  []podRes
 	nodeScratch []nodeRes
 
 	changes changeLog

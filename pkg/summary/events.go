@@ -15,22 +15,29 @@ import (
 // them retains the object passed in.
 
 // UpsertPod records the current state of a pod (add, update or relist).
+// It is UpsertPodUsage(pod.Namespace, pod.Name, PodUsageOf(pod)).
 func (e *Engine) UpsertPod(pod *v1.Pod) {
+	u := PodUsageOf(pod)
+	e.UpsertPodUsage(pod.Namespace, pod.Name, &u)
+}
+
+// UpsertPodUsage records the current state of a pod, reduced by PodUsageOf.
+func (e *Engine) UpsertPodUsage(namespace, name string, u *PodUsage) {
 	e.mu.Lock()
 	defer e.unlock()
 
-	ns := e.internNS(pod.Namespace)
-	key := podKey{ns: ns.id, name: pod.Name}
+	ns := e.internNS(namespace)
+	key := podKey{ns: ns.id, name: name}
 	old, existed := e.pods[key]
-	next := e.podRecord(pod)
+	next := e.podRecord(u)
 	var node *nodeEntry
-	if pod.Spec.NodeName != "" {
+	if u.NodeName != "" {
 		// Most updates keep the node: comparing its name is cheaper than
 		// hashing it.
-		if old.cell != nil && e.nodes[old.cell.node].name == pod.Spec.NodeName {
+		if old.cell != nil && e.nodes[old.cell.node].name == u.NodeName {
 			node = e.nodes[old.cell.node]
 		} else {
-			node = e.internNode(pod.Spec.NodeName)
+			node = e.internNode(u.NodeName)
 		}
 	}
 	sameRes := slices.Equal(old.res, next.res)
@@ -247,11 +254,11 @@ func (e *Engine) nodeResources(node *v1.Node) []nodeRes {
 	}
 	for name, q := range node.Status.Capacity {
 		id := e.res.intern(name)
-		out[find(id)].capacity = amount(id, &q)
+		out[find(id)].capacity = amount(name, &q)
 	}
 	for name, q := range node.Status.Allocatable {
 		id := e.res.intern(name)
-		out[find(id)].allocatable = amount(id, &q)
+		out[find(id)].allocatable = amount(name, &q)
 	}
 	for i := 1; i < len(out); i++ {
 		for j := i; j > 0 && out[j].id < out[j-1].id; j-- {

@@ -11,40 +11,153 @@ import (
 // backs off restarting a crashing container.
 const reasonCrashLoopBackOff = "CrashLoopBackOff"
 
+// PodUsage is everything the engine counts of a pod. PodUsageOf computes it
+// from the API object; a component that must keep something per pod (an
+// informer's store) keeps this instead of the pod: a few dozen bytes plus
+// one entry per resource, where even a stripped-down v1.Pod with its
+// per-container resource maps takes kilobytes.
+type PodUsage struct {
+	NodeName string
+	Phase    v1.PodPhase
+	// Resources are the pod's effective requests and limits (the
+	// scheduler's formula, see PodUsageOf), CPU in millicores and every
+	// other resource in its base unit. A resource with neither is left out,
+	// and so is everything of a Succeeded or Failed pod, which holds
+	// nothing any more. Limits is 0 when the limit is unbounded.
+	Resources []ResourceUsage
+	// Restarts sums the restart counts of all containers.
+	Restarts int64
+	// CrashLooping: some container is waiting in CrashLoopBackOff.
+	CrashLooping bool
+	// Unbounded has the bits of the CPU, memory and ephemeral-storage
+	// limits that some container leaves unset (unbounded).
+	Unbounded UnboundedLimits
+}
+
+// ResourceUsage is one resource of a PodUsage.
+type ResourceUsage struct {
+	Name     v1.ResourceName
+	Requests int64
+	Limits   int64
+}
+
+// UnboundedLimits is a set of the resources whose unbounded limits the
+// engine counts.
+type UnboundedLimits uint8
+
+// The bit positions are the engine's resource ids (resCPU...).
+const (
+	UnboundedCPU              UnboundedLimits = 1 << resCPU
+	UnboundedMemory           UnboundedLimits = 1 << resMemory
+	UnboundedEphemeralStorage UnboundedLimits = 1 << resEphemeralStorage
+
+	unboundedTracked = UnboundedCPU | UnboundedMemory | UnboundedEphemeralStorage
+)
+
+// unboundedBit is the bit of a tracked resource, 0 for the others.
+func unboundedBit(name v1.ResourceName) UnboundedLimits {
+	switch name {
+	case v1.ResourceCPU:
+		return UnboundedCPU
+	case v1.ResourceMemory:
+		return UnboundedMemory
+	case v1.ResourceEphemeralStorage:
+		return UnboundedEphemeralStorage
+	}
+	return 0
+}
+
+// PodUsageOf reduces a pod to what the engine counts. It keeps no reference
+// to pod, so the pod's memory can be freed, and is safe for concurrent use.
+func PodUsageOf(pod *v1.Pod) PodUsage {
+	u := PodUsage{NodeName: pod.Spec.NodeName, Phase: canonicalPhase(pod.Status.Phase)}
+	for _, statuses := range [2][]v1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for i := range statuses {
+			cs := &statuses[i]
+			u.Restarts += int64(cs.RestartCount)
+			if cs.State.Waiting != nil && cs.State.Waiting.Reason == reasonCrashLoopBackOff {
+				u.CrashLooping = true
+			}
+		}
+	}
+	// Terminal pods have released their resources; not even storing a
+	// vector for them keeps completed Job pods cheap.
+	if u.Phase != v1.PodSucceeded && u.Phase != v1.PodFailed {
+		var c podCalc
+		u.Resources, u.Unbounded = c.resources(pod)
+	}
+	return u
+}
+
+// canonicalPhase returns the package constant for the known phases, so that
+// a kept PodUsage does not pin a string of the decoded object.
+func canonicalPhase(p v1.PodPhase) v1.PodPhase {
+	for _, known := range [...]v1.PodPhase{v1.PodRunning, v1.PodPending, v1.PodSucceeded, v1.PodFailed, v1.PodUnknown} {
+		if p == known {
+			return known
+		}
+	}
+	return v1.PodPhase(strings.Clone(string(p)))
+}
+
+// canonicalResource does the same for resource names.
+func canonicalResource(name v1.ResourceName) v1.ResourceName {
+	for _, known := range [...]v1.ResourceName{v1.ResourceCPU, v1.ResourceMemory, v1.ResourceEphemeralStorage, v1.ResourcePods} {
+		if name == known {
+			return known
+		}
+	}
+	return v1.ResourceName(strings.Clone(string(name)))
+}
+
 // resWork is the per-resource working state while one pod is aggregated.
 // Index 0 of each pair is requests, index 1 limits.
 type resWork struct {
-	app       [2]int64 // app containers plus restartable init (sidecar) containers
-	sidecars  [2]int64 // sidecars declared so far, for the init containers after them
-	init      [2]int64 // largest effective regular init container so far
-	podLevel  [2]int64 // spec.resources, when set
-	hasPod    [2]bool
-	overhead  int64
-	isTouched bool
+	name     v1.ResourceName
+	app      [2]int64 // app containers plus restartable init (sidecar) containers
+	sidecars [2]int64 // sidecars declared so far, for the init containers after them
+	init     [2]int64 // largest effective regular init container so far
+	podLevel [2]int64 // spec.resources, when set
+	hasPod   [2]bool
+	overhead int64
 }
 
-// podScratch is reused for every pod under the write lock.
-type podScratch struct {
-	work    []resWork // indexed by resID
-	touched []resID
-	out     []podRes
+// podCalc aggregates one pod. Pods name a handful of resources, so a
+// linear search beats a map; the first few entries live in an array that
+// stays on the stack.
+type podCalc struct {
+	buf   [4]resWork
+	n     int
+	extra []resWork // beyond len(buf)
 }
 
-func (s *podScratch) touch(id resID) *resWork {
-	for int(id) >= len(s.work) {
-		s.work = append(s.work, resWork{})
+func (c *podCalc) len() int { return c.n + len(c.extra) }
+
+func (c *podCalc) at(i int) *resWork {
+	if i < len(c.buf) {
+		return &c.buf[i]
 	}
-	w := &s.work[id]
-	if !w.isTouched {
-		w.isTouched = true
-		s.touched = append(s.touched, id)
+	return &c.extra[i-len(c.buf)]
+}
+
+func (c *podCalc) touch(name v1.ResourceName) *resWork {
+	for i := range c.len() {
+		if w := c.at(i); w.name == name {
+			return w
+		}
 	}
-	return w
+	if c.n < len(c.buf) {
+		c.buf[c.n] = resWork{name: name}
+		c.n++
+		return &c.buf[c.n-1]
+	}
+	c.extra = append(c.extra, resWork{name: name})
+	return &c.extra[len(c.extra)-1]
 }
 
 // amount converts a quantity to this package's unit for the resource.
-func amount(id resID, q *resource.Quantity) int64 {
-	if id == resCPU {
+func amount(name v1.ResourceName, q *resource.Quantity) int64 {
+	if name == v1.ResourceCPU {
 		return q.MilliValue()
 	}
 	return q.Value()
@@ -58,31 +171,7 @@ const (
 	roleInit
 )
 
-// podRecord computes everything the engine counts of a pod. The returned
-// record's res aliases scratch memory: the caller copies it before keeping it.
-func (e *Engine) podRecord(pod *v1.Pod) podRec {
-	r := podRec{phase: phaseOf(pod.Status.Phase)}
-	if pod.Spec.NodeName == "" && r.phase == phasePending {
-		r.flags |= podUnscheduled
-	}
-	for _, statuses := range [2][]v1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
-		for i := range statuses {
-			cs := &statuses[i]
-			r.restarts += int64(cs.RestartCount)
-			if cs.State.Waiting != nil && cs.State.Waiting.Reason == reasonCrashLoopBackOff {
-				r.flags |= podCrashLooping
-			}
-		}
-	}
-	// Terminal pods have released their resources; not even storing a
-	// vector for them keeps completed Job pods cheap.
-	if r.phase != phaseSucceeded && r.phase != phaseFailed {
-		r.res, r.noLimit = e.podResources(pod)
-	}
-	return r
-}
-
-// podResources aggregates a pod's requests and limits the way the scheduler
+// resources aggregates a pod's requests and limits the way the scheduler
 // does: k8s.io/component-helpers/resource.PodRequests and PodLimits (the
 // KEP-753 sidecar formula). Per resource:
 //
@@ -91,20 +180,19 @@ func (e *Engine) podRecord(pod *v1.Pod) podRec {
 //
 // then pod-level spec.resources replace the result for the resources they
 // name (cpu, memory, hugepages-*), and spec.overhead is added to requests and
-// to non-zero limits. The returned slice aliases scratch memory.
-func (e *Engine) podResources(pod *v1.Pod) ([]podRes, uint8) {
-	s := &e.scratch
-	var missing uint8
+// to non-zero limits.
+func (c *podCalc) resources(pod *v1.Pod) ([]ResourceUsage, UnboundedLimits) {
+	var missing UnboundedLimits
 	for i := range pod.Spec.InitContainers {
-		c := &pod.Spec.InitContainers[i]
+		ctr := &pod.Spec.InitContainers[i]
 		role := roleInit
-		if c.RestartPolicy != nil && *c.RestartPolicy == v1.ContainerRestartPolicyAlways {
+		if ctr.RestartPolicy != nil && *ctr.RestartPolicy == v1.ContainerRestartPolicyAlways {
 			role = roleSidecar
 		}
-		missing |= e.addContainer(c, role)
+		missing |= c.addContainer(ctr, role)
 	}
 	for i := range pod.Spec.Containers {
-		missing |= e.addContainer(&pod.Spec.Containers[i], roleApp)
+		missing |= c.addContainer(&pod.Spec.Containers[i], roleApp)
 	}
 	if pr := pod.Spec.Resources; pr != nil {
 		for k, list := range [2]v1.ResourceList{pr.Requests, pr.Limits} {
@@ -112,25 +200,22 @@ func (e *Engine) podResources(pod *v1.Pod) ([]podRes, uint8) {
 				if !podLevelSupported(name) {
 					continue
 				}
-				id := e.res.intern(name)
-				w := s.touch(id)
-				w.podLevel[k] = amount(id, &q)
+				w := c.touch(name)
+				w.podLevel[k] = amount(name, &q)
 				w.hasPod[k] = true
-				if k == 1 && w.podLevel[1] != 0 && id < 8 {
-					missing &^= 1 << id
+				if k == 1 && w.podLevel[1] != 0 {
+					missing &^= unboundedBit(name)
 				}
 			}
 		}
 	}
 	for name, q := range pod.Spec.Overhead {
-		id := e.res.intern(name)
-		s.touch(id).overhead = amount(id, &q)
+		c.touch(name).overhead = amount(name, &q)
 	}
 
-	sortResIDs(s.touched)
-	s.out = s.out[:0]
-	for _, id := range s.touched {
-		w := &s.work[id]
+	var out []ResourceUsage
+	for i := range c.len() {
+		w := c.at(i)
 		var v [2]int64
 		for k := range v {
 			if w.hasPod[k] {
@@ -143,63 +228,43 @@ func (e *Engine) podResources(pod *v1.Pod) ([]podRes, uint8) {
 		if v[1] != 0 {
 			v[1] += w.overhead
 		}
-		if id < 8 && missing&(1<<id) != 0 {
+		if missing&unboundedBit(w.name) != 0 {
 			v[1] = 0
 		}
 		if v[0] != 0 || v[1] != 0 {
-			s.out = append(s.out, podRes{id: id, requests: v[0], limits: v[1]})
+			if out == nil {
+				out = make([]ResourceUsage, 0, c.len())
+			}
+			out = append(out, ResourceUsage{Name: canonicalResource(w.name), Requests: v[0], Limits: v[1]})
 		}
-		*w = resWork{}
 	}
-	s.touched = s.touched[:0]
-	return s.out, missing
+	return out, missing
 }
 
-// addContainer folds one container into the scratch state and returns the
+// addContainer folds one container into the working state and returns the
 // tracked resources it leaves without a (non-zero) limit. The kubelet
 // treats a zero limit as no limit when it sizes the pod cgroup.
-func (e *Engine) addContainer(c *v1.Container, role containerRole) uint8 {
-	e.addList(c.Resources.Requests, 0, role)
-	return unboundedTracked &^ e.addList(c.Resources.Limits, 1, role)
+func (c *podCalc) addContainer(ctr *v1.Container, role containerRole) UnboundedLimits {
+	c.addList(ctr.Resources.Requests, 0, role)
+	return unboundedTracked &^ c.addList(ctr.Resources.Limits, 1, role)
 }
-
-// commonResources are looked up directly before a list is ranged over:
-// starting a map iteration costs more than a few lookups in a small map,
-// and most lists hold nothing else.
-var commonResources = [...]v1.ResourceName{v1.ResourceCPU, v1.ResourceMemory, v1.ResourceEphemeralStorage}
 
 // addList folds one requests (k=0) or limits (k=1) list of a container and
 // returns the bits of the tracked resources it gives a non-zero value.
-func (e *Engine) addList(list v1.ResourceList, k int, role containerRole) uint8 {
-	if len(list) == 0 {
-		return 0
-	}
-	var nonZero uint8
-	found := 0
-	for _, name := range commonResources {
-		if q, ok := list[name]; ok {
-			found++
-			if e.addAmount(e.res.intern(name), &q, k, role) {
-				nonZero |= 1 << e.res.intern(name)
-			}
-		}
-	}
-	if found == len(list) {
-		return nonZero
-	}
+func (c *podCalc) addList(list v1.ResourceList, k int, role containerRole) UnboundedLimits {
+	var nonZero UnboundedLimits
 	for name, q := range list {
-		if name == v1.ResourceCPU || name == v1.ResourceMemory || name == v1.ResourceEphemeralStorage {
-			continue
+		if c.addAmount(name, &q, k, role) {
+			nonZero |= unboundedBit(name)
 		}
-		e.addAmount(e.res.intern(name), &q, k, role)
 	}
 	return nonZero
 }
 
 // addAmount folds one quantity and reports whether it is non-zero.
-func (e *Engine) addAmount(id resID, q *resource.Quantity, k int, role containerRole) bool {
-	v := amount(id, q)
-	w := e.scratch.touch(id)
+func (c *podCalc) addAmount(name v1.ResourceName, q *resource.Quantity, k int, role containerRole) bool {
+	v := amount(name, q)
+	w := c.touch(name)
 	switch role {
 	case roleApp:
 		w.app[k] += v
@@ -222,12 +287,39 @@ func podLevelSupported(name v1.ResourceName) bool {
 		strings.HasPrefix(string(name), v1.ResourceHugePagesPrefix)
 }
 
-// sortResIDs is an insertion sort: pods touch a handful of resources and
-// sort.Slice would allocate.
-func sortResIDs(ids []resID) {
-	for i := 1; i < len(ids); i++ {
-		for j := i; j > 0 && ids[j] < ids[j-1]; j-- {
-			ids[j], ids[j-1] = ids[j-1], ids[j]
+// podRecord turns a PodUsage into the engine's record, resources interned
+// and sorted by id. The returned record's res aliases scratch memory: the
+// caller copies it before keeping it.
+func (e *Engine) podRecord(u *PodUsage) podRec {
+	r := podRec{phase: phaseOf(u.Phase), restarts: u.Restarts}
+	if u.NodeName == "" && r.phase == phasePending {
+		r.flags |= podUnscheduled
+	}
+	if u.CrashLooping {
+		r.flags |= podCrashLooping
+	}
+	if r.phase == phaseSucceeded || r.phase == phaseFailed {
+		return r
+	}
+	r.noLimit = uint8(u.Unbounded & unboundedTracked)
+	out := e.podScratch[:0]
+	for i := range u.Resources {
+		ru := &u.Resources[i]
+		if ru.Requests == 0 && ru.Limits == 0 {
+			continue
+		}
+		out = append(out, podRes{id: e.res.intern(ru.Name), requests: ru.Requests, limits: ru.Limits})
+	}
+	// Insertion sort: a pod holds a handful of resources, and sort.Slice
+	// would allocate.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].id < out[j-1].id; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
 		}
 	}
+	e.podScratch = out
+	if len(out) > 0 {
+		r.res = out
+	}
+	return r
 }

@@ -15,7 +15,8 @@ type podRes3 struct {
 
 // computed returns what the engine counts of a pod, by resource name.
 func computed(e *Engine, pod *v1.Pod) map[v1.ResourceName]podRes3 {
-	rec := e.podRecord(pod)
+	u := PodUsageOf(pod)
+	rec := e.podRecord(&u)
 	out := map[v1.ResourceName]podRes3{}
 	for _, r := range rec.res {
 		out[e.res.names[r.id]] = podRes3{req: r.requests, lim: r.limits}

@@ -20,10 +20,6 @@ const (
 	resPods
 )
 
-// unboundedTracked holds the bits of the resources whose limit is unbounded
-// when a container omits it (see the package documentation).
-const unboundedTracked uint8 = 1<<resCPU | 1<<resMemory | 1<<resEphemeralStorage
-
 // resourceTable interns resource names. Ids are never released: the set of
 // resource names a cluster uses is small and stable.
 type resourceTable struct {

@@ -7,10 +7,14 @@ package feed
 import (
 	"context"
 	"fmt"
+	"time"
 
+	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/clusterview/clusterview/pkg/summary"
@@ -34,8 +38,8 @@ func sources(ctx context.Context, factory informers.SharedInformerFactory, e *su
 			handler(ctx, "Node", e.UpsertNode, clusterScoped(e.DeleteNode))},
 		{"Namespace", core.Namespaces().Informer(), TransformNamespace,
 			handler(ctx, "Namespace", e.UpsertNamespace, clusterScoped(e.DeleteNamespace))},
-		{"Pod", core.Pods().Informer(), TransformPod,
-			handler(ctx, "Pod", e.UpsertPod, e.DeletePod)},
+		{"Pod", PodInformer(factory), TransformPod,
+			handler(ctx, "Pod", func(r *PodRecord) { e.UpsertPodUsage(r.Namespace, r.Name, &r.Usage) }, e.DeletePod)},
 		{"ResourceQuota", core.ResourceQuotas().Informer(), TransformResourceQuota,
 			handler(ctx, "ResourceQuota", e.UpsertResourceQuota, e.DeleteResourceQuota)},
 		{"Deployment", apps.Deployments().Informer(), TransformDeployment,
@@ -47,6 +51,16 @@ func sources(ctx context.Context, factory informers.SharedInformerFactory, e *su
 	}
 }
 
+// PodInformer returns factory's pod informer, creating it without the
+// namespace index the factory would add: nothing looks pods up by
+// namespace, and the index would cost an entry per pod. It is the informer
+// factory.Core().V1().Pods().Informer() returns afterwards.
+func PodInformer(factory informers.SharedInformerFactory) cache.SharedIndexInformer {
+	return factory.InformerFor(&v1.Pod{}, func(client kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
+		return coreinformers.NewPodInformer(client, metav1.NamespaceAll, resync, cache.Indexers{})
+	})
+}
+
 // Register wires the node, namespace, pod, resourcequota, deployment,
 // statefulset and daemonset informers of factory to e. Call it before
 // factory.Start: it installs the transforms, which an informer only accepts
@@ -54,8 +68,9 @@ func sources(ctx context.Context, factory informers.SharedInformerFactory, e *su
 // gains nothing from resyncs).
 //
 // The transforms apply to everything else that uses the same informers:
-// they keep only what the engine reads (see the Transform functions), so a
-// component needing other fields must use a factory of its own.
+// they keep only what the engine reads (see the Transform functions; the
+// pod informer stores PodRecords, not pods), so a component needing other
+// fields, or a pod lister, must use a factory of its own.
 //
 // The returned synced reports whether every informer has synced and the
 // engine has received its whole initial list: until then summaries are

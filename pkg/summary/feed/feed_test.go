@@ -234,13 +234,16 @@ func TestRelistDeliversTombstones(t *testing.T) {
 }
 
 // TestTombstonesForEveryKind drives the handlers directly with tombstones,
-// including ones whose final state is missing or stale.
+// including ones whose final state is missing or stale. Objects go through
+// their transform first, as the informers do.
 func TestTombstonesForEveryKind(t *testing.T) {
 	e := summary.New(summary.Options{})
 	ctx := context.Background()
 	srcs := map[string]cache.ResourceEventHandler{}
+	transforms := map[string]cache.TransformFunc{}
 	for _, s := range sources(ctx, informers.NewSharedInformerFactory(fake.NewClientset(), 0), e) {
 		srcs[s.kind] = s.handler
+		transforms[s.kind] = s.transform
 	}
 	objs := []struct {
 		kind string
@@ -256,7 +259,11 @@ func TestTombstonesForEveryKind(t *testing.T) {
 		{"DaemonSet", &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "ds"}}, "ns/ds"},
 	}
 	for _, o := range objs {
-		srcs[o.kind].OnAdd(o.obj, true)
+		obj, err := transforms[o.kind](o.obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs[o.kind].OnAdd(obj, true)
 	}
 	c := e.Cluster(summary.Selection{})
 	if c.Nodes.Total != 1 || c.Pods.Total != 1 || c.Namespaces != 1 || c.Workloads.Deployments.Total != 1 ||
@@ -284,6 +291,7 @@ func TestTombstonesForEveryKind(t *testing.T) {
 	// Garbage does not panic or change anything.
 	rev := e.Revision()
 	srcs["Pod"].OnAdd("not a pod", false)
+	srcs["Pod"].OnAdd(pod("ns", "untransformed", "n1", "1", v1.PodRunning), false)
 	srcs["Pod"].OnDelete(cache.DeletedFinalStateUnknown{Key: "a/b/c"})
 	srcs["Pod"].OnDelete(42)
 	if e.Revision() != rev {
@@ -312,13 +320,17 @@ func TestInformerStoreHoldsStrippedObjects(t *testing.T) {
 	p.Spec.Volumes = []v1.Volume{{Name: "v"}}
 	h := start(t, fake.NewClientset(p, node("n1", true, map[string]string{"zone": "a"})))
 
-	got, err := h.factory.Core().V1().Pods().Lister().Pods("ns").Get("p")
-	if err != nil {
-		t.Fatal(err)
+	podInformer := h.factory.Core().V1().Pods().Informer()
+	obj, exists, err := podInformer.GetStore().GetByKey("ns/p")
+	if err != nil || !exists {
+		t.Fatalf("pod ns/p in the store: exists %v, err %v", exists, err)
 	}
-	if got.ManagedFields != nil || got.Annotations != nil || got.Labels != nil || got.Spec.Volumes != nil ||
-		got.Spec.Containers[0].Image != "" || got.Spec.Containers[0].Env != nil {
-		t.Errorf("pod in the store was not stripped: %+v", got)
+	want := &PodRecord{PodIdentity: PodIdentity{Namespace: "ns", Name: "p", ResourceVersion: p.ResourceVersion}, Usage: summary.PodUsageOf(p)}
+	if diff := cmp.Diff(want, obj); diff != "" {
+		t.Errorf("pod in the store is not its PodRecord (-want +got):\n%s", diff)
+	}
+	if idx := podInformer.GetIndexer().GetIndexers(); len(idx) != 0 {
+		t.Errorf("the pod informer keeps indexes %v; nothing reads them", idx)
 	}
 	n, err := h.factory.Core().V1().Nodes().Lister().Get("n1")
 	if err != nil {
@@ -365,19 +377,15 @@ func TestTransforms(t *testing.T) {
 					State: v1.ContainerState{Waiting: &v1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off"}}}},
 			},
 		},
-		want: &v1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns", UID: "u", ResourceVersion: "7"},
-			Spec: v1.PodSpec{
-				NodeName:       "n1",
-				InitContainers: []v1.Container{{Name: "s", RestartPolicy: &always, Resources: v1.ResourceRequirements{Requests: reqs}}},
-				Containers:     []v1.Container{{Name: "c", Resources: v1.ResourceRequirements{Limits: reqs}}},
-				Overhead:       reqs,
-				Resources:      &v1.ResourceRequirements{Requests: reqs},
-			},
-			Status: v1.PodStatus{
-				Phase:                 v1.PodRunning,
-				InitContainerStatuses: []v1.ContainerStatus{{Name: "s", RestartCount: 1}},
-				ContainerStatuses:     []v1.ContainerStatus{{Name: "c", RestartCount: 2, State: v1.ContainerState{Waiting: &v1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}}},
+		// The sidecar sets no CPU limit, so the pod's CPU limit is
+		// unbounded; pod-level requests replace the containers' sum, and
+		// the overhead adds to them.
+		want: &PodRecord{
+			PodIdentity: PodIdentity{Name: "x", Namespace: "ns", ResourceVersion: "7"},
+			Usage: summary.PodUsage{
+				NodeName: "n1", Phase: v1.PodRunning, Restarts: 3, CrashLooping: true,
+				Resources: []summary.ResourceUsage{{Name: v1.ResourceCPU, Requests: 2000}},
+				Unbounded: summary.UnboundedCPU | summary.UnboundedMemory | summary.UnboundedEphemeralStorage,
 			},
 		},
 	}, {

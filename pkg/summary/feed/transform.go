@@ -4,10 +4,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/clusterview/clusterview/pkg/summary"
 )
 
 // The transforms below run before an object enters the informer store.
-// Each builds a new object holding only what the engine reads, plus the
+// Pods, by far the most numerous, become a PodRecord. Each of the others
+// becomes a new object of its type holding only what the engine reads, plus the
 // identity fields informers and handlers rely on (name, namespace, UID,
 // resourceVersion), so managedFields, annotations, owner references, pod
 // templates, volumes, env, images and the like never stay in memory: at
@@ -19,59 +22,17 @@ func identity(m *metav1.ObjectMeta) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion}
 }
 
-// TransformPod keeps spec.nodeName, each init and app container's name,
-// resources and restartPolicy (sidecars), spec.overhead, pod-level
-// spec.resources, status.phase, and each container status's name,
-// restartCount and waiting reason.
+// TransformPod replaces a pod by its PodRecord. The pod informer's store
+// then holds PodRecords, not *v1.Pod: its lister must not be used.
 func TransformPod(obj any) (any, error) {
 	p, ok := obj.(*v1.Pod)
 	if !ok {
 		return obj, nil
 	}
-	return &v1.Pod{
-		ObjectMeta: identity(&p.ObjectMeta),
-		Spec: v1.PodSpec{
-			NodeName:       p.Spec.NodeName,
-			InitContainers: containers(p.Spec.InitContainers),
-			Containers:     containers(p.Spec.Containers),
-			Overhead:       p.Spec.Overhead,
-			Resources:      p.Spec.Resources,
-		},
-		Status: v1.PodStatus{
-			Phase:                 p.Status.Phase,
-			InitContainerStatuses: statuses(p.Status.InitContainerStatuses),
-			ContainerStatuses:     statuses(p.Status.ContainerStatuses),
-		},
+	return &PodRecord{
+		PodIdentity: PodIdentity{Namespace: p.Namespace, Name: p.Name, ResourceVersion: p.ResourceVersion},
+		Usage:       summary.PodUsageOf(p),
 	}, nil
-}
-
-func containers(in []v1.Container) []v1.Container {
-	if in == nil {
-		return nil
-	}
-	out := make([]v1.Container, len(in))
-	for i := range in {
-		out[i] = v1.Container{
-			Name:          in[i].Name,
-			Resources:     v1.ResourceRequirements{Requests: in[i].Resources.Requests, Limits: in[i].Resources.Limits},
-			RestartPolicy: in[i].RestartPolicy,
-		}
-	}
-	return out
-}
-
-func statuses(in []v1.ContainerStatus) []v1.ContainerStatus {
-	if in == nil {
-		return nil
-	}
-	out := make([]v1.ContainerStatus, len(in))
-	for i := range in {
-		out[i] = v1.ContainerStatus{Name: in[i].Name, RestartCount: in[i].RestartCount}
-		if w := in[i].State.Waiting; w != nil {
-			out[i].State.Waiting = &v1.ContainerStateWaiting{Reason: w.Reason}
-		}
-	}
-	return out
 }
 
 // TransformNode keeps labels, creationTimestamp, spec.unschedulable,
