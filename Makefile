@@ -26,12 +26,13 @@ run: build tools
 	$(GO) build -o $(BIN)/local-up ./hack/local-up
 	exec $(BIN)/local-up $(RUN_ARGS)
 
-## test: everything CI runs: codegen check, vet, unit, integration and benchmark smoke runs.
+## test: everything CI runs: codegen check, vet, unit, integration, benchmark and fuzz smoke runs.
 # Packages run one at a time (-p 1): the integration tests start real
 # control planes and measure time bounds, which must hold on a 2-core machine.
 test: verify tools
 	$(GO) test -count=1 -p 1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) bench-smoke
+	$(MAKE) fuzz-smoke
 
 ## test-unit: the tests that need no control plane.
 test-unit:
@@ -52,9 +53,19 @@ test-ha: tools
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./pkg/...
 
+## fuzz-smoke: a short coverage-guided run of the decode-and-validate fuzz
+##   target (its seeds run in every go test). The first run on a machine
+##   builds the instrumented dependencies, minutes on 2 cores; later runs
+##   reuse the build cache. FUZZTIME sets the length (default 20s).
+FUZZTIME ?= 20s
+.PHONY: fuzz-smoke
+fuzz-smoke:
+	$(GO) test ./pkg/apis/clusterview/validation/ -run '^$$' -fuzz '^FuzzDecodeAndValidateClusterSummary$$' \
+		-fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+
 ## bench: scale and speed benchmark through kube-apiserver, peers included (docs/performance.md).
 ##   make bench                          5,000 nodes and 150,000 pods (env NODES, PODS)
-##   make bench NODES=500 PODS=15000     the quick size, about 5 minutes on 2 cores
+##   make bench NODES=500 PODS=15000     the quick size, about 6 minutes on 2 cores
 ##   make bench BENCH_ARGS=--pprof       also save clusterview's CPU and heap profiles
 .PHONY: bench
 bench: build tools

@@ -28,10 +28,18 @@ type goBenchmark struct {
 // engine counts: the bulk of a busy cluster's pod events.
 const steadyPodUpdate = "BenchmarkPodUpdateSteady"
 
-// runGoBenchmarks runs the summary engine's Go benchmarks and parses them.
+// The memory benchmarks, and the transform that runs before the engine.
+const (
+	retainedMemory   = "BenchmarkRetainedMemory"
+	podUsageOf       = "BenchmarkPodUsageOf"
+	podStoreRetained = "BenchmarkPodStoreRetained"
+)
+
+// runGoBenchmarks runs the Go benchmarks of the summary engine and its
+// informer feed and parses them.
 func runGoBenchmarks(ctx context.Context, root string, out io.Writer) ([]goBenchmark, time.Duration, error) {
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", ".", "-benchmem", "./pkg/summary/")
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", ".", "-benchmem", "./pkg/summary/", "./pkg/summary/feed/")
 	cmd.Dir = root
 	var stdout bytes.Buffer
 	progress := newPrefixWriter(out, "  [go bench] ")
@@ -39,7 +47,7 @@ func runGoBenchmarks(ctx context.Context, root string, out io.Writer) ([]goBench
 	cmd.Stdout = io.MultiWriter(&stdout, progress)
 	cmd.Stderr = progress
 	if err := cmd.Run(); err != nil {
-		return nil, time.Since(start), fmt.Errorf("go test -bench ./pkg/summary/: %w", err)
+		return nil, time.Since(start), fmt.Errorf("go test -bench ./pkg/summary/ ./pkg/summary/feed/: %w", err)
 	}
 	return parseGoBench(stdout.String()), time.Since(start), nil
 }

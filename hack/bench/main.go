@@ -59,6 +59,7 @@ type options struct {
 	seed                    int64
 	podChanges, nodeChanges int
 	probeInterval           time.Duration
+	idleProbeInterval       time.Duration
 	churnRate               float64
 	reads                   int
 	repeat                  int
@@ -90,9 +91,11 @@ func main() {
 	flag.IntVar(&o.namespaces, "namespaces", envInt("NAMESPACES", clusterfill.DefaultSyntheticNamespaces), "Synthetic namespaces (env NAMESPACES).")
 	flag.IntVar(&o.concurrency, "concurrency", clusterfill.DefaultConcurrency, "Requests in flight while loading.")
 	flag.Int64Var(&o.seed, "seed", 1, "Seed of the synthetic cluster and the churn.")
-	flag.IntVar(&o.podChanges, "pod-changes", 200, "Pod status changes per freshness phase (idle, churn).")
-	flag.IntVar(&o.nodeChanges, "node-changes", 100, "Node status changes per freshness phase (idle, churn).")
-	flag.DurationVar(&o.probeInterval, "probe-interval", 100*time.Millisecond, "Time between two freshness changes.")
+	flag.IntVar(&o.podChanges, "pod-changes", 0, "Pod status changes per freshness phase (idle, churn); 0: 200 at full size, 100 below it.")
+	flag.IntVar(&o.nodeChanges, "node-changes", -1, "Node status changes per freshness phase (idle, churn); -1: 100 at full size, 25 below it.")
+	flag.DurationVar(&o.probeInterval, "probe-interval", 100*time.Millisecond, "Time between two freshness changes under churn.")
+	flag.DurationVar(&o.idleProbeInterval, "idle-probe-interval", 1250*time.Millisecond,
+		"Time between two freshness changes in the idle phase. Longer than clusterview's --status-update-interval (1s), so that every change finds the cluster idle: nothing changed since the ClusterSummary's last status write.")
 	flag.Float64Var(&o.churnRate, "churn-rate", 50, "Background changes per second in the churn phase.")
 	flag.IntVar(&o.reads, "reads", 100, "Requests timed per read request (and as many of its peer).")
 	flag.IntVar(&o.repeat, "repeat", 3, "Timed runs of kubectl and kube-capacity (after one warm-up run each).")
@@ -105,7 +108,16 @@ func main() {
 	flag.StringVar(&o.out, "out", "_output/bench", "Directory for the JSON report, profiles and the run directory.")
 	klog.InitFlags(nil)
 	flag.Parse()
-	if o.nodes <= 0 || o.pods <= 0 || o.namespaces <= 0 || o.podChanges <= 0 || o.nodeChanges < 0 || o.reads <= 0 || o.repeat <= 0 || o.naiveRuns <= 0 || o.churnRate <= 0 {
+	// The idle phase spaces its changes by more than a second, so its
+	// length grows with the count: the quick size takes fewer.
+	full := o.pods >= clusterfill.DefaultSyntheticPods
+	if o.podChanges == 0 {
+		o.podChanges = map[bool]int{true: 200, false: 100}[full]
+	}
+	if o.nodeChanges == -1 {
+		o.nodeChanges = map[bool]int{true: 100, false: 25}[full]
+	}
+	if o.nodes <= 0 || o.pods <= 0 || o.namespaces <= 0 || o.podChanges <= 0 || o.nodeChanges < 0 || o.idleProbeInterval <= 0 || o.probeInterval <= 0 || o.reads <= 0 || o.repeat <= 0 || o.naiveRuns <= 0 || o.churnRate <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: sizes, counts and rates must be positive")
 		os.Exit(2)
 	}
@@ -168,7 +180,7 @@ func run(ctx context.Context, o options) (retErr error) {
 		Machine:  machineFacts(),
 		Versions: Versions{Go: runtime.Version(), Clusterview: gitDescribe(root), Tools: map[string]string{}},
 		Size:     Size{Nodes: o.nodes, Pods: o.pods, Namespaces: o.namespaces},
-		Settings: Settings{PodChanges: o.podChanges, NodeChanges: o.nodeChanges, ProbeInterval: o.probeInterval.String(),
+		Settings: Settings{PodChanges: o.podChanges, NodeChanges: o.nodeChanges, ProbeInterval: o.probeInterval.String(), IdleProbeInterval: o.idleProbeInterval.String(),
 			ChurnRate: o.churnRate, Reads: o.reads, Repeat: o.repeat, NaiveRuns: o.naiveRuns, RestWindow: o.rest.String()},
 		Commands: map[string]Timing{}, Answers: map[string]string{}, Processes: map[string]ProcJSON{},
 	}
@@ -449,8 +461,16 @@ func (b *bench) freshness(ctx context.Context) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	b.step("freshness, idle: %d pod and %d node status changes, one every %v", b.o.podChanges, b.o.nodeChanges, b.o.probeInterval)
-	idle, err := f.runPhase(ctx, "idle", b.o.podChanges, b.o.nodeChanges, b.o.probeInterval)
+	// The setup above kept the ClusterSummary changing, so its status
+	// controller may still hold a write back: idle starts one probe
+	// interval after the last of it.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(b.o.idleProbeInterval):
+	}
+	b.step("freshness, idle: %d pod and %d node status changes, one every %v", b.o.podChanges, b.o.nodeChanges, b.o.idleProbeInterval)
+	idle, err := f.runPhase(ctx, "idle", b.o.podChanges, b.o.nodeChanges, b.o.idleProbeInterval)
 	if err != nil {
 		return err
 	}
@@ -827,6 +847,21 @@ func (b *bench) engineRows() {
 		}
 		b.rep.addRow(Row{Metric: "engine: " + gb.Name, Value: fmt.Sprintf("%.0f ns/op, %.0f allocs/op", gb.NsPerOp, gb.AllocsPerOp),
 			ValueNumber: gb.NsPerOp, Unit: "ns/op"})
+	}
+	for _, gb := range b.rep.GoBench {
+		switch gb.Name {
+		case podUsageOf:
+			b.rep.addRow(Row{Metric: "feed: pod transform to its record (" + gb.Name + ")", Value: fmt.Sprintf("%.0f ns/op, %.0f allocs/op", gb.NsPerOp, gb.AllocsPerOp),
+				ValueNumber: gb.NsPerOp, Unit: "ns/op"})
+		case podStoreRetained:
+			row := Row{Metric: "feed: pod informer store, heap per pod (" + gb.Name + ")", Value: fmt.Sprintf("%.0f B", gb.Extra["B/pod"]),
+				ValueNumber: gb.Extra["B/pod"], Unit: "B", Peer: fmt.Sprintf("stripped v1.Pod %.0f B", gb.Extra["stripped-B/pod"])}
+			row.Ratio, row.RatioValue = ratio(gb.Extra["B/pod"], gb.Extra["stripped-B/pod"])
+			b.rep.addRow(row)
+		case retainedMemory:
+			b.rep.addRow(Row{Metric: "engine: heap per pod and per node (" + gb.Name + ")", Value: fmt.Sprintf("%.0f B/pod, %.0f B/node", gb.Extra["B/pod"], gb.Extra["B/node"]),
+				ValueNumber: gb.Extra["B/pod"], Unit: "B"})
+		}
 	}
 }
 

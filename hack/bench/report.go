@@ -59,14 +59,15 @@ type Size struct {
 }
 
 type Settings struct {
-	PodChanges    int     `json:"podChangesPerPhase"`
-	NodeChanges   int     `json:"nodeChangesPerPhase"`
-	ProbeInterval string  `json:"probeInterval"`
-	ChurnRate     float64 `json:"churnRate"`
-	Reads         int     `json:"readsPerRequest"`
-	Repeat        int     `json:"commandRepeats"`
-	NaiveRuns     int     `json:"naiveRuns"`
-	RestWindow    string  `json:"restWindow"`
+	PodChanges        int     `json:"podChangesPerPhase"`
+	NodeChanges       int     `json:"nodeChangesPerPhase"`
+	ProbeInterval     string  `json:"probeInterval"`
+	IdleProbeInterval string  `json:"idleProbeInterval"`
+	ChurnRate         float64 `json:"churnRate"`
+	Reads             int     `json:"readsPerRequest"`
+	Repeat            int     `json:"commandRepeats"`
+	NaiveRuns         int     `json:"naiveRuns"`
+	RestWindow        string  `json:"restWindow"`
 }
 
 type LoadResult struct {
