@@ -67,11 +67,17 @@ func NewOptions() *Options {
 		DataDir:                             "clusterview-data",
 		StatusUpdateInterval:                time.Second,
 		ShutdownWatchTerminationGracePeriod: 10 * time.Second,
+		// A survivor takes over at most LeaseDuration + 2 × 2.2 ×
+		// RetryPeriod after the leader dies (client-go checks every
+		// RetryPeriod with up to 120% jitter, from when it last saw the
+		// Lease change): 14.4 s, inside the 15 s we promise. The renew
+		// deadline leaves the leader 8 s of kube-apiserver trouble before
+		// it steps down, 2 s before anyone else may take over.
 		LeaderElection: componentbaseconfig.LeaderElectionConfiguration{
 			LeaderElect:       true,
-			LeaseDuration:     metav1.Duration{Duration: 15 * time.Second},
-			RenewDeadline:     metav1.Duration{Duration: 10 * time.Second},
-			RetryPeriod:       metav1.Duration{Duration: 2 * time.Second},
+			LeaseDuration:     metav1.Duration{Duration: 10 * time.Second},
+			RenewDeadline:     metav1.Duration{Duration: 8 * time.Second},
+			RetryPeriod:       metav1.Duration{Duration: 1 * time.Second},
 			ResourceLock:      resourcelock.LeasesResourceLock,
 			ResourceName:      "clusterview-apiserver",
 			ResourceNamespace: "clusterview-system",
