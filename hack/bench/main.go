@@ -142,8 +142,8 @@ type bench struct {
 	out     io.Writer
 	rep     *Report
 	cluster *localcluster.Cluster
-	cv      *child
-	ksm     *child
+	cv      *localcluster.Process
+	ksm     *localcluster.Process
 	kube    kubernetes.Interface
 	cvc     clientset.Interface
 	cvPort  int
@@ -301,20 +301,15 @@ func (b *bench) startAll(ctx context.Context) error {
 	if b.cvPort, err = freePort(); err != nil {
 		return err
 	}
-	certFile, keyFile, caPEM := b.cluster.ClusterviewServing()
+	_, _, caPEM := b.cluster.ClusterviewServing()
 	b.caPEM = caPEM
-	kubeconfig := b.cluster.ClusterviewKubeconfig()
 	b.step("starting clusterview-apiserver on 127.0.0.1:%d", b.cvPort)
-	b.cv, err = startChild("clusterview-apiserver", filepath.Join(b.runDir, "clusterview.log"), b.o.binary,
-		"--bind-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(b.cvPort),
-		"--tls-cert-file="+certFile,
-		"--tls-private-key-file="+keyFile,
-		"--kubeconfig="+kubeconfig,
-		"--authentication-kubeconfig="+kubeconfig,
-		"--authorization-kubeconfig="+kubeconfig,
-		"--data-dir="+filepath.Join(b.runDir, "clusterview-etcd"),
-	)
+	b.cv, err = localcluster.StartProcess(localcluster.ProcessOptions{
+		Name:    "clusterview-apiserver",
+		Path:    b.o.binary,
+		Args:    append(b.cluster.ClusterviewFlags(filepath.Join(b.runDir, "clusterview-etcd")), "--secure-port="+strconv.Itoa(b.cvPort)),
+		LogPath: filepath.Join(b.runDir, "clusterview.log"),
+	})
 	if err != nil {
 		return err
 	}
@@ -322,7 +317,7 @@ func (b *bench) startAll(ctx context.Context) error {
 		return err
 	}
 	if err := b.cluster.WaitForClusterviewAvailable(ctx, 3*time.Minute); err != nil {
-		return fmt.Errorf("%w (clusterview log: %s)", err, b.cv.logPath)
+		return fmt.Errorf("%w (clusterview log: %s)", err, b.cv.Options().LogPath)
 	}
 	// The server creates ClusterSummary "cluster" at its first start.
 	deadline := time.Now().Add(2 * time.Minute)
@@ -332,9 +327,9 @@ func (b *bench) startAll(ctx context.Context) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("clustersummary %s has no computed status after 2m (last error: %v; clusterview log: %s)", v1beta1.DefaultClusterSummaryName, err, b.cv.logPath)
+			return fmt.Errorf("clustersummary %s has no computed status after 2m (last error: %v; clusterview log: %s)", v1beta1.DefaultClusterSummaryName, err, b.cv.Options().LogPath)
 		}
-		if err := b.cv.exitErr(); err != nil {
+		if err := b.cv.ExitError(); err != nil {
 			return err
 		}
 		select {
@@ -343,7 +338,7 @@ func (b *bench) startAll(ctx context.Context) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	b.step("clusterview is available through kube-apiserver (pid %d)", b.cv.pid())
+	b.step("clusterview is available through kube-apiserver (pid %d)", b.cv.PID())
 	one := metav1.ListOptions{Limit: 1}
 	_, err = b.cvc.ClusterviewV1beta1().NodeSummaries().List(ctx, one)
 	if b.nodeSummaries = err == nil; !b.nodeSummaries {
@@ -363,8 +358,14 @@ func (b *bench) stopAll() {
 		return
 	}
 	b.step("stopping clusterview, kube-state-metrics, kube-apiserver and etcd")
-	b.cv.stop(20 * time.Second)
-	b.ksm.stop(20 * time.Second)
+	for _, p := range []*localcluster.Process{b.cv, b.ksm} {
+		if p == nil {
+			continue
+		}
+		if err := p.Stop(20 * time.Second); err != nil {
+			fmt.Fprintf(b.out, "stopping %s: %v\n", p.Options().Name, err)
+		}
+	}
 	if b.cluster != nil {
 		if err := b.cluster.Stop(); err != nil {
 			fmt.Fprintf(b.out, "stopping the control plane: %v\n", err)
@@ -373,17 +374,10 @@ func (b *bench) stopAll() {
 	b.cv, b.ksm, b.cluster = nil, nil, nil
 }
 
-func apiserverPID() int {
-	if pids := childPIDs("kube-apiserver"); len(pids) == 1 {
-		return pids[0]
-	}
-	return 0
-}
-
 func (b *bench) load(ctx context.Context) error {
 	b.step("loading the synthetic cluster: %d nodes, %d pods in %d namespaces (%d writers)", b.o.nodes, b.o.pods, b.o.namespaces, b.o.concurrency)
-	cvUse := beginUsage(b.cv.pid())
-	apiPID := apiserverPID()
+	cvUse := beginUsage(b.cv.PID())
+	apiPID := b.cluster.KubeAPIServer().PID()
 	apiUse := beginUsage(apiPID)
 	report, err := clusterfill.Synthetic(ctx, b.kube, clusterfill.SyntheticOptions{
 		Nodes: b.o.nodes, Pods: b.o.pods, Namespaces: b.o.namespaces, Concurrency: b.o.concurrency,
@@ -418,7 +412,7 @@ func (b *bench) load(ctx context.Context) error {
 		return err
 	}
 	b.rep.Load.CatchUpSeconds = time.Since(loaded).Seconds()
-	cvCPU, cvNow, wall := cvUse.since(b.cv.pid())
+	cvCPU, cvNow, wall := cvUse.since(b.cv.PID())
 	apiCPU, _, _ := apiUse.since(apiPID)
 	b.step("clusterview caught up %.1fs after the load; it used %.1f CPU-s while loading (kube-apiserver %.1f CPU-s), peak RSS %.0f MiB",
 		b.rep.Load.CatchUpSeconds, cvCPU.Seconds(), apiCPU.Seconds(), mib(cvNow.HWM))
@@ -672,12 +666,17 @@ func (b *bench) runKSM(ctx context.Context, path string) error {
 	}
 	b.step("starting kube-state-metrics (--resources=pods,nodes) on 127.0.0.1:%d", ports[0])
 	started := time.Now()
-	b.ksm, err = startChild("kube-state-metrics", filepath.Join(b.runDir, "kube-state-metrics.log"), path,
-		"--kubeconfig="+b.cluster.AdminKubeconfig(),
-		"--resources=pods,nodes",
-		"--host=127.0.0.1", "--port="+strconv.Itoa(ports[0]),
-		"--telemetry-host=127.0.0.1", "--telemetry-port="+strconv.Itoa(ports[1]),
-	)
+	b.ksm, err = localcluster.StartProcess(localcluster.ProcessOptions{
+		Name:    "kube-state-metrics",
+		Path:    path,
+		LogPath: filepath.Join(b.runDir, "kube-state-metrics.log"),
+		Args: []string{
+			"--kubeconfig=" + b.cluster.AdminKubeconfig(),
+			"--resources=pods,nodes",
+			"--host=127.0.0.1", "--port=" + strconv.Itoa(ports[0]),
+			"--telemetry-host=127.0.0.1", "--telemetry-port=" + strconv.Itoa(ports[1]),
+		},
+	})
 	if err != nil {
 		return err
 	}
@@ -686,7 +685,7 @@ func (b *bench) runKSM(ctx context.Context, path string) error {
 	deadline := time.Now().Add(15 * time.Minute)
 	var size int64
 	for {
-		if err := b.ksm.exitErr(); err != nil {
+		if err := b.ksm.ExitError(); err != nil {
 			return err
 		}
 		scrapeStart := time.Now()
@@ -710,17 +709,17 @@ func (b *bench) runKSM(ctx context.Context, path string) error {
 	}
 	syncTook := time.Since(started)
 	b.step("kube-state-metrics exposes every pod and node after %v (%.0f MiB per scrape)", syncTook.Round(100*time.Millisecond), float64(size)/(1<<20))
-	ksmSync, _ := readProc(b.ksm.pid())
+	ksmSync, _ := readProc(b.ksm.PID())
 
 	b.step("at rest: measuring CPU of clusterview and kube-state-metrics over %v", b.o.rest)
-	cvUse, ksmUse := beginUsage(b.cv.pid()), beginUsage(b.ksm.pid())
+	cvUse, ksmUse := beginUsage(b.cv.PID()), beginUsage(b.ksm.PID())
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(b.o.rest):
 	}
-	cvRest, cvNow, wall := cvUse.since(b.cv.pid())
-	ksmRest, ksmNow, _ := ksmUse.since(b.ksm.pid())
+	cvRest, cvNow, wall := cvUse.since(b.cv.PID())
+	ksmRest, ksmNow, _ := ksmUse.since(b.ksm.PID())
 	perMin := func(d time.Duration) float64 { return d.Seconds() / wall.Minutes() }
 
 	b.rep.Processes["clusterview-apiserver"] = ProcJSON{PeakRSSMiB: mib(cvNow.HWM), RSSMiB: mib(cvNow.RSS), CPUSeconds: map[string]float64{
@@ -759,13 +758,13 @@ func (b *bench) runKSM(ctx context.Context, path string) error {
 
 // restOnly measures clusterview at rest when kube-state-metrics is missing.
 func (b *bench) restOnly(ctx context.Context) {
-	cvUse := beginUsage(b.cv.pid())
+	cvUse := beginUsage(b.cv.PID())
 	select {
 	case <-ctx.Done():
 		return
 	case <-time.After(b.o.rest):
 	}
-	cpu, now, wall := cvUse.since(b.cv.pid())
+	cpu, now, wall := cvUse.since(b.cv.PID())
 	b.rep.Processes["clusterview-apiserver"] = ProcJSON{PeakRSSMiB: mib(now.HWM), RSSMiB: mib(now.RSS), CPUSeconds: map[string]float64{
 		"loading": b.loadCPU.Seconds(), "restPerMinute": cpu.Seconds() / wall.Minutes(), "total": now.CPU.Seconds()}}
 	row := Row{Metric: "peak RSS (VmHWM)", Value: fmt.Sprintf("%.0f MiB", mib(now.HWM)), ValueNumber: mib(now.HWM), Unit: "MiB", Peer: "n/a"}

@@ -6,93 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
-
-// child is a long-running process the benchmark started (clusterview,
-// kube-state-metrics), with its output in a log file.
-type child struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	exited  chan struct{}
-	waitErr error
-}
-
-func startChild(name, logPath, path string, args ...string) (*child, error) {
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	// Not CommandContext: stopping is ours to order, SIGTERM first.
-	cmd := exec.Command(path, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Own process group (a terminal's Ctrl-C reaches only us, and we stop the
-	// children in order); SIGKILL if we die.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	c := &child{name: name, cmd: cmd, logPath: logPath, exited: make(chan struct{})}
-	started := make(chan error, 1)
-	go func() {
-		// Pdeathsig fires when the forking *thread* exits; keep this one for
-		// the child's lifetime.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		c.waitErr = cmd.Wait()
-		logFile.Close()
-		close(c.exited)
-	}()
-	if err := <-started; err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("starting %s (%s): %w", name, path, err)
-	}
-	return c, nil
-}
-
-func (c *child) pid() int { return c.cmd.Process.Pid }
-
-// exitErr is non-nil once the process has exited.
-func (c *child) exitErr() error {
-	select {
-	case <-c.exited:
-		return fmt.Errorf("%s exited: %v (log: %s)", c.name, c.waitErr, c.logPath)
-	default:
-		return nil
-	}
-}
-
-// stop sends SIGTERM and SIGKILL after grace. Idempotent.
-func (c *child) stop(grace time.Duration) {
-	if c == nil {
-		return
-	}
-	select {
-	case <-c.exited:
-		return
-	default:
-	}
-	_ = syscall.Kill(-c.pid(), syscall.SIGTERM)
-	select {
-	case <-c.exited:
-		return
-	case <-time.After(grace):
-	}
-	_ = syscall.Kill(-c.pid(), syscall.SIGKILL)
-	select {
-	case <-c.exited:
-	case <-time.After(10 * time.Second):
-	}
-}
 
 // procStat is what the benchmark reads of a process from /proc.
 type procStat struct {
@@ -153,39 +70,6 @@ func readProc(pid int) (procStat, error) {
 		}
 	}
 	return st, sc.Err()
-}
-
-// childPIDs finds the direct children of this process whose executable has
-// the given base name: localcluster starts etcd and kube-apiserver without
-// telling their pids.
-func childPIDs(name string) []int {
-	self := os.Getpid()
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(data, ')')
-		j := bytes.IndexByte(data, '(')
-		if i < 0 || j < 0 {
-			continue
-		}
-		fields := strings.Fields(string(data[i+1:]))
-		if len(fields) < 2 || fields[1] != strconv.Itoa(self) {
-			continue
-		}
-		exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if string(data[j+1:i]) == name || filepath.Base(exe) == name {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // usage measures a process's CPU time over an interval.

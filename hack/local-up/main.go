@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -137,13 +136,18 @@ func run(ctx context.Context, o options) (retErr error) {
 	if err != nil {
 		return err
 	}
-	defer clusterview.stop(logger)
+	// SIGTERM lets it drain its requests and close its watches.
+	defer func() {
+		if err := clusterview.Stop(20 * time.Second); err != nil {
+			logger.Error(err, "Stopping clusterview-apiserver")
+		}
+	}()
 
 	if err := localcluster.RegisterAPIService(ctx, admin, o.port, caPEM); err != nil {
 		return err
 	}
 	if err := localcluster.WaitForAPIServiceAvailable(ctx, admin, o.availableFor); err != nil {
-		return fmt.Errorf("%w (clusterview's log: %s)", err, clusterview.logPath)
+		return fmt.Errorf("%w (clusterview's log: %s)", err, clusterview.Options().LogPath)
 	}
 
 	if o.seed {
@@ -175,60 +179,27 @@ Logs: %s. Press Ctrl-C to stop.
 	select {
 	case <-ctx.Done():
 		logger.Info("Stopping: clusterview, then kube-apiserver, then etcd")
-	case err := <-clusterview.exited:
-		return fmt.Errorf("clusterview-apiserver exited: %v (log: %s)", err, clusterview.logPath)
+	case <-clusterview.Done():
+		return clusterview.ExitError()
 	}
 	return nil
 }
 
-type process struct {
-	cmd     *exec.Cmd
-	exited  chan error
-	logPath string
-}
-
-func startClusterview(ctx context.Context, o options, dir, kubeconfig, certFile, keyFile string) (*process, error) {
-	logPath := filepath.Join(dir, "clusterview.log")
-	logFile, err := os.Create(logPath)
+// startClusterview runs clusterview-apiserver as a separate process, as in
+// a real deployment.
+func startClusterview(ctx context.Context, o options, dir, kubeconfig, certFile, keyFile string) (*localcluster.Process, error) {
+	p, err := localcluster.StartProcess(localcluster.ProcessOptions{
+		Name:    "clusterview-apiserver",
+		Path:    o.binary,
+		Args:    append(localcluster.ClusterviewFlags(kubeconfig, certFile, keyFile, filepath.Join(dir, "clusterview-etcd")), "--secure-port="+strconv.Itoa(o.port)),
+		LogPath: filepath.Join(dir, "clusterview.log"),
+		Logger:  klog.FromContext(ctx),
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (run make build)", err)
 	}
-	// Not CommandContext: shutdown is ours to order, with SIGTERM first.
-	cmd := exec.Command(o.binary,
-		"--bind-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(o.port),
-		"--tls-cert-file="+certFile,
-		"--tls-private-key-file="+keyFile,
-		"--kubeconfig="+kubeconfig,
-		"--authentication-kubeconfig="+kubeconfig,
-		"--authorization-kubeconfig="+kubeconfig,
-		"--data-dir="+filepath.Join(dir, "clusterview-etcd"),
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("starting %s (run make build): %w", o.binary, err)
-	}
-	p := &process{cmd: cmd, exited: make(chan error, 1), logPath: logPath}
-	go func() {
-		p.exited <- cmd.Wait()
-		logFile.Close()
-	}()
-	klog.FromContext(ctx).Info("Started clusterview-apiserver", "pid", cmd.Process.Pid, "port", o.port, "log", logPath)
+	klog.FromContext(ctx).Info("Started clusterview-apiserver", "pid", p.PID(), "port", o.port, "log", p.Options().LogPath)
 	return p, nil
-}
-
-// stop sends SIGTERM, lets the server drain, and kills it after 20s.
-func (p *process) stop(logger klog.Logger) {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(20 * time.Second):
-		logger.Info("clusterview-apiserver did not stop within 20s; killing it")
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
 }
 
 // servingCert makes a CA and a serving certificate for the names the

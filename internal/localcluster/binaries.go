@@ -139,7 +139,7 @@ func runBuildTools(ctx context.Context, logger klog.Logger, args ...string) erro
 	// If ctx ends, kill the script's whole process group (it runs go build in the
 	// background) rather than only bash.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.Cancel = func() error { return ignoreGone(syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)) }
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
 	cmd.Stderr = pw

@@ -70,8 +70,8 @@ type Cluster struct {
 	opts    Options
 
 	pki       *clusterPKI
-	etcd      *process
-	apiserver *process
+	etcd      *Process
+	apiserver *Process
 	etcdURL   string
 	host      string
 
@@ -197,7 +197,8 @@ func (c *Cluster) startEtcd(ctx context.Context) error {
 		}
 		// Existing data from an earlier run keeps working although its member was
 		// announced on other ports: a single member never talks to its peers.
-		p, err := startProcess(c.logger, "etcd", filepath.Join(c.binDir, etcdBinary), args, filepath.Join(c.dir, "logs", "etcd.log"))
+		p, err := StartProcess(ProcessOptions{Name: "etcd", Path: filepath.Join(c.binDir, etcdBinary), Args: args,
+			LogPath: filepath.Join(c.dir, "logs", "etcd.log"), AppendLog: true, Logger: c.logger})
 		if err != nil {
 			return err
 		}
@@ -206,8 +207,8 @@ func (c *Cluster) startEtcd(ctx context.Context) error {
 			c.etcd, c.etcdURL = p, clientURL
 			return nil
 		}
-		_ = p.stop(c.opts.StopTimeout)
-		if attempt < portAttempts && ctx.Err() == nil && strings.Contains(p.logTail(50), "address already in use") {
+		_ = p.Stop(c.opts.StopTimeout)
+		if attempt < portAttempts && ctx.Err() == nil && strings.Contains(p.LogTail(50), "address already in use") {
 			c.logger.Info("etcd lost a port race, retrying with other ports", "attempt", attempt)
 			continue
 		}
@@ -227,14 +228,14 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 		}
 		c.host = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		c.adminConfig = restConfigFor(c.host, c.pki.ca.CertPEM, c.pki.admin.CertPEM, c.pki.admin.KeyPEM)
-		p, err := startProcess(c.logger, "kube-apiserver", filepath.Join(c.binDir, apiserverBinary),
-			c.apiserverArgs(port), filepath.Join(c.dir, "logs", "kube-apiserver.log"))
+		p, err := StartProcess(ProcessOptions{Name: "kube-apiserver", Path: filepath.Join(c.binDir, apiserverBinary),
+			Args: c.apiserverArgs(port), LogPath: filepath.Join(c.dir, "logs", "kube-apiserver.log"), AppendLog: true, Logger: c.logger})
 		if err != nil {
 			return err
 		}
 		client, err := kubernetes.NewForConfig(pollingConfig(c.adminConfig))
 		if err != nil {
-			_ = p.stop(c.opts.StopTimeout)
+			_ = p.Stop(c.opts.StopTimeout)
 			return fmt.Errorf("creating admin client: %w", err)
 		}
 		err = waitFor(ctx, p, "kube-apiserver", func(ctx context.Context) error { return apiserverReady(ctx, client) })
@@ -242,9 +243,9 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 			c.apiserver = p
 			return nil
 		}
-		_ = p.stop(c.opts.StopTimeout)
+		_ = p.Stop(c.opts.StopTimeout)
 		if c.opts.APIServerPort == 0 && attempt < portAttempts && ctx.Err() == nil &&
-			strings.Contains(p.logTail(50), "address already in use") {
+			strings.Contains(p.LogTail(50), "address already in use") {
 			c.logger.Info("kube-apiserver lost a port race, retrying with another port", "attempt", attempt)
 			continue
 		}
@@ -293,10 +294,10 @@ func (c *Cluster) apiserverArgs(port int) []string {
 
 // waitFor polls check until it succeeds, the process exits or ctx ends. Errors
 // include the last check failure and the tail of the process log.
-func waitFor(ctx context.Context, p *process, what string, check func(context.Context) error) error {
+func waitFor(ctx context.Context, p *Process, what string, check func(context.Context) error) error {
 	var lastErr error
 	err := wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
-		if err := p.exitError(); err != nil {
+		if err := p.ExitError(); err != nil {
 			return false, err
 		}
 		probeCtx, cancel := context.WithTimeout(ctx, probeTimeout)
@@ -312,11 +313,11 @@ func waitFor(ctx context.Context, p *process, what string, check func(context.Co
 	if err == nil {
 		return nil
 	}
-	if exitErr := p.exitError(); exitErr != nil {
+	if exitErr := p.ExitError(); exitErr != nil {
 		return exitErr
 	}
 	return fmt.Errorf("waiting for %s to become ready: %w (last check: %v); last lines of %s:\n%s",
-		what, err, lastErr, p.logPath, p.logTail(30))
+		what, err, lastErr, p.Options().LogPath, p.LogTail(30))
 }
 
 func etcdHealthy(ctx context.Context, clientURL string) error {
@@ -390,11 +391,11 @@ func (c *Cluster) Stop() error {
 		var errs []error
 		// kube-apiserver first: stopped after etcd, it would spend its shutdown retrying
 		// storage instead of exiting.
-		for _, p := range []*process{c.apiserver, c.etcd} {
+		for _, p := range []*Process{c.apiserver, c.etcd} {
 			if p == nil {
 				continue
 			}
-			if err := p.stop(c.opts.StopTimeout); err != nil {
+			if err := p.Stop(c.opts.StopTimeout); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -506,3 +507,11 @@ func (c *Cluster) LogFiles() map[string]string {
 		"kube-apiserver": filepath.Join(c.dir, "logs", "kube-apiserver.log"),
 	}
 }
+
+// KubeAPIServer returns the running kube-apiserver process (nil before Start
+// succeeds), for callers that measure it or restart it with the same
+// command line (Process.Options).
+func (c *Cluster) KubeAPIServer() *Process { return c.apiserver }
+
+// Etcd returns the running etcd process (nil before Start succeeds).
+func (c *Cluster) Etcd() *Process { return c.etcd }

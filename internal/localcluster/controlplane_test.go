@@ -284,7 +284,7 @@ func TestControlPlane(t *testing.T) {
 	})
 
 	t.Run("stop", func(t *testing.T) {
-		pids := []int{c.apiserver.cmd.Process.Pid, c.etcd.cmd.Process.Pid}
+		pids := []int{c.apiserver.PID(), c.etcd.PID()}
 		start := time.Now()
 		if err := c.Stop(); err != nil {
 			t.Fatal(err)
@@ -313,7 +313,7 @@ func TestStartFailureReportsLog(t *testing.T) {
 		t.Fatal("Start succeeded with an unknown kube-apiserver flag")
 	}
 	t.Logf("Start failed after %v as expected: %v", time.Since(began).Round(time.Millisecond), err)
-	for _, want := range []string{"kube-apiserver exited early", "unknown flag: --no-such-flag"} {
+	for _, want := range []string{"kube-apiserver exited (exit status 1)", "unknown flag: --no-such-flag"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not contain %q", want)
 		}
@@ -467,7 +467,7 @@ func TestHelperStartAndHang(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("HELPER-PIDS %d %d\n", c.apiserver.cmd.Process.Pid, c.etcd.cmd.Process.Pid)
+	fmt.Printf("HELPER-PIDS %d %d\n", c.apiserver.PID(), c.etcd.PID())
 	select {} // until killed
 }
 

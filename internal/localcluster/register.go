@@ -187,7 +187,14 @@ func (c *Cluster) WaitForClusterviewAvailable(ctx context.Context, timeout time.
 // add how it listens (--secure-port or a listener).
 func (c *Cluster) ClusterviewFlags(dataDir string) []string {
 	certFile, keyFile, _ := c.ClusterviewServing()
-	kubeconfig := c.ClusterviewKubeconfig()
+	return ClusterviewFlags(c.ClusterviewKubeconfig(), certFile, keyFile, dataDir)
+}
+
+// ClusterviewFlags is the same command line for any cluster: kubeconfig
+// reaches its kube-apiserver (informers and delegated authentication and
+// authorization), certFile and keyFile are the serving certificate the
+// APIService trusts.
+func ClusterviewFlags(kubeconfig, certFile, keyFile, dataDir string) []string {
 	return []string{
 		"--bind-address=127.0.0.1",
 		"--tls-cert-file=" + certFile,

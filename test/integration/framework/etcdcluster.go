@@ -49,7 +49,7 @@ type EtcdMember struct {
 	logDir string
 
 	mu   sync.Mutex
-	proc *haProcess
+	proc *localcluster.Process
 	runs int
 }
 
@@ -152,7 +152,7 @@ func (c *EtcdCluster) WaitHealthy(ctx context.Context, timeout time.Duration) er
 	if err != nil {
 		var tails []string
 		for _, m := range c.Members {
-			tails = append(tails, m.Name+":\n"+haTailFile(m.logPath(), 10))
+			tails = append(tails, m.Name+":\n"+localcluster.LogTail(m.logPath(), 10))
 		}
 		return fmt.Errorf("etcd cluster not healthy: %w (last: %v)\n%s", err, last, strings.Join(tails, "\n"))
 	}
@@ -198,7 +198,7 @@ func (m *EtcdMember) start() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.runs++
-	p, err := startHAProcess("etcd "+m.Name, m.binary, m.args, m.logPathLocked())
+	p, err := localcluster.StartProcess(localcluster.ProcessOptions{Name: "etcd " + m.Name, Path: m.binary, Args: m.args, LogPath: m.logPathLocked()})
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func (m *EtcdMember) logPath() string {
 	return m.logPathLocked()
 }
 
-func (m *EtcdMember) process() *haProcess {
+func (m *EtcdMember) process() *localcluster.Process {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.proc
@@ -224,7 +224,7 @@ func (m *EtcdMember) process() *haProcess {
 
 func (m *EtcdMember) exitError() error {
 	if p := m.process(); p != nil {
-		return p.exitError()
+		return p.ExitError()
 	}
 	return errors.New(m.Name + " not started")
 }
@@ -232,14 +232,14 @@ func (m *EtcdMember) exitError() error {
 // Running reports whether the member's process is alive.
 func (m *EtcdMember) Running() bool {
 	p := m.process()
-	return p != nil && p.running()
+	return p != nil && p.Running()
 }
 
 // Kill SIGKILLs the member and waits until it is gone: a crash, without any
 // chance to flush or hand over leadership.
 func (m *EtcdMember) Kill() error {
 	if p := m.process(); p != nil {
-		return p.kill()
+		return p.Kill()
 	}
 	return nil
 }
@@ -247,7 +247,7 @@ func (m *EtcdMember) Kill() error {
 // Stop stops the member with SIGTERM (SIGKILL after a grace period).
 func (m *EtcdMember) Stop() error {
 	if p := m.process(); p != nil {
-		return p.stop(etcdStopGrace)
+		return stopGracefully(p, etcdStopGrace)
 	}
 	return nil
 }

@@ -69,7 +69,7 @@ type HA struct {
 	dir    string
 
 	apiserverMu   sync.Mutex
-	apiserver     *haProcess // the kube-apiserver this harness restarted, if any
+	apiserver     *localcluster.Process // the kube-apiserver this harness restarted, if any
 	apiserverRuns int
 }
 
@@ -284,44 +284,31 @@ type APIServerRestart struct {
 // for a graceful restart, SIGKILL for a crash) and starts it again with
 // exactly the same command line: same port, certificates and etcd, so every
 // client's credentials stay valid. localcluster.Stop/Start cannot do that:
-// Start regenerates the PKI. The first restart finds localcluster's process
-// through /proc (Linux only).
+// Start regenerates the PKI.
 func (h *HA) RestartKubeAPIServer(ctx context.Context, sig syscall.Signal) (APIServerRestart, error) {
 	var res APIServerRestart
 	h.apiserverMu.Lock()
 	defer h.apiserverMu.Unlock()
-	exe := filepath.Join(h.binDir, "kube-apiserver")
 
-	var pid int
-	var cmdline []string
-	var gone func() bool
-	if h.apiserver != nil {
-		pid, cmdline = h.apiserver.pid(), append([]string{h.apiserver.cmd.Path}, h.apiserver.cmd.Args[1:]...)
-		p := h.apiserver
-		gone = func() bool { return !p.running() }
-	} else {
-		var err error
-		if pid, cmdline, err = haFindChild(exe); err != nil {
-			return res, err
-		}
-		// localcluster's own goroutine reaps its child: poll for the pid.
-		gone = func() bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) }
+	old := h.apiserver
+	if old == nil {
+		old = h.Cluster.KubeAPIServer()
 	}
 	res.Signalled = time.Now()
-	if err := syscall.Kill(pid, sig); err != nil {
-		return res, fmt.Errorf("signalling kube-apiserver (pid %d): %w", pid, err)
+	if err := old.Signal(sig); err != nil {
+		return res, err
 	}
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, apiserverStopGrace, true, func(context.Context) (bool, error) {
-		return gone(), nil
-	})
-	if err != nil {
-		return res, fmt.Errorf("kube-apiserver (pid %d) still running %v after %v", pid, apiserverStopGrace, sig)
+	if !old.WaitExit(apiserverStopGrace) {
+		return res, fmt.Errorf("kube-apiserver (pid %d) still running %v after %v", old.PID(), apiserverStopGrace, sig)
 	}
 	res.Exited = time.Now()
 
 	h.apiserverRuns++
-	logPath := filepath.Join(h.Cluster.Dir(), "logs", fmt.Sprintf("kube-apiserver.restart-%d.log", h.apiserverRuns))
-	p, err := startHAProcess("kube-apiserver", exe, cmdline[1:], logPath)
+	opts := old.Options()
+	opts.LogPath = filepath.Join(h.Cluster.Dir(), "logs", fmt.Sprintf("kube-apiserver.restart-%d.log", h.apiserverRuns))
+	opts.AppendLog = false
+	logPath := opts.LogPath
+	p, err := localcluster.StartProcess(opts)
 	if err != nil {
 		return res, err
 	}
@@ -334,7 +321,7 @@ func (h *HA) RestartKubeAPIServer(ctx context.Context, sig syscall.Signal) (APIS
 	}
 	var last string
 	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, haStartTimeout, true, func(ctx context.Context) (bool, error) {
-		if err := p.exitError(); err != nil {
+		if err := p.ExitError(); err != nil {
 			return false, err
 		}
 		reqCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -350,7 +337,7 @@ func (h *HA) RestartKubeAPIServer(ctx context.Context, sig syscall.Signal) (APIS
 		return resp.StatusCode == http.StatusOK, nil
 	})
 	if err != nil {
-		return res, fmt.Errorf("restarted kube-apiserver not ready: %w (last: %s); log %s:\n%s", err, last, logPath, haTailFile(logPath, 20))
+		return res, fmt.Errorf("restarted kube-apiserver not ready: %w (last: %s); log %s:\n%s", err, last, logPath, localcluster.LogTail(logPath, 20))
 	}
 	res.Ready = time.Now()
 	return res, nil
@@ -373,7 +360,7 @@ func (h *HA) Stop() {
 	wg.Wait()
 	h.apiserverMu.Lock()
 	if h.apiserver != nil {
-		if err := h.apiserver.stop(apiserverStopGrace); err != nil {
+		if err := stopGracefully(h.apiserver, apiserverStopGrace); err != nil {
 			fmt.Fprintf(os.Stderr, "stopping the restarted kube-apiserver: %v\n", err)
 		}
 	}

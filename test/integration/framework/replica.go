@@ -19,6 +19,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
+
+	"github.com/clusterview/clusterview/internal/localcluster"
 )
 
 // replicaStopGrace is how long Stop waits after SIGTERM before SIGKILL.
@@ -61,7 +63,7 @@ type Replica struct {
 	logDir string
 
 	mu   sync.Mutex
-	proc *haProcess
+	proc *localcluster.Process
 	runs int
 }
 
@@ -78,11 +80,11 @@ func (r *Replica) Host() string { return "https://127.0.0.1:" + strconv.Itoa(r.P
 func (r *Replica) Start() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.proc != nil && r.proc.running() {
+	if r.proc != nil && r.proc.Running() {
 		return fmt.Errorf("replica %s is already running", r.Name)
 	}
 	r.runs++
-	p, err := startHAProcess("clusterview replica "+r.Name, r.binary, r.args, r.logPathLocked())
+	p, err := localcluster.StartProcess(localcluster.ProcessOptions{Name: "clusterview replica " + r.Name, Path: r.binary, Args: r.args, LogPath: r.logPathLocked()})
 	if err != nil {
 		return err
 	}
@@ -101,7 +103,7 @@ func (r *Replica) LogPath() string {
 	return r.logPathLocked()
 }
 
-func (r *Replica) process() *haProcess {
+func (r *Replica) process() *localcluster.Process {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.proc
@@ -110,13 +112,13 @@ func (r *Replica) process() *haProcess {
 // Running reports whether the replica's process is alive.
 func (r *Replica) Running() bool {
 	p := r.process()
-	return p != nil && p.running()
+	return p != nil && p.Running()
 }
 
 // Pid is the current process id, 0 if never started.
 func (r *Replica) Pid() int {
 	if p := r.process(); p != nil {
-		return p.pid()
+		return p.PID()
 	}
 	return 0
 }
@@ -124,7 +126,7 @@ func (r *Replica) Pid() int {
 // Kill SIGKILLs the replica and waits until the process is gone.
 func (r *Replica) Kill() error {
 	if p := r.process(); p != nil {
-		return p.kill()
+		return p.Kill()
 	}
 	return nil
 }
@@ -135,7 +137,7 @@ func (r *Replica) Signal(sig syscall.Signal) error {
 	if p == nil {
 		return errors.New("replica " + r.Name + " never started")
 	}
-	return p.signal(sig)
+	return p.Signal(sig)
 }
 
 // WaitExit waits up to timeout for the process to exit. It returns the exit
@@ -145,16 +147,16 @@ func (r *Replica) WaitExit(timeout time.Duration) (code int, exited bool) {
 	if p == nil {
 		return -1, true
 	}
-	if !p.waitExit(timeout) {
+	if !p.WaitExit(timeout) {
 		return -1, false
 	}
-	return p.exitCode(), true
+	return p.ExitCode(), true
 }
 
 // Stop shuts the replica down with SIGTERM (SIGKILL after a grace period).
 func (r *Replica) Stop() error {
 	if p := r.process(); p != nil {
-		return p.stop(replicaStopGrace)
+		return stopGracefully(p, replicaStopGrace)
 	}
 	return nil
 }
@@ -168,8 +170,8 @@ func (r *Replica) WaitReady(ctx context.Context, timeout time.Duration) error {
 	}
 	var last string
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		if p := r.process(); p == nil || !p.running() {
-			return false, fmt.Errorf("replica %s is not running: %v", r.Name, p.exitError())
+		if p := r.process(); p == nil || !p.Running() {
+			return false, fmt.Errorf("replica %s is not running: %v", r.Name, exitError(p))
 		}
 		reqCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -186,7 +188,7 @@ func (r *Replica) WaitReady(ctx context.Context, timeout time.Duration) error {
 	})
 	if err != nil {
 		return fmt.Errorf("replica %s not ready: %w (last answer: %s); last lines of %s:\n%s",
-			r.Name, err, last, r.LogPath(), haTailFile(r.LogPath(), 20))
+			r.Name, err, last, r.LogPath(), localcluster.LogTail(r.LogPath(), 20))
 	}
 	return nil
 }
@@ -279,7 +281,7 @@ func (r *Replica) LeaderIdentities() []string {
 }
 
 // LogTail returns the last n lines of the current process's log.
-func (r *Replica) LogTail(n int) string { return haTailFile(r.LogPath(), n) }
+func (r *Replica) LogTail(n int) string { return localcluster.LogTail(r.LogPath(), n) }
 
 // LogLines counts the lines of the current process's log containing substr.
 func (r *Replica) LogLines(substr string) int {
