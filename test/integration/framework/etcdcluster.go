@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -44,13 +43,7 @@ type EtcdMember struct {
 	PeerURL   string
 	DataDir   string
 
-	binary string
-	args   []string
-	logDir string
-
-	mu   sync.Mutex
-	proc *localcluster.Process
-	runs int
+	restartable
 }
 
 // StartEtcdCluster starts an n-member cluster of the etcd binary under dir
@@ -82,12 +75,12 @@ func startEtcdClusterOnce(ctx context.Context, binary, dir string, n int, timeou
 	c := &EtcdCluster{binary: binary, dir: dir}
 	var initial []string
 	for i := range n {
+		name := fmt.Sprintf("member-%d", i)
 		m := &EtcdMember{
-			Name:      fmt.Sprintf("member-%d", i),
-			ClientURL: "http://127.0.0.1:" + strconv.Itoa(ports[2*i]),
-			PeerURL:   "http://127.0.0.1:" + strconv.Itoa(ports[2*i+1]),
-			binary:    binary,
-			logDir:    filepath.Join(dir, "logs"),
+			Name:        name,
+			ClientURL:   "http://127.0.0.1:" + strconv.Itoa(ports[2*i]),
+			PeerURL:     "http://127.0.0.1:" + strconv.Itoa(ports[2*i+1]),
+			restartable: restartable{name: "etcd " + name, logName: name, binary: binary, logDir: filepath.Join(dir, "logs")},
 		}
 		m.DataDir = filepath.Join(dir, m.Name)
 		initial = append(initial, m.Name+"="+m.PeerURL)
@@ -194,63 +187,15 @@ func (c *EtcdCluster) Stop() {
 	wg.Wait()
 }
 
-func (m *EtcdMember) start() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.runs++
-	p, err := localcluster.StartProcess(localcluster.ProcessOptions{Name: "etcd " + m.Name, Path: m.binary, Args: m.args, LogPath: m.logPathLocked()})
-	if err != nil {
-		return err
-	}
-	m.proc = p
-	return nil
-}
-
-func (m *EtcdMember) logPathLocked() string {
-	return filepath.Join(m.logDir, fmt.Sprintf("%s.%d.log", m.Name, m.runs))
-}
-
-func (m *EtcdMember) logPath() string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.logPathLocked()
-}
-
-func (m *EtcdMember) process() *localcluster.Process {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.proc
-}
-
-func (m *EtcdMember) exitError() error {
-	if p := m.process(); p != nil {
-		return p.ExitError()
-	}
-	return errors.New(m.Name + " not started")
-}
-
 // Running reports whether the member's process is alive.
-func (m *EtcdMember) Running() bool {
-	p := m.process()
-	return p != nil && p.Running()
-}
+func (m *EtcdMember) Running() bool { return m.running() }
 
 // Kill SIGKILLs the member and waits until it is gone: a crash, without any
 // chance to flush or hand over leadership.
-func (m *EtcdMember) Kill() error {
-	if p := m.process(); p != nil {
-		return p.Kill()
-	}
-	return nil
-}
+func (m *EtcdMember) Kill() error { return m.kill() }
 
 // Stop stops the member with SIGTERM (SIGKILL after a grace period).
-func (m *EtcdMember) Stop() error {
-	if p := m.process(); p != nil {
-		return stopGracefully(p, etcdStopGrace)
-	}
-	return nil
-}
+func (m *EtcdMember) Stop() error { return m.stop(etcdStopGrace) }
 
 // Restart starts a stopped member again on the same ports and data
 // directory; it rejoins the cluster it was part of.

@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -58,18 +57,13 @@ type Replica struct {
 	// ConfigMap, and the CA is clusterview's serving CA.
 	Config *rest.Config
 
-	binary string
-	args   []string
-	logDir string
-
-	mu   sync.Mutex
-	proc *localcluster.Process
-	runs int
+	restartable
 }
 
 // newReplica prepares a replica without starting it.
 func newReplica(name string, port int, binary string, args []string, logDir string, cfg *rest.Config) *Replica {
-	return &Replica{Name: name, Port: port, Config: cfg, binary: binary, args: args, logDir: logDir}
+	return &Replica{Name: name, Port: port, Config: cfg, restartable: restartable{
+		name: "clusterview replica " + name, logName: "replica-" + name, binary: binary, args: args, logDir: logDir}}
 }
 
 // Host is the replica's https URL.
@@ -77,43 +71,13 @@ func (r *Replica) Host() string { return "https://127.0.0.1:" + strconv.Itoa(r.P
 
 // Start runs a new process of the replica on its port. It does not wait
 // for readiness; see WaitReady.
-func (r *Replica) Start() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.proc != nil && r.proc.Running() {
-		return fmt.Errorf("replica %s is already running", r.Name)
-	}
-	r.runs++
-	p, err := localcluster.StartProcess(localcluster.ProcessOptions{Name: "clusterview replica " + r.Name, Path: r.binary, Args: r.args, LogPath: r.logPathLocked()})
-	if err != nil {
-		return err
-	}
-	r.proc = p
-	return nil
-}
-
-func (r *Replica) logPathLocked() string {
-	return filepath.Join(r.logDir, fmt.Sprintf("replica-%s.%d.log", r.Name, r.runs))
-}
+func (r *Replica) Start() error { return r.start() }
 
 // LogPath is the log file of the current (or last) process.
-func (r *Replica) LogPath() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.logPathLocked()
-}
-
-func (r *Replica) process() *localcluster.Process {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.proc
-}
+func (r *Replica) LogPath() string { return r.logPath() }
 
 // Running reports whether the replica's process is alive.
-func (r *Replica) Running() bool {
-	p := r.process()
-	return p != nil && p.Running()
-}
+func (r *Replica) Running() bool { return r.running() }
 
 // Pid is the current process id, 0 if never started.
 func (r *Replica) Pid() int {
@@ -124,12 +88,7 @@ func (r *Replica) Pid() int {
 }
 
 // Kill SIGKILLs the replica and waits until the process is gone.
-func (r *Replica) Kill() error {
-	if p := r.process(); p != nil {
-		return p.Kill()
-	}
-	return nil
-}
+func (r *Replica) Kill() error { return r.kill() }
 
 // Signal sends sig to the replica's process and returns at once.
 func (r *Replica) Signal(sig syscall.Signal) error {
@@ -154,12 +113,7 @@ func (r *Replica) WaitExit(timeout time.Duration) (code int, exited bool) {
 }
 
 // Stop shuts the replica down with SIGTERM (SIGKILL after a grace period).
-func (r *Replica) Stop() error {
-	if p := r.process(); p != nil {
-		return stopGracefully(p, replicaStopGrace)
-	}
-	return nil
-}
+func (r *Replica) Stop() error { return r.stop(replicaStopGrace) }
 
 // WaitReady polls the replica's /readyz until it answers 200 or timeout; it
 // fails at once if the process exits.
@@ -170,8 +124,8 @@ func (r *Replica) WaitReady(ctx context.Context, timeout time.Duration) error {
 	}
 	var last string
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		if p := r.process(); p == nil || !p.Running() {
-			return false, fmt.Errorf("replica %s is not running: %v", r.Name, exitError(p))
+		if !r.running() {
+			return false, fmt.Errorf("replica %s is not running: %v", r.Name, r.exitError())
 		}
 		reqCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
