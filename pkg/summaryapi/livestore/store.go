@@ -84,6 +84,17 @@ type Config[T Object] struct {
 	NewList func(items []T) runtime.Object
 }
 
+// Values copies the objects items points to into a slice of values, as
+// list types hold them. The result is never nil, so an empty list encodes
+// as [] rather than null.
+func Values[E any](items []*E) []E {
+	out := make([]E, len(items))
+	for i, item := range items {
+		out[i] = *item
+	}
+	return out
+}
+
 // Reader reads one kind of summary from the engine, converted to the API
 // type T. Each method reads under one engine lock, so what it returns is
 // exactly the engine's state at the revision it returns.

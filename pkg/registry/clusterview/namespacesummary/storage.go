@@ -44,12 +44,7 @@ func NewREST(engine *summary.Engine) *REST {
 		Read:       livestore.NamespaceReader(engine, summaryapi.NamespaceSummary),
 		New:        func() *clusterview.NamespaceSummary { return &clusterview.NamespaceSummary{} },
 		NewList: func(items []*clusterview.NamespaceSummary) runtime.Object {
-			// Items is never nil so that an empty list encodes as [].
-			list := &clusterview.NamespaceSummaryList{Items: make([]clusterview.NamespaceSummary, len(items))}
-			for i, item := range items {
-				list.Items[i] = *item
-			}
-			return list
+			return &clusterview.NamespaceSummaryList{Items: livestore.Values(items)}
 		},
 	})}
 }

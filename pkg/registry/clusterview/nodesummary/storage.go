@@ -41,12 +41,7 @@ func NewREST(engine *summary.Engine) *REST {
 		Read:     livestore.NodeReader(engine, summaryapi.NodeSummary),
 		New:      func() *clusterview.NodeSummary { return &clusterview.NodeSummary{} },
 		NewList: func(items []*clusterview.NodeSummary) runtime.Object {
-			// Items is never nil so that an empty list encodes as [].
-			list := &clusterview.NodeSummaryList{Items: make([]clusterview.NodeSummary, len(items))}
-			for i, item := range items {
-				list.Items[i] = *item
-			}
-			return list
+			return &clusterview.NodeSummaryList{Items: livestore.Values(items)}
 		},
 	})}
 }
