@@ -5,12 +5,8 @@ package aggregated
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
-	"time"
-
-	"k8s.io/klog/v2"
 
 	"github.com/clusterview/clusterview/test/integration/framework"
 )
@@ -21,25 +17,8 @@ import (
 var env *framework.Aggregated
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	// A cold build of the control-plane binaries can take 15 minutes.
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
-	defer cancel()
-	ctx = klog.NewContext(ctx, klog.Background())
-	dir, err := os.MkdirTemp("", "clusterview-aggregated-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	env, err = framework.StartAggregated(ctx, dir)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting clusterview behind kube-apiserver: %v\n", err)
-		return 1
-	}
-	defer env.Stop()
-	return m.Run()
+	os.Exit(framework.RunMain(m, "aggregated", func(ctx context.Context, dir string) (err error) {
+		env, err = framework.StartAggregated(ctx, dir)
+		return err
+	}, func() { env.Stop() }))
 }

@@ -24,8 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/klog/v2"
-
 	"github.com/clusterview/clusterview/test/integration/framework"
 )
 
@@ -34,35 +32,12 @@ import (
 var env *framework.HA
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	// A cold build of the control-plane binaries can take 15 minutes.
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
-	defer cancel()
-	ctx = klog.NewContext(ctx, klog.Background())
-	dir, err := os.MkdirTemp("", "clusterview-ha-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	began := time.Now()
-	env, err = framework.StartHA(ctx, framework.HAOptions{Dir: dir})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the HA deployment: %v\n(logs kept in %s)\n", err, dir)
-		return 1
-	}
-	fmt.Printf("FIGURE setup (build, 3 etcd members, kube-apiserver, 2 replicas, APIService Available): %v\n", time.Since(began).Round(time.Millisecond))
-	code := m.Run()
-	env.Stop()
-	if code != 0 {
-		// The processes' logs explain most failures.
-		fmt.Fprintf(os.Stderr, "logs kept in %s\n", dir)
-		return code
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	return code
+	os.Exit(framework.RunMain(m, "ha", func(ctx context.Context, dir string) (err error) {
+		began := time.Now()
+		if env, err = framework.StartHA(ctx, framework.HAOptions{Dir: dir}); err != nil {
+			return err
+		}
+		fmt.Printf("FIGURE setup (build, 3 etcd members, kube-apiserver, 2 replicas, APIService Available): %v\n", time.Since(began).Round(time.Millisecond))
+		return nil
+	}, func() { env.Stop() }))
 }
