@@ -39,6 +39,7 @@ type podFlags uint8
 const (
 	podUnscheduled podFlags = 1 << iota
 	podCrashLooping
+	podHasUsage // use holds the pod's current usage (usage.go)
 )
 
 // podRec is all the engine remembers of a pod.
@@ -52,6 +53,7 @@ type podRec struct {
 	phase   phase
 	flags   podFlags
 	noLimit uint8 // bit i set: unbounded limit for resource i (see unboundedTracked)
+	use     podUse
 }
 
 // podRes is one resource of a pod. limits is zero when the limit is unbounded.
@@ -92,6 +94,9 @@ type nodeEntry struct {
 	pods      tally
 	cells     []*cell
 	rev       uint64
+	// use is the node's own usage, podUse sums its pods' (usage.go).
+	use    nodeUse
+	podUse useTally
 }
 
 func (n *nodeEntry) podCapacity() int64 {
@@ -119,6 +124,7 @@ type nsEntry struct {
 	quotas    map[string]quotaRec
 	cells     []*cell
 	rev       uint64
+	use       useTally // usage of its pods (usage.go)
 }
 
 // cell tallies the pods of one namespace on one node. Cells let a read with
@@ -129,6 +135,7 @@ type cell struct {
 	nodeIdx int32 // position in nodeEntry.cells
 	nsIdx   int32 // position in nsEntry.cells
 	pods    tally
+	use     useTally // usage of its pods (usage.go)
 }
 
 func cellKeyOf(n nodeID, ns nsID) uint64 { return uint64(n)<<32 | uint64(ns) }
@@ -187,6 +194,7 @@ type Engine struct {
 	notReady        map[nodeID]struct{}
 	knownNamespaces int64
 	workloadCounts  [numWorkloadKinds]ReadyCount
+	usage           usageState
 
 	// scratch buffers reused under the write lock so that steady-state
 	// events do not allocate.

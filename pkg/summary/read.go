@@ -142,6 +142,8 @@ func (e *Engine) Cluster(sel Selection) ClusterTotals {
 		out.Workloads = workloadCounts(&w)
 	}
 
+	e.addClusterUsage(vec, nodeOn, nsOn, groupOf)
+	out.UsageAvailable = e.usage.available
 	out.Resources = e.rows(vec, sel.Resources)
 	for value, g := range groups {
 		out.Groups = append(out.Groups, GroupTotals{Value: value, Nodes: g.nodes, Pods: g.pods, Resources: e.rows(g.vec, sel.Resources)})
@@ -352,6 +354,11 @@ func (e *Engine) nodeTotals(n *nodeEntry) NodeTotals {
 		vec[r.id].Allocatable = r.allocatable
 	}
 	n.pods.addResTo(vec)
+	if n.use.has {
+		nu := n.nodeUseTally()
+		setUsageRows(vec, &nu, &useTally{})
+		t.UsageTimestamp, t.UsageWindow = n.use.timestamp, n.use.window
+	}
 	t.Resources = e.rows(vec, nil)
 	return t
 }
@@ -408,6 +415,9 @@ func (e *Engine) namespaceTotals(ns *nsEntry) NamespaceTotals {
 	vec := make([]ResourceTotals, len(e.res.names))
 	ns.bound.addTo(&t.Pods, vec)
 	ns.unbound.addTo(&t.Pods, vec)
+	if e.usage.available {
+		setUsageRows(vec, &ns.use, &ns.use)
+	}
 	t.Resources = e.rows(vec, nil)
 	for name, q := range ns.quotas {
 		t.Quotas = append(t.Quotas, QuotaTotals{Name: name, Hard: q.hard.DeepCopy(), Used: q.used.DeepCopy()})
