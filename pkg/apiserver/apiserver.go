@@ -64,6 +64,9 @@ type ExtraConfig struct {
 	// StatusUpdateInterval is the shortest time between two status writes
 	// of one ClusterSummary.
 	StatusUpdateInterval time.Duration
+	// UsageInterval is how often usage is read from the resource metrics
+	// API; zero means never.
+	UsageInterval time.Duration
 	// LeaderElection decides which replica writes statuses.
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
 }

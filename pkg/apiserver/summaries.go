@@ -19,12 +19,14 @@ import (
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"github.com/clusterview/clusterview/pkg/controller/clustersummarystatus"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 	cvinformers "github.com/clusterview/clusterview/pkg/generated/informers/externalversions"
 	"github.com/clusterview/clusterview/pkg/summary"
 	"github.com/clusterview/clusterview/pkg/summary/feed"
+	"github.com/clusterview/clusterview/pkg/summary/usagefeed"
 )
 
 // summaryRuntime owns what keeps summaries live: the core informers that
@@ -87,6 +89,14 @@ func (r *summaryRuntime) startInformers(ctx context.Context) error {
 	}
 	r.synced.Store(&synced)
 	factory.Start(ctx.Done())
+	if r.extra.UsageInterval > 0 {
+		// JSON, the default: metrics-server serves nothing else.
+		metrics, err := metricsclient.NewForConfig(rest.CopyConfig(r.extra.CoreClientConfig))
+		if err != nil {
+			return fmt.Errorf("creating the resource metrics API client: %w", err)
+		}
+		go usagefeed.New(metrics.MetricsV1beta1(), r.engine, r.extra.UsageInterval).Run(ctx)
+	}
 	return nil
 }
 
