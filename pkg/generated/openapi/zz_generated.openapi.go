@@ -285,7 +285,7 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref common.Referen
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Conditions are Ready and Degraded.",
+							Description: "Conditions are Ready, Degraded and UsageAvailable.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -727,6 +727,18 @@ func schema_pkg_apis_clusterview_v1beta1_NodeSummary(ref common.ReferenceCallbac
 							Format:      "int64",
 						},
 					},
+					"usageTimestamp": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UsageTimestamp is when the node's usage (resources[].usage) was sampled; absent while the node has none.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"usageWindow": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UsageWindow is the interval the node's usage is averaged over, ending at usageTimestamp.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
 					"resources": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
@@ -753,7 +765,7 @@ func schema_pkg_apis_clusterview_v1beta1_NodeSummary(ref common.ReferenceCallbac
 			},
 		},
 		Dependencies: []string{
-			v1beta1.PodCounts{}.OpenAPIModelName(), v1beta1.ResourceUsage{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+			v1beta1.PodCounts{}.OpenAPIModelName(), v1beta1.ResourceUsage{}.OpenAPIModelName(), v1.Duration{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -1018,6 +1030,18 @@ func schema_pkg_apis_clusterview_v1beta1_ResourceUsage(ref common.ReferenceCallb
 							Description: "PodsWithoutLimit is the number of pods with a container that sets no limit for this resource.",
 							Type:        []string{"integer"},
 							Format:      "int64",
+						},
+					},
+					"usage": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Usage is what is in use, for cpu and memory, from the resource metrics API (metrics.k8s.io): a node's own usage (NodeMetrics, as `kubectl top node` shows); for a namespace the sum of its pods' usage (PodMetrics); for a ClusterSummary and its groups the selected nodes' own usage when spec.namespaceSelector is empty, else the selected pods' usage. Absent while usage is unavailable (see the UsageAvailable condition) and for other resources.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+					"idle": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Idle is what is requested but not used: the sum, over the pods counted that have usage, of max(0, request - usage). Absent where usage is, and in a NodeSummary.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
 				},

@@ -25,6 +25,7 @@ import (
 	unsafe "unsafe"
 
 	clusterview "github.com/clusterview/clusterview/pkg/apis/clusterview"
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	conversion "k8s.io/apimachinery/pkg/conversion"
 	runtime "k8s.io/apimachinery/pkg/runtime"
 )
@@ -392,6 +393,8 @@ func autoConvert_v1beta1_NodeSummary_To_clusterview_NodeSummary(in *NodeSummary,
 		return err
 	}
 	out.PodCapacity = in.PodCapacity
+	out.UsageTimestamp = (*v1.Time)(unsafe.Pointer(in.UsageTimestamp))
+	out.UsageWindow = (*v1.Duration)(unsafe.Pointer(in.UsageWindow))
 	out.Resources = *(*[]clusterview.ResourceUsage)(unsafe.Pointer(&in.Resources))
 	return nil
 }
@@ -412,6 +415,8 @@ func autoConvert_clusterview_NodeSummary_To_v1beta1_NodeSummary(in *clusterview.
 		return err
 	}
 	out.PodCapacity = in.PodCapacity
+	out.UsageTimestamp = (*v1.Time)(unsafe.Pointer(in.UsageTimestamp))
+	out.UsageWindow = (*v1.Duration)(unsafe.Pointer(in.UsageWindow))
 	out.Resources = *(*[]ResourceUsage)(unsafe.Pointer(&in.Resources))
 	return nil
 }
