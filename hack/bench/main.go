@@ -112,8 +112,17 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "Keep the run directory (control plane data and logs) after a successful run.")
 	flag.StringVar(&o.binary, "clusterview-binary", "_output/bin/clusterview-apiserver", "clusterview-apiserver binary (make build).")
 	flag.StringVar(&o.out, "out", "_output/bench", "Directory for the JSON report, profiles and the run directory.")
+	renderDoc := flag.String("render-doc", "", "Only regenerate the generated section of this doc (docs/performance.md) from the run reports in --reports, then exit.")
+	reportsDir := flag.String("reports", "docs/bench", "Committed run reports that --render-doc renders.")
 	klog.InitFlags(nil)
 	flag.Parse()
+	if *renderDoc != "" {
+		if err := updateDoc(*renderDoc, *reportsDir); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	// The idle phase spaces its changes by more than a second, so its
 	// length grows with the count: the quick size takes fewer.
 	full := o.pods >= clusterfill.DefaultSyntheticPods
@@ -289,6 +298,7 @@ func (b *bench) prepare(ctx context.Context) error {
 		} else {
 			b.step("Go benchmarks done in %v", took.Round(time.Second))
 			b.rep.GoBench = res
+			b.rep.phase = "engine (Go benchmarks)"
 			b.engineRows()
 		}
 	}
@@ -390,6 +400,7 @@ func (b *bench) stopAll() {
 }
 
 func (b *bench) load(ctx context.Context) error {
+	b.rep.phase = "load"
 	b.step("loading the synthetic cluster: %d nodes, %d pods in %d namespaces (%d writers)", b.o.nodes, b.o.pods, b.o.namespaces, b.o.concurrency)
 	cvUse := beginUsage(b.cv.PID())
 	apiPID := b.cluster.KubeAPIServer().PID()
@@ -485,6 +496,7 @@ func (b *bench) freshness(ctx context.Context) error {
 	// runs, kept as a second set of rows for comparison: spaced past the
 	// status interval, every change meets an idle ClusterSummary.
 	b.step("freshness, idle: %d pod and %d node status changes at random, mean interval %v", b.o.podChanges, b.o.nodeChanges, b.o.idleMeanInterval)
+	b.rep.phase = "freshness, idle"
 	idle, err := f.runPhase(ctx, "idle", b.o.podChanges, b.o.nodeChanges, poisson(b.o.idleMeanInterval, b.o.seed))
 	if err != nil {
 		return err
@@ -492,6 +504,7 @@ func (b *bench) freshness(ctx context.Context) error {
 	b.freshRows(idle, time.Second, time.Second)
 	b.phaseRSS("freshness, idle")
 	b.step("freshness, idle, spaced (earlier runs' method): %d pod and %d node status changes, one every %v", b.o.podChanges, b.o.nodeChanges, b.o.idleProbeInterval)
+	b.rep.phase = "freshness, idle, spaced"
 	spaced, err := f.runPhase(ctx, "idle, spaced", b.o.podChanges, b.o.nodeChanges, every(b.o.idleProbeInterval))
 	if err != nil {
 		return err
@@ -499,6 +512,7 @@ func (b *bench) freshness(ctx context.Context) error {
 	b.freshRows(spaced, time.Second, time.Second)
 	b.phaseRSS("freshness, idle, spaced")
 
+	b.rep.phase = "freshness, churn"
 	b.step("freshness under churn: %.0f changes/s of synthetic pods and nodes in the background", b.o.churnRate)
 	cctx, stopChurn := context.WithCancel(ctx)
 	churn := runChurn(cctx, b.kube, b.o.churnRate, b.o.seed)
@@ -587,6 +601,7 @@ func (b *bench) freshRows(res *phaseResult, target, clusterTarget time.Duration)
 }
 
 func (b *bench) reads(ctx context.Context) error {
+	b.rep.phase = "reads"
 	b.step("read latency through kube-apiserver: %d requests each, alternating with a built-in request of the same shape", b.o.reads)
 	var cases []readCase
 	for _, rc := range readCases(b.cvc, b.kube) {
@@ -621,6 +636,7 @@ func (b *bench) reads(ctx context.Context) error {
 }
 
 func (b *bench) peers(ctx context.Context) error {
+	b.rep.phase = "peers"
 	c := cli{kubeconfig: b.cluster.AdminKubeconfig(), kubectl: b.cluster.KubectlPath(), cacheDir: filepath.Join(b.runDir, "kubectl-cache"), out: b.out}
 	binDir := filepath.Dir(b.cluster.KubectlPath())
 
