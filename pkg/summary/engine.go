@@ -97,6 +97,9 @@ type nodeEntry struct {
 	// use is the node's own usage, podUse sums its pods' (usage.go).
 	use    nodeUse
 	podUse useTally
+	// taints are the node's NoSchedule and NoExecute taints (see
+	// SchedulingTaints), for headroom.
+	taints []v1.Taint
 }
 
 func (n *nodeEntry) podCapacity() int64 {
