@@ -147,6 +147,11 @@ func (e *Engine) Cluster(sel Selection) ClusterTotals {
 		out.Groups = append(out.Groups, GroupTotals{Value: value, Nodes: g.nodes, Pods: g.pods, Resources: e.rows(g.vec, sel.Resources)})
 	}
 	slices.SortFunc(out.Groups, func(a, b GroupTotals) int { return cmp.Compare(a.Value, b.Value) })
+	var groupHeadroom map[string][]Headroom
+	out.Headroom, groupHeadroom = e.headroom(sel.Headroom, nodeSel, sel.GroupByNodeLabel)
+	for i := range out.Groups {
+		out.Groups[i].Headroom = groupHeadroom[out.Groups[i].Value]
+	}
 
 	maxNames := sel.MaxNames
 	if maxNames == 0 {
