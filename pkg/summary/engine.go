@@ -101,6 +101,9 @@ type nodeEntry struct {
 	flags     nodeFlags
 	resources []nodeRes // sorted by id
 	pods      tally
+	// taints are the node's NoSchedule and NoExecute taints (see
+	// SchedulingTaints), for headroom.
+	taints []v1.Taint
 }
 
 func (n *nodeEntry) podCapacity() int64 {

@@ -146,7 +146,9 @@ func (e *Engine) UpsertNode(node *v1.Node) {
 	flags := nodeFlagsOf(node)
 	res := e.nodeResources(node)
 	sameRes := slices.Equal(n.resources, res)
-	if flags == n.flags && sameRes && n.follows(&node.ObjectMeta) {
+	taints := SchedulingTaints(node.Spec.Taints)
+	sameTaints := slices.Equal(n.taints, taints)
+	if flags == n.flags && sameRes && sameTaints && n.follows(&node.ObjectMeta) {
 		return
 	}
 	if n.known {
@@ -154,6 +156,9 @@ func (e *Engine) UpsertNode(node *v1.Node) {
 	}
 	if !sameRes {
 		n.resources = slices.Clone(res)
+	}
+	if !sameTaints {
+		n.taints = taints
 	}
 	n.flags = flags
 	e.applyNodeAggregate(n, 1)
@@ -178,7 +183,7 @@ func (e *Engine) DeleteNode(name string) {
 	last := e.nodeTotals(n) // deletes are rare: the record keeps the last state
 	e.applyNodeAggregate(n, -1)
 	delete(e.notReady, n.id)
-	n.flags, n.resources = 0, nil
+	n.flags, n.resources, n.taints = 0, nil, nil
 	e.recordDelete(KindNode, &n.object, &last)
 	e.releaseNodeIfUnused(n)
 }

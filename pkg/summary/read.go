@@ -62,6 +62,7 @@ func (e *Engine) Cluster(sel Selection) ClusterTotals {
 	r.addBoundPods()
 	r.addNamespaceFigures()
 	r.addGroups()
+	r.addHeadroom()
 	r.addNames()
 	return r.out
 }
@@ -200,6 +201,16 @@ func (r *clusterRead) addGroups() {
 		r.out.Groups = append(r.out.Groups, GroupTotals{Value: value, Nodes: g.nodes, Pods: g.pods, Resources: r.e.rows(g.vec, r.sel.Resources)})
 	}
 	slices.SortFunc(r.out.Groups, func(a, b GroupTotals) int { return cmp.Compare(a.Value, b.Value) })
+}
+
+// addHeadroom computes the headroom of the selection's pod shapes over the
+// selected nodes, and per group.
+func (r *clusterRead) addHeadroom() {
+	var groupHeadroom map[string][]Headroom
+	r.out.Headroom, groupHeadroom = r.e.headroom(r.sel.Headroom, r.nodeSel, r.sel.GroupByNodeLabel)
+	for i := range r.out.Groups {
+		r.out.Groups[i].Headroom = groupHeadroom[r.out.Groups[i].Value]
+	}
 }
 
 // addNames lists the not-ready nodes and crash-looping pods selected, up
