@@ -11,9 +11,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -22,35 +19,14 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
-	"github.com/clusterview/clusterview/pkg/apis/clusterview/install"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
+	"github.com/clusterview/clusterview/pkg/apiserver/scheme"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 	clustersummarystorage "github.com/clusterview/clusterview/pkg/registry/clusterview/clustersummary"
 	"github.com/clusterview/clusterview/pkg/registry/clusterview/namespacesummary"
 	"github.com/clusterview/clusterview/pkg/registry/clusterview/nodesummary"
 	"github.com/clusterview/clusterview/pkg/summary"
 )
-
-var (
-	// Scheme holds every type the server encodes or decodes.
-	Scheme = runtime.NewScheme()
-	// Codecs serializes Scheme's types in every supported format.
-	Codecs = serializer.NewCodecFactory(Scheme)
-)
-
-func init() {
-	install.Install(Scheme)
-	// The generic server decodes options (ListOptions, GetOptions...) and
-	// writes Status and discovery objects as unversioned meta types.
-	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
-	Scheme.AddUnversionedTypes(schema.GroupVersion{Group: "", Version: "v1"},
-		&metav1.Status{},
-		&metav1.APIVersions{},
-		&metav1.APIGroupList{},
-		&metav1.APIGroup{},
-		&metav1.APIResourceList{},
-	)
-}
 
 // ExtraConfig is the configuration that is clusterview's own.
 type ExtraConfig struct {
@@ -120,11 +96,11 @@ func (c completedConfig) New() (*Server, error) {
 	engine := summary.New(summary.Options{InitialRevision: uint64(time.Now().UnixNano())})
 	s := &Server{GenericAPIServer: genericServer, Engine: engine}
 
-	clusterSummaries, clusterSummaryStatus, err := clustersummarystorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
+	clusterSummaries, clusterSummaryStatus, err := clustersummarystorage.NewREST(scheme.Scheme, c.GenericConfig.RESTOptionsGetter)
 	if err != nil {
 		return nil, err
 	}
-	group := genericapiserver.NewDefaultAPIGroupInfo(clusterview.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	group := genericapiserver.NewDefaultAPIGroupInfo(clusterview.GroupName, scheme.Scheme, metav1.ParameterCodec, scheme.Codecs)
 	group.VersionedResourcesStorageMap[v1beta1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"clustersummaries":        clusterSummaries,
 		"clustersummaries/status": clusterSummaryStatus,
