@@ -7,10 +7,12 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -22,6 +24,7 @@ import (
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	"github.com/clusterview/clusterview/pkg/apiserver/scheme"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
+	"github.com/clusterview/clusterview/pkg/history"
 	clustersummarystorage "github.com/clusterview/clusterview/pkg/registry/clusterview/clustersummary"
 	"github.com/clusterview/clusterview/pkg/registry/clusterview/namespacesummary"
 	"github.com/clusterview/clusterview/pkg/registry/clusterview/nodesummary"
@@ -40,8 +43,10 @@ type ExtraConfig struct {
 	// StatusUpdateInterval is the shortest time between two status writes
 	// of one ClusterSummary.
 	StatusUpdateInterval time.Duration
-	// LeaderElection decides which replica writes statuses.
+	// LeaderElection decides which replica writes statuses and records history.
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
+	// History is how ClusterSummary history is recorded and kept.
+	History HistoryConfig
 }
 
 // Config is the server's configuration before defaults are filled in.
@@ -66,6 +71,10 @@ type Server struct {
 	GenericAPIServer *genericapiserver.GenericAPIServer
 	// Engine holds the live tallies that summaries are computed from.
 	Engine *summary.Engine
+	// History stores ClusterSummary history in etcd.
+	History *history.Store
+	// historyEtcd is History's client, closed once the server has stopped.
+	historyEtcd io.Closer
 }
 
 // Complete fills in the defaults of cfg.
@@ -94,16 +103,25 @@ func (c completedConfig) New() (*Server, error) {
 	// before a restart is always older than anything after it: clients get
 	// 410 Gone and relist instead of a silently wrong replay.
 	engine := summary.New(summary.Options{InitialRevision: uint64(time.Now().UnixNano())})
-	s := &Server{GenericAPIServer: genericServer, Engine: engine}
+	etcdClient, err := history.NewEtcdClient(c.ExtraConfig.History.Etcd)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{GenericAPIServer: genericServer, Engine: engine, History: history.NewStore(etcdClient, c.ExtraConfig.History.Prefix), historyEtcd: etcdClient}
 
 	clusterSummaries, clusterSummaryStatus, err := clustersummarystorage.NewREST(scheme.Scheme, c.GenericConfig.RESTOptionsGetter)
 	if err != nil {
 		return nil, err
 	}
-	group := genericapiserver.NewDefaultAPIGroupInfo(clusterview.GroupName, scheme.Scheme, metav1.ParameterCodec, scheme.Codecs)
+	raw, rollup := c.ExtraConfig.History.Tiers()
+	// The history subresource's query parameters are our own type: decode
+	// them with our scheme, which also holds the meta/v1 options.
+	group := genericapiserver.NewDefaultAPIGroupInfo(clusterview.GroupName, scheme.Scheme, runtime.NewParameterCodec(scheme.Scheme), scheme.Codecs)
 	group.VersionedResourcesStorageMap[v1beta1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"clustersummaries":        clusterSummaries,
 		"clustersummaries/status": clusterSummaryStatus,
+		// Authorized apart from the summary: clustersummaries/history.
+		"clustersummaries/history": clustersummarystorage.NewHistoryREST(clusterSummaries, s.History, raw, rollup),
 		// Served live from the engine: read-only, nothing in etcd. Without
 		// a core API (standalone) they are empty.
 		"nodesummaries":      nodesummary.NewREST(engine),
@@ -137,7 +155,7 @@ func (c completedConfig) New() (*Server, error) {
 // once the server runs, /readyz waits for them, and the status controller
 // runs under leader election.
 func (s *Server) installSummaryRuntime(extra *ExtraConfig, loopback *restclient.Config) error {
-	r := &summaryRuntime{engine: s.Engine, extra: extra, loopback: loopback}
+	r := &summaryRuntime{engine: s.Engine, history: s.History, extra: extra, loopback: loopback}
 	if err := s.GenericAPIServer.AddReadyzChecks(r.readyzCheck()); err != nil {
 		return fmt.Errorf("adding the informer readiness check: %w", err)
 	}
@@ -157,6 +175,7 @@ func (s *Server) installSummaryRuntime(extra *ExtraConfig, loopback *restclient.
 // Run serves until ctx is cancelled, then shuts down gracefully: it stops
 // accepting requests, drains those in flight and closes watches.
 func (s *Server) Run(ctx context.Context) error {
+	defer s.historyEtcd.Close()
 	return s.GenericAPIServer.PrepareRun().RunWithContext(ctx)
 }
 
