@@ -114,7 +114,7 @@ func (e *Engine) applyPodUse(ns *nsEntry, r *podRec, sign int64) {
 	e.usage.pods.add(&c)
 	if r.cell != nil {
 		r.cell.use.add(&c)
-		e.nodes[r.cell.node].podUse.add(&c)
+		e.nodes.byID[r.cell.node].podUse.add(&c)
 	}
 }
 
@@ -149,7 +149,7 @@ func (e *Engine) ReplaceUsage(nodes []NodeUse, pods []PodUse) {
 	clear(round)
 	for i := range pods {
 		p := &pods[i]
-		id, ok := e.nsIDs[p.Namespace]
+		id, ok := e.nss.ids[p.Namespace]
 		if !ok {
 			continue
 		}
@@ -160,7 +160,7 @@ func (e *Engine) ReplaceUsage(nodes []NodeUse, pods []PodUse) {
 		if has == (r.flags&podHasUsage != 0) && (!has || u == r.use) {
 			continue
 		}
-		ns := e.nss[key.ns]
+		ns := e.nss.byID[key.ns]
 		e.applyPodUse(ns, &r, -1)
 		if has {
 			r.flags |= podHasUsage
@@ -187,7 +187,7 @@ func (e *Engine) ReplaceUsage(nodes []NodeUse, pods []PodUse) {
 	for i := range nodes {
 		seen[nodes[i].Name] = i
 	}
-	for _, n := range e.nodes {
+	for _, n := range e.nodes.byID {
 		if n == nil || !n.known {
 			continue
 		}
@@ -200,8 +200,7 @@ func (e *Engine) ReplaceUsage(nodes []NodeUse, pods []PodUse) {
 			continue
 		}
 		e.setNodeUse(n, next)
-		n.rev = bump()
-		e.changes.record(changeRec{rev: n.rev, kind: KindNode, typ: Modified, name: n.name, labels: n.labels})
+		e.touch(KindNode, &n.object, bump())
 	}
 	clear(seen)
 	e.usage.nodeSeen = seen
@@ -219,12 +218,12 @@ func (e *Engine) ClearUsage() {
 		if r.flags&podHasUsage == 0 {
 			continue
 		}
-		e.applyPodUse(e.nss[key.ns], &r, -1)
+		e.applyPodUse(e.nss.byID[key.ns], &r, -1)
 		r.flags &^= podHasUsage
 		r.use = podUse{}
 		e.pods[key] = r
 	}
-	for _, n := range e.nodes {
+	for _, n := range e.nodes.byID {
 		if n != nil && n.use.has {
 			e.setNodeUse(n, nodeUse{})
 		}
@@ -257,13 +256,12 @@ func (e *Engine) setNodeUse(n *nodeEntry, next nodeUse) {
 // touchAll marks every known node and namespace summary changed at rev, for
 // when usage as a whole appears or disappears.
 func (e *Engine) touchAll(rev uint64) {
-	for _, n := range e.nodes {
-		if n != nil && n.known {
-			n.rev = rev
-			e.changes.record(changeRec{rev: rev, kind: KindNode, typ: Modified, name: n.name, labels: n.labels})
+	for _, n := range e.nodes.byID {
+		if n != nil {
+			e.touch(KindNode, &n.object, rev)
 		}
 	}
-	for _, ns := range e.nss {
+	for _, ns := range e.nss.byID {
 		if ns != nil {
 			e.touchNS(ns, rev)
 		}
@@ -288,12 +286,14 @@ func (n *nodeEntry) nodeUseTally() useTally {
 	return useTally{cpu: n.use.cpu, mem: n.use.mem}
 }
 
-// addClusterUsage fills the usage and idle of a cluster read. Without a
-// namespace selector usage is the selected nodes' own usage (NodeMetrics,
-// which includes what runs outside pods); with one it is the selected pods'
-// usage (PodMetrics). Idle always sums the selected pods. nodeOn and nsOn
-// are the selections of Cluster (nil: all); groupOf maps node ids to groups.
-func (e *Engine) addClusterUsage(vec []ResourceTotals, nodeOn, nsOn []bool, groupOf []*groupAcc) {
+// addUsage fills the usage and idle of a cluster read, after addNodes and
+// selectNamespaces. Without a namespace selector usage is the selected
+// nodes' own usage (NodeMetrics, which includes what runs outside pods);
+// with one it is the selected pods' usage (PodMetrics). Idle always sums the
+// selected pods.
+func (r *clusterRead) addUsage() {
+	e, vec, nodeOn, nsOn, groupOf := r.e, r.vec, r.nodeOn, r.nsOn, r.groupOf
+	r.out.UsageAvailable = e.usage.available
 	if !e.usage.available {
 		return
 	}
@@ -316,7 +316,7 @@ func (e *Engine) addClusterUsage(vec []ResourceTotals, nodeOn, nsOn []bool, grou
 	case nsOn == nil && nodeOn == nil && groupOf == nil:
 		use, idle = e.usage.nodes, e.usage.pods
 	case nsOn == nil:
-		for _, n := range e.nodes {
+		for _, n := range e.nodes.byID {
 			if n == nil || (nodeOn != nil && !nodeOn[n.id]) {
 				continue
 			}
@@ -326,14 +326,14 @@ func (e *Engine) addClusterUsage(vec []ResourceTotals, nodeOn, nsOn []bool, grou
 			addGroup(n.id, &nu, &n.podUse)
 		}
 	case nodeOn == nil && groupOf == nil:
-		for _, ns := range e.nss {
+		for _, ns := range e.nss.byID {
 			if ns != nil && nsOn[ns.id] {
 				use.add(&ns.use)
 			}
 		}
 		idle = use
 	default:
-		for _, ns := range e.nss {
+		for _, ns := range e.nss.byID {
 			if ns == nil || !nsOn[ns.id] {
 				continue
 			}

@@ -91,14 +91,14 @@ func TestPollFeedsTheEngine(t *testing.T) {
 	if api.lists != 2 {
 		t.Fatalf("one round made %d list calls, want 2", api.lists)
 	}
-	n1, _ := e.Node("n1")
+	n1, _, _ := e.NodeAt("n1")
 	if got := rowOf(n1.Resources, v1.ResourceCPU); !got.HasUsage || got.Usage != 1500 || !n1.UsageTimestamp.Equal(ts.Time) || n1.UsageWindow != 15*time.Second {
 		t.Fatalf("n1 cpu %+v at %v/%v, want 1500m at %v/15s", got, n1.UsageTimestamp, n1.UsageWindow, ts.Time)
 	}
-	if n2, _ := e.Node("n2"); rowOf(n2.Resources, v1.ResourceCPU).HasUsage {
+	if n2, _, _ := e.NodeAt("n2"); rowOf(n2.Resources, v1.ResourceCPU).HasUsage {
 		t.Fatalf("n2's stale sample was reported: %+v", n2.Resources)
 	}
-	ns, _ := e.Namespace("ns")
+	ns, _, _ := e.NamespaceAt("ns")
 	cpu, mem := rowOf(ns.Resources, v1.ResourceCPU), rowOf(ns.Resources, v1.ResourceMemory)
 	// Pod a: 300m and 768Mi of 1 and 1Gi; pod b: 1200m (over its request) and 2Gi.
 	if cpu.Usage != 1500 || cpu.Idle != 700 || mem.Usage != (768+2048)<<20 || mem.Idle != 256<<20 {
@@ -120,7 +120,7 @@ func TestPollFeedsTheEngine(t *testing.T) {
 	if e.UsageAvailable() {
 		t.Fatal("usage still available 31s after the last read")
 	}
-	if ns, _ := e.Namespace("ns"); rowOf(ns.Resources, v1.ResourceCPU).HasUsage {
+	if ns, _, _ := e.NamespaceAt("ns"); rowOf(ns.Resources, v1.ResourceCPU).HasUsage {
 		t.Fatalf("namespace keeps usage: %+v", ns.Resources)
 	}
 
@@ -131,7 +131,7 @@ func TestPollFeedsTheEngine(t *testing.T) {
 		api.pods.Items[i].Timestamp = metav1.NewTime(clk.Now())
 	}
 	p.Poll(ctx)
-	if ns, _ := e.Namespace("ns"); rowOf(ns.Resources, v1.ResourceCPU).Usage != 1500 {
+	if ns, _, _ := e.NamespaceAt("ns"); rowOf(ns.Resources, v1.ResourceCPU).Usage != 1500 {
 		t.Fatalf("usage did not come back: %+v", ns.Resources)
 	}
 }
