@@ -56,7 +56,9 @@ func fixtureHistory() *v1beta1.ClusterSummaryHistory {
 	add("", "nodes.ready", func(int) resource.Quantity { return *resource.NewQuantity(9, resource.DecimalSI) })
 	add("", "pods.running", func(i int) resource.Quantity { return *resource.NewQuantity(int64(30+i%7), resource.DecimalSI) })
 	add("", "pods.containerRestarts", func(i int) resource.Quantity { return *resource.NewQuantity(int64(2*i), resource.DecimalSI) })
-	add("", "resources.cpu.requests", func(i int) resource.Quantity { return *resource.NewMilliQuantity(int64(4000+250*i), resource.DecimalSI) })
+	add("", "resources.cpu.requests", func(i int) resource.Quantity {
+		return *resource.NewMilliQuantity(int64(4000+250*i), resource.DecimalSI)
+	})
 	add("", "resources.memory.requests", func(i int) resource.Quantity { return *resource.NewQuantity(int64(6+i/5)<<30, resource.BinarySI) })
 	add("zone-a", "pods.running", func(i int) resource.Quantity { return *resource.NewQuantity(int64(10+i%3), resource.DecimalSI) })
 	return h
