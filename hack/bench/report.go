@@ -40,6 +40,9 @@ type Report struct {
 	Skipped      []string            `json:"skipped,omitempty"`
 	Profiles     []string            `json:"profiles,omitempty"`
 	Error        string              `json:"error,omitempty"`
+
+	// phase is the phase being measured; addRow stamps it on each row.
+	phase string
 }
 
 type Machine struct {
@@ -89,6 +92,8 @@ type LoadResult struct {
 // Row is one line of the table: a clusterview figure, its peer measured in
 // the same run, their ratio and the target.
 type Row struct {
+	// Phase is the part of the run that measured the row.
+	Phase       string   `json:"phase,omitempty"`
 	Metric      string   `json:"metric"`
 	Value       string   `json:"value"`
 	Peer        string   `json:"peer,omitempty"`
@@ -222,7 +227,12 @@ func (r *Report) peakPhase(process string, hwm int64) string {
 	return "unknown"
 }
 
-func (r *Report) addRow(row Row) { r.Rows = append(r.Rows, row) }
+func (r *Report) addRow(row Row) {
+	if row.Phase == "" {
+		row.Phase = r.phase
+	}
+	r.Rows = append(r.Rows, row)
+}
 
 // target marks row as meeting or missing a target; missedBy explains a miss.
 func (r *Report) target(row *Row, target string, met bool, missedBy string) {
