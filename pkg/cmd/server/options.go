@@ -51,6 +51,8 @@ type Options struct {
 	StatusUpdateInterval time.Duration
 	// LeaderElection decides which replica writes ClusterSummary statuses.
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
+	// History is how ClusterSummary history is recorded and kept.
+	History apiserver.HistoryConfig
 	// ShutdownWatchTerminationGracePeriod bounds how long a shutting-down
 	// server waits for the watches it ends to drain. Zero would leave open
 	// watches to hold the shutdown until --request-timeout runs out.
@@ -67,6 +69,12 @@ func NewOptions() *Options {
 		DataDir:                             "clusterview-data",
 		StatusUpdateInterval:                time.Second,
 		ShutdownWatchTerminationGracePeriod: 10 * time.Second,
+		History: apiserver.HistoryConfig{
+			Resolution:      time.Minute,
+			RawRetention:    24 * time.Hour,
+			RollupInterval:  15 * time.Minute,
+			RollupRetention: 30 * 24 * time.Hour,
+		},
 		// A survivor takes over at most LeaseDuration + 2 × 2.2 ×
 		// RetryPeriod after the leader dies (client-go checks every
 		// RetryPeriod with up to 120% jitter, from when it last saw the
@@ -98,6 +106,14 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.StatusUpdateInterval, "status-update-interval", o.StatusUpdateInterval,
 		"Shortest time between two status writes of one ClusterSummary; changes within it are coalesced into one write.")
 	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, fs)
+	fs.DurationVar(&o.History.Resolution, "history-resolution", o.History.Resolution,
+		"Time between two recorded samples of every ClusterSummary's status figures (at least 1s). Samples are taken at multiples of it since the Unix epoch.")
+	fs.DurationVar(&o.History.RawRetention, "history-raw-retention", o.History.RawRetention,
+		"How long raw samples are kept. At least two --history-rollup-interval, since rollups are computed from raw samples.")
+	fs.DurationVar(&o.History.RollupInterval, "history-rollup-interval", o.History.RollupInterval,
+		"Interval of the history rollups (count, min, mean, max of the samples in it). A multiple of --history-resolution.")
+	fs.DurationVar(&o.History.RollupRetention, "history-rollup-retention", o.History.RollupRetention,
+		"How long history rollups are kept.")
 	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
 		"On SIGTERM, end open watches and wait at most this long for them to drain, so a replica stops well within a pod's termination grace period.")
 }
@@ -138,6 +154,7 @@ func (o *Options) Validate() error {
 	if o.StatusUpdateInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--status-update-interval must be positive, not %s", o.StatusUpdateInterval))
 	}
+	errs = append(errs, o.History.Validate()...)
 	if le := o.LeaderElection; le.LeaderElect {
 		if le.ResourceLock != resourcelock.LeasesResourceLock {
 			errs = append(errs, fmt.Errorf("--leader-elect-resource-lock must be %q, not %q", resourcelock.LeasesResourceLock, le.ResourceLock))
@@ -186,6 +203,9 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		return nil, func() {}, fmt.Errorf("applying the server options: %w", err)
 	}
 	serverConfig.ShutdownWatchTerminationGracePeriod = o.ShutdownWatchTerminationGracePeriod
+	// History lives in the same etcd as the objects, beside them.
+	o.History.Etcd = o.RecommendedOptions.Etcd.StorageConfig.Transport
+	o.History.Prefix = o.RecommendedOptions.Etcd.StorageConfig.Prefix + "/history/"
 	return &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
@@ -194,6 +214,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 			CoreClientConfig:     serverConfig.ClientConfig,
 			StatusUpdateInterval: o.StatusUpdateInterval,
 			LeaderElection:       o.LeaderElection,
+			History:              o.History,
 		},
 	}, stop, nil
 }

@@ -35,12 +35,16 @@ import (
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
 		v1beta1.ClusterSummary{}.OpenAPIModelName():                schema_pkg_apis_clusterview_v1beta1_ClusterSummary(ref),
+		v1beta1.ClusterSummaryHistory{}.OpenAPIModelName():         schema_pkg_apis_clusterview_v1beta1_ClusterSummaryHistory(ref),
+		v1beta1.ClusterSummaryHistoryOptions{}.OpenAPIModelName():  schema_pkg_apis_clusterview_v1beta1_ClusterSummaryHistoryOptions(ref),
 		v1beta1.ClusterSummaryList{}.OpenAPIModelName():            schema_pkg_apis_clusterview_v1beta1_ClusterSummaryList(ref),
 		v1beta1.ClusterSummarySpec{}.OpenAPIModelName():            schema_pkg_apis_clusterview_v1beta1_ClusterSummarySpec(ref),
 		v1beta1.ClusterSummaryStatus{}.OpenAPIModelName():          schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref),
 		v1beta1.GroupSummary{}.OpenAPIModelName():                  schema_pkg_apis_clusterview_v1beta1_GroupSummary(ref),
 		v1beta1.HeadroomShape{}.OpenAPIModelName():                 schema_pkg_apis_clusterview_v1beta1_HeadroomShape(ref),
 		v1beta1.HeadroomStatus{}.OpenAPIModelName():                schema_pkg_apis_clusterview_v1beta1_HeadroomStatus(ref),
+		v1beta1.HistoryPoint{}.OpenAPIModelName():                  schema_pkg_apis_clusterview_v1beta1_HistoryPoint(ref),
+		v1beta1.HistorySeries{}.OpenAPIModelName():                 schema_pkg_apis_clusterview_v1beta1_HistorySeries(ref),
 		v1beta1.NamespaceSummary{}.OpenAPIModelName():              schema_pkg_apis_clusterview_v1beta1_NamespaceSummary(ref),
 		v1beta1.NamespaceSummaryList{}.OpenAPIModelName():          schema_pkg_apis_clusterview_v1beta1_NamespaceSummaryList(ref),
 		v1beta1.NodeCounts{}.OpenAPIModelName():                    schema_pkg_apis_clusterview_v1beta1_NodeCounts(ref),
@@ -405,6 +409,154 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummary(ref common.ReferenceCall
 	}
 }
 
+func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryHistory(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ClusterSummaryHistory is the recorded history of a ClusterSummary's status figures over a time window: the history subresource. Times without a sample (the server was down, the status was not yet computed, recording was disabled) have no point: gaps are never filled in.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata: the name and UID of the ClusterSummary.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"since": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Since is the start of the window, included.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"until": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Until is the end of the window, excluded.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"step": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Step is the time each point covers. Points start at multiples of the step since the Unix epoch.",
+							Ref:         ref(metav1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"tier": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Tier is the stored history the points were computed from: Raw samples or Rollups.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"series": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Series holds one series per figure and group, sorted by group then figure.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1beta1.HistorySeries{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"since", "until", "step", "tier"},
+			},
+		},
+		Dependencies: []string{
+			v1beta1.HistorySeries{}.OpenAPIModelName(), metav1.Duration{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryHistoryOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ClusterSummaryHistoryOptions are the query parameters of the history subresource.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"since": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Since is the start of the window: a duration before now (\"6h\") or an RFC 3339 time. Default: one hour before until.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"until": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Until is the end of the window: a duration before now or an RFC 3339 time. Default: now.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"step": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Step is the time each point covers, such as \"5m\". The server reads raw samples when the step is shorter than the rollup interval and the window is within the raw retention, rollups otherwise, and rounds the step up to a multiple of what it reads. Default: the window divided into at most 360 points.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"fields": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Fields lists the figures to return, such as nodes.ready or resources.cpu.requests. Default: all.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
 func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryList(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -519,6 +671,13 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummarySpec(ref common.Reference
 									},
 								},
 							},
+						},
+					},
+					"disableHistory": {
+						SchemaProps: spec.SchemaProps{
+							Description: "DisableHistory stops recording this summary's history when true. History already recorded is kept until its retention ends; the summary's history is deleted with the summary. Default: recorded.",
+							Type:        []string{"boolean"},
+							Format:      "",
 						},
 					},
 				},
@@ -881,6 +1040,103 @@ func schema_pkg_apis_clusterview_v1beta1_HeadroomStatus(ref common.ReferenceCall
 		},
 		Dependencies: []string{
 			resource.Quantity{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_clusterview_v1beta1_HistoryPoint(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "HistoryPoint summarises the samples of one figure within one step.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time is the start of the step.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"samples": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Samples is the number of raw samples the point summarises.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"min": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Min is the smallest sample.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+					"mean": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Mean is the mean of the samples.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+					"max": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Max is the largest sample.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"time", "samples", "min", "mean", "max"},
+			},
+		},
+		Dependencies: []string{
+			resource.Quantity{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_clusterview_v1beta1_HistorySeries(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "HistorySeries is the history of one figure.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"figure": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Figure names the status figure: nodes.total, nodes.ready, nodes.notReady, nodes.unschedulable, nodes.memoryPressure, nodes.diskPressure, nodes.pidPressure, pods.total, pods.pending, pods.running, pods.succeeded, pods.failed, pods.unknown, pods.unscheduled, pods.containerRestarts, pods.crashLooping, or resources.<resource>.<allocatable|requests|limits>.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"group": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Group is the status.groups entry the figure belongs to; empty for the whole summary.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"points": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Points are the figure's values, oldest first, one per step that holds at least one sample.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1beta1.HistoryPoint{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"figure", "points"},
+			},
+		},
+		Dependencies: []string{
+			v1beta1.HistoryPoint{}.OpenAPIModelName()},
 	}
 }
 

@@ -44,6 +44,10 @@ type ClusterSummarySpecApplyConfiguration struct {
 	// Headroom lists pod shapes (at most 8) for which status.headroom reports
 	// how many more pods of the shape fit on the selected nodes.
 	Headroom []HeadroomShapeApplyConfiguration `json:"headroom,omitempty"`
+	// DisableHistory stops recording this summary's history when true.
+	// History already recorded is kept until its retention ends; the
+	// summary's history is deleted with the summary. Default: recorded.
+	DisableHistory *bool `json:"disableHistory,omitempty"`
 }
 
 // ClusterSummarySpecApplyConfiguration constructs a declarative configuration of the ClusterSummarySpec type for use with
@@ -96,5 +100,13 @@ func (b *ClusterSummarySpecApplyConfiguration) WithHeadroom(values ...*HeadroomS
 		}
 		b.Headroom = append(b.Headroom, *values[i])
 	}
+	return b
+}
+
+// WithDisableHistory sets the DisableHistory field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the DisableHistory field is set to the value of the last call.
+func (b *ClusterSummarySpecApplyConfiguration) WithDisableHistory(value bool) *ClusterSummarySpecApplyConfiguration {
+	b.DisableHistory = &value
 	return b
 }
