@@ -65,7 +65,7 @@ func TestGet(t *testing.T) {
 		t.Fatalf("Get: %v", err)
 	}
 	n := obj.(*clusterview.NodeSummary)
-	want, _ := e.Node("node-a")
+	want, _, _ := e.NodeAt("node-a")
 	if n.Name != "node-a" || n.Labels["zone"] != "a" || !n.Ready || n.Pods.Running != 1 || n.PodCapacity != 110 ||
 		n.ResourceVersion != strconv.FormatUint(want.Revision, 10) || !n.CreationTimestamp.Equal(&want.CreationTimestamp) {
 		t.Errorf("Get returned %+v", n)
@@ -285,8 +285,8 @@ func TestWatchFromZeroSendsInitialEvents(t *testing.T) {
 	e := testEngine()
 	r := NewREST(e)
 	w := startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: "0"})
-	a, _ := e.Node("node-a")
-	b, _ := e.Node("node-b")
+	a, _, _ := e.NodeAt("node-a")
+	b, _, _ := e.NodeAt("node-b")
 	expectEvents(t, w,
 		"ADDED node-a "+strconv.FormatUint(a.Revision, 10),
 		"ADDED node-b "+strconv.FormatUint(b.Revision, 10))
