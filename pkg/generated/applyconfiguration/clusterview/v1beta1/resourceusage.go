@@ -58,6 +58,9 @@ type ResourceUsageApplyConfiguration struct {
 	// that have usage, of max(0, request - usage). Absent where usage is, and
 	// in a NodeSummary.
 	Idle *resource.Quantity `json:"idle,omitempty"`
+	// Free is allocatable minus requests, never below zero. Set only in a
+	// NodeSummary.
+	Free *resource.Quantity `json:"free,omitempty"`
 }
 
 // ResourceUsageApplyConfiguration constructs a declarative configuration of the ResourceUsage type for use with
@@ -127,5 +130,13 @@ func (b *ResourceUsageApplyConfiguration) WithUsage(value resource.Quantity) *Re
 // If called multiple times, the Idle field is set to the value of the last call.
 func (b *ResourceUsageApplyConfiguration) WithIdle(value resource.Quantity) *ResourceUsageApplyConfiguration {
 	b.Idle = &value
+	return b
+}
+
+// WithFree sets the Free field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Free field is set to the value of the last call.
+func (b *ResourceUsageApplyConfiguration) WithFree(value resource.Quantity) *ResourceUsageApplyConfiguration {
+	b.Free = &value
 	return b
 }
