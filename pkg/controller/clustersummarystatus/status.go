@@ -63,6 +63,9 @@ func ComputeStatus(cs *v1beta1.ClusterSummary, engine Engine, engineSynced bool)
 		},
 		degradedCondition(&totals, cs.Generation),
 	}
+	if c, ok := headroomLowCondition(cs.Spec.Headroom, status.Headroom, cs.Generation); ok {
+		status.Conditions = append(status.Conditions, c)
+	}
 	return status, nil
 }
 
@@ -84,6 +87,7 @@ func selection(spec *v1beta1.ClusterSummarySpec) (summary.Selection, error) {
 		NamespaceSelector: namespaces,
 		GroupByNodeLabel:  spec.GroupByNodeLabel,
 		Resources:         resources,
+		Headroom:          shapes(spec.Headroom),
 	}, nil
 }
 

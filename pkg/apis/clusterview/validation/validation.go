@@ -54,8 +54,8 @@ func ValidateClusterSummaryStatusUpdate(obj, old *clusterview.ClusterSummary) fi
 	return allErrs
 }
 
-// ValidateClusterSummarySpec validates the selectors, the grouping label and
-// the resource list.
+// ValidateClusterSummarySpec validates the selectors, the grouping label,
+// the resource list and the headroom shapes.
 func ValidateClusterSummarySpec(spec *clusterview.ClusterSummarySpec, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	allErrs = append(allErrs, metav1validation.ValidateLabelSelector(spec.NodeSelector, labelSelectorOptions, fldPath.Child("nodeSelector"))...)
@@ -73,6 +73,7 @@ func ValidateClusterSummarySpec(spec *clusterview.ClusterSummarySpec, fldPath *f
 		seen.Insert(name)
 		allErrs = append(allErrs, validateResourceName(name, idxPath)...)
 	}
+	allErrs = append(allErrs, validateHeadroomShapes(spec.Headroom, fldPath.Child("headroom"))...)
 	return allErrs
 }
 
@@ -158,7 +159,9 @@ func ValidateClusterSummaryStatus(status *clusterview.ClusterSummaryStatus, fldP
 		allErrs = append(allErrs, validateNodeCounts(&g.Nodes, gPath.Child("nodes"))...)
 		allErrs = append(allErrs, validatePodCounts(&g.Pods, gPath.Child("pods"))...)
 		allErrs = append(allErrs, validateResourceUsages(g.Resources, gPath.Child("resources"))...)
+		allErrs = append(allErrs, validateHeadroomStatuses(g.Headroom, gPath.Child("headroom"))...)
 	}
+	allErrs = append(allErrs, validateHeadroomStatuses(status.Headroom, fldPath.Child("headroom"))...)
 	return allErrs
 }
 
