@@ -147,3 +147,35 @@ func exact(q resource.Quantity) *big.Rat {
 	}
 	return new(big.Rat).SetInt(new(big.Int).Mul(d.UnscaledBig(), pow))
 }
+
+// Use renders what is in use of a resource, from the resource metrics API,
+// with its share of allocatable when there is one: "1200m (30%)".
+// <unknown> while usage is unavailable.
+func Use(u clusterview.ResourceUsage) string {
+	if u.Usage == nil {
+		return Unknown
+	}
+	s := Amount(u.Name, *u.Usage)
+	if u.Allocatable != nil && u.Allocatable.Sign() > 0 {
+		s += " (" + Percent(*u.Usage, u.Allocatable) + ")"
+	}
+	return s
+}
+
+// UsePercent renders usage as a share of allocatable only, for tables
+// whose request column is a share too. <unknown> while usage is unavailable.
+func UsePercent(u clusterview.ResourceUsage) string {
+	if u.Usage == nil {
+		return Unknown
+	}
+	return Percent(*u.Usage, u.Allocatable)
+}
+
+// Idle renders what is requested but unused; <unknown> while usage is
+// unavailable.
+func Idle(u clusterview.ResourceUsage) string {
+	if u.Idle == nil {
+		return Unknown
+	}
+	return Amount(u.Name, *u.Idle)
+}

@@ -29,6 +29,8 @@ func TestTableColumns(t *testing.T) {
 		{"Pending", "string", "", 0},
 		{"CPU Req", "string", "", 0},
 		{"Mem Req", "string", "", 0},
+		{"CPU Use", "string", "", 0},
+		{"Mem Use", "string", "", 0},
 		{"Degraded", "string", "", 0},
 		{"Age", "string", "", 0},
 		{"Unscheduled", "string", "", 1},
@@ -98,19 +100,19 @@ func TestTableRows(t *testing.T) {
 		{
 			name: "no status yet",
 			obj:  &clusterview.ClusterSummary{ObjectMeta: metav1.ObjectMeta{Name: "cluster", CreationTimestamp: threeDaysAgo}},
-			want: []interface{}{"cluster", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", "3d",
+			want: []interface{}{"cluster", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", "3d",
 				"<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", ""},
 		},
 		{
 			name: "no creation timestamp",
 			obj:  &clusterview.ClusterSummary{ObjectMeta: metav1.ObjectMeta{Name: "new"}},
-			want: []interface{}{"new", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", "<unknown>",
+			want: []interface{}{"new", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", "<unknown>",
 				"<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", ""},
 		},
 		{
 			name: "full status",
 			obj:  &clusterview.ClusterSummary{ObjectMeta: metav1.ObjectMeta{Name: "prod", CreationTimestamp: threeDaysAgo}, Status: full},
-			want: []interface{}{"prod", "4/5", "25", "3", "37%", "37%", "True", "3d",
+			want: []interface{}{"prod", "4/5", "25", "3", "37%", "37%", "<unknown>", "<unknown>", "True", "3d",
 				"2", "17", "1", "6", "True", "NodesNotReady"},
 		},
 		{
@@ -123,7 +125,7 @@ func TestTableRows(t *testing.T) {
 				}
 				return s
 			}()},
-			want: []interface{}{"prod", "4/5", "25", "3", "37%", "37%", "False", "3d",
+			want: []interface{}{"prod", "4/5", "25", "3", "37%", "37%", "<unknown>", "<unknown>", "False", "3d",
 				"2", "17", "1", "6", "False", "AllHealthy"},
 		},
 		{
@@ -133,7 +135,7 @@ func TestTableRows(t *testing.T) {
 				s.Conditions = []metav1.Condition{cond(clusterview.ConditionReady, metav1.ConditionTrue, "Computed")}
 				return s
 			}()},
-			want: []interface{}{"prod", "4/5", "25", "3", "37%", "37%", "Unknown", "3d",
+			want: []interface{}{"prod", "4/5", "25", "3", "37%", "37%", "<unknown>", "<unknown>", "Unknown", "3d",
 				"2", "17", "1", "6", "True", ""},
 		},
 		{
@@ -144,7 +146,7 @@ func TestTableRows(t *testing.T) {
 				Resources:      []clusterview.ResourceUsage{usageOf(corev1.ResourceCPU, "0", qty("0")), usageOf(corev1.ResourceMemory, "0", nil)},
 				LastUpdateTime: &updated,
 			}},
-			want: []interface{}{"empty", "0/0", "0", "0", "<unknown>", "<unknown>", "Unknown", "3d",
+			want: []interface{}{"empty", "0/0", "0", "0", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", "3d",
 				"0", "0", "0", "0", "Unknown", ""},
 		},
 		{
@@ -155,7 +157,7 @@ func TestTableRows(t *testing.T) {
 				Resources:      []clusterview.ResourceUsage{usageOf("nvidia.com/gpu", "4", qty("8"))},
 				LastUpdateTime: &updated,
 			}},
-			want: []interface{}{"gpus", "2/2", "1", "0", "<unknown>", "<unknown>", "Unknown", "3d",
+			want: []interface{}{"gpus", "2/2", "1", "0", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", "3d",
 				"0", "0", "0", "0", "Unknown", ""},
 		},
 		{
@@ -163,7 +165,7 @@ func TestTableRows(t *testing.T) {
 			obj: &clusterview.ClusterSummary{ObjectMeta: metav1.ObjectMeta{Name: "busy", CreationTimestamp: threeDaysAgo}, Status: clusterview.ClusterSummaryStatus{
 				Resources: []clusterview.ResourceUsage{usageOf(corev1.ResourceCPU, "12", qty("8")), usageOf(corev1.ResourceMemory, "1Ti", qty("512Gi"))},
 			}},
-			want: []interface{}{"busy", "<unknown>", "<unknown>", "<unknown>", "150%", "200%", "Unknown", "3d",
+			want: []interface{}{"busy", "<unknown>", "<unknown>", "<unknown>", "150%", "200%", "<unknown>", "<unknown>", "Unknown", "3d",
 				"<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", ""},
 		},
 	}
@@ -231,8 +233,8 @@ func TestTableList(t *testing.T) {
 		t.Fatalf("rows = %d, want 2", len(tbl.Rows))
 	}
 	wantCells := [][]interface{}{
-		{"a", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", ""},
-		{"b", "3/3", "<unknown>", "<unknown>", "25%", "25%", "Unknown", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", ""},
+		{"a", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", ""},
+		{"b", "3/3", "<unknown>", "<unknown>", "25%", "25%", "<unknown>", "<unknown>", "Unknown", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "<unknown>", "Unknown", ""},
 	}
 	for i, row := range tbl.Rows {
 		if diff := cmp.Diff(wantCells[i], row.Cells); diff != "" {
@@ -250,7 +252,7 @@ func TestTableList(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ConvertToTable of an empty list: %v", err)
 	}
-	if tbl.ResourceVersion != "9" || tbl.Rows == nil || len(tbl.Rows) != 0 || len(tbl.ColumnDefinitions) != 14 {
+	if tbl.ResourceVersion != "9" || tbl.Rows == nil || len(tbl.Rows) != 0 || len(tbl.ColumnDefinitions) != 16 {
 		t.Errorf("empty list table = %+v", tbl)
 	}
 }

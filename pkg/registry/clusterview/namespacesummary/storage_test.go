@@ -78,17 +78,17 @@ func TestTable(t *testing.T) {
 	for _, c := range tbl.ColumnDefinitions {
 		headers = append(headers, c.Name)
 	}
-	wantHeaders := []string{"Name", "Pods", "Restarts", "CPU Req", "Mem Req", "CPU Lim", "Mem Lim", "Age",
-		"Running", "Pending", "Failed", "CrashLooping", "Quotas"}
+	wantHeaders := []string{"Name", "Pods", "Restarts", "CPU Req", "Mem Req", "CPU Use", "Mem Use", "CPU Lim", "Mem Lim", "Age",
+		"Running", "Pending", "Failed", "CrashLooping", "Quotas", "CPU Idle", "Mem Idle"}
 	if diff := cmp.Diff(wantHeaders, headers); diff != "" {
 		t.Errorf("headers (-want +got):\n%s", diff)
 	}
 	want := [][]interface{}{
 		// CPU: p1, p2 and the unscheduled p5 request 1750m; only p1 is
 		// bounded, p2, p3 and p5 are not. The failed p4 holds nothing.
-		{"team-a", int64(5), int64(7), "1750m", "256Mi", "1 (+3 unbounded)", "512Mi (+3 unbounded)", "3d",
-			int64(3), int64(1), int64(1), int64(1), "2 (1 at limit)"},
-		{"team-b", int64(0), int64(0), "0", "0", "0", "0", "3d", int64(0), int64(0), int64(0), int64(0), "0"},
+		{"team-a", int64(5), int64(7), "1750m", "256Mi", "<unknown>", "<unknown>", "1 (+3 unbounded)", "512Mi (+3 unbounded)", "3d",
+			int64(3), int64(1), int64(1), int64(1), "2 (1 at limit)", "<unknown>", "<unknown>"},
+		{"team-b", int64(0), int64(0), "0", "0", "<unknown>", "<unknown>", "0", "0", "3d", int64(0), int64(0), int64(0), int64(0), "0", "<unknown>", "<unknown>"},
 	}
 	if len(tbl.Rows) != len(want) {
 		t.Fatalf("%d rows, want %d", len(tbl.Rows), len(want))

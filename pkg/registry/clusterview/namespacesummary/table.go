@@ -24,6 +24,8 @@ var tableConvertor = table.Convertor[*clusterview.NamespaceSummary]{
 		{Name: "Restarts", Type: "integer", Description: "Sum of the restart counts of the namespace's containers."},
 		{Name: "CPU Req", Type: "string", Description: "CPU requested by the namespace's pods."},
 		{Name: "Mem Req", Type: "string", Description: "Memory requested by the namespace's pods."},
+		{Name: "CPU Use", Type: "string", Description: "CPU used by the namespace's pods (sum of their PodMetrics); <unknown> while the resource metrics API is unavailable."},
+		{Name: "Mem Use", Type: "string", Description: "Memory used by the namespace's pods (sum of their PodMetrics working set); <unknown> while the resource metrics API is unavailable."},
 		{Name: "CPU Lim", Type: "string", Description: "Sum of the pods' CPU limits, and how many pods have none."},
 		{Name: "Mem Lim", Type: "string", Description: "Sum of the pods' memory limits, and how many pods have none."},
 		table.AgeColumn,
@@ -32,6 +34,8 @@ var tableConvertor = table.Convertor[*clusterview.NamespaceSummary]{
 		{Name: "Failed", Type: "integer", Priority: 1, Description: "Pods in phase Failed."},
 		{Name: "CrashLooping", Type: "integer", Priority: 1, Description: "Pods with a container in CrashLoopBackOff."},
 		{Name: "Quotas", Type: "string", Priority: 1, Description: "ResourceQuotas in the namespace, and how many have a resource used up to its hard limit."},
+		{Name: "CPU Idle", Type: "string", Priority: 1, Description: "CPU requested but unused: the sum over the pods with usage of max(0, request - usage)."},
+		{Name: "Mem Idle", Type: "string", Priority: 1, Description: "Memory requested but unused: the sum over the pods with usage of max(0, request - usage)."},
 	},
 	Row: namespaceSummaryRow,
 }
@@ -50,6 +54,8 @@ func namespaceSummaryRow(ns *clusterview.NamespaceSummary) []interface{} {
 		ns.Pods.ContainerRestarts,
 		table.Amount(cpu.Name, cpu.Requests),
 		table.Amount(mem.Name, mem.Requests),
+		table.Use(cpu),
+		table.Use(mem),
 		table.Limit(cpu),
 		table.Limit(mem),
 		table.Age(ns.CreationTimestamp),
@@ -58,6 +64,8 @@ func namespaceSummaryRow(ns *clusterview.NamespaceSummary) []interface{} {
 		ns.Pods.Failed,
 		ns.Pods.CrashLooping,
 		quotasCell(ns.Quotas),
+		table.Idle(cpu),
+		table.Idle(mem),
 	}
 }
 

@@ -72,7 +72,7 @@ func TestTable(t *testing.T) {
 	for _, c := range tbl.ColumnDefinitions {
 		headers = append(headers, c.Name)
 	}
-	wantHeaders := []string{"Name", "Ready", "CPU Req", "CPU Alloc", "CPU%", "Mem Req", "Mem Alloc", "Mem%", "Pods", "Free CPU", "Free Mem", "Age",
+	wantHeaders := []string{"Name", "Ready", "CPU Req", "CPU Alloc", "CPU%", "Mem Req", "Mem Alloc", "Mem%", "CPU Use", "Mem Use", "Pods", "Free CPU", "Free Mem", "Age",
 		"Unschedulable", "Pressure", "Restarts", "CrashLooping", "Zone"}
 	if diff := cmp.Diff(wantHeaders, headers); diff != "" {
 		t.Errorf("headers (-want +got):\n%s", diff)
@@ -83,8 +83,8 @@ func TestTable(t *testing.T) {
 	want := [][]interface{}{
 		// The succeeded pod requests nothing any more and holds no slot.
 		// 14.5Gi free reads 14Gi: ten units and more print whole.
-		{"node-a", "True", "1500m", "4", "37%", "1.5Gi", "16Gi", "9%", "2/110", "2500m", "14Gi", "5h", "True", "Memory,PID", int64(7), int64(1), "eu-1a"},
-		{"node-b", "False", "0", "0", "<unknown>", "0", "0", "<unknown>", "0/<unknown>", "0", "0", "5h", "False", "<none>", int64(0), int64(0), "<none>"},
+		{"node-a", "True", "1500m", "4", "37%", "1.5Gi", "16Gi", "9%", "<unknown>", "<unknown>", "2/110", "2500m", "14Gi", "5h", "True", "Memory,PID", int64(7), int64(1), "eu-1a"},
+		{"node-b", "False", "0", "0", "<unknown>", "0", "0", "<unknown>", "<unknown>", "<unknown>", "0/<unknown>", "0", "0", "5h", "False", "<none>", int64(0), int64(0), "<none>"},
 	}
 	if len(tbl.Rows) != len(want) {
 		t.Fatalf("%d rows, want %d", len(tbl.Rows), len(want))
