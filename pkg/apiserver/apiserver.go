@@ -43,6 +43,9 @@ type ExtraConfig struct {
 	// StatusUpdateInterval is the shortest time between two status writes
 	// of one ClusterSummary.
 	StatusUpdateInterval time.Duration
+	// UsageInterval is how often usage is read from the resource metrics
+	// API; zero means never.
+	UsageInterval time.Duration
 	// LeaderElection decides which replica writes statuses and records history.
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
 	// History is how ClusterSummary history is recorded and kept.
