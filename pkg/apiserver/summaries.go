@@ -20,6 +20,7 @@ import (
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 	"k8s.io/utils/clock"
 
 	"github.com/clusterview/clusterview/pkg/controller/clustersummaryhistory"
@@ -29,6 +30,7 @@ import (
 	"github.com/clusterview/clusterview/pkg/history"
 	"github.com/clusterview/clusterview/pkg/summary"
 	"github.com/clusterview/clusterview/pkg/summary/feed"
+	"github.com/clusterview/clusterview/pkg/summary/usagefeed"
 )
 
 // summaryRuntime owns what keeps summaries live: the core informers that
@@ -92,17 +94,21 @@ func (r *summaryRuntime) startInformers(ctx context.Context) error {
 	}
 	r.synced.Store(&synced)
 	factory.Start(ctx.Done())
+	if r.extra.UsageInterval > 0 {
+		// JSON, the default: metrics-server serves nothing else.
+		metrics, err := metricsclient.NewForConfig(rest.CopyConfig(r.extra.CoreClientConfig))
+		if err != nil {
+			return fmt.Errorf("creating the resource metrics API client: %w", err)
+		}
+		go usagefeed.New(metrics.MetricsV1beta1(), r.engine, r.extra.UsageInterval).Run(ctx)
+	}
 	return nil
 }
 
-// countEvents adds a counter per informer for /metrics.
+// countEvents adds a counter per informer that feeds the engine, for
+// /metrics.
 func countEvents(factory informers.SharedInformerFactory) error {
-	for kind, inf := range map[string]cache.SharedIndexInformer{
-		"Node": factory.Core().V1().Nodes().Informer(), "Pod": factory.Core().V1().Pods().Informer(),
-		"Namespace": factory.Core().V1().Namespaces().Informer(), "ResourceQuota": factory.Core().V1().ResourceQuotas().Informer(),
-		"Deployment": factory.Apps().V1().Deployments().Informer(), "StatefulSet": factory.Apps().V1().StatefulSets().Informer(),
-		"DaemonSet": factory.Apps().V1().DaemonSets().Informer(),
-	} {
+	for kind, inf := range feed.Informers(factory) {
 		added, updated, deleted := engineEvents.WithLabelValues(kind, "add"), engineEvents.WithLabelValues(kind, "update"), engineEvents.WithLabelValues(kind, "delete")
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(any) { added.Inc() },

@@ -31,6 +31,7 @@ import (
 	"github.com/clusterview/clusterview/pkg/apiserver/scheme"
 	"github.com/clusterview/clusterview/pkg/embeddedetcd"
 	"github.com/clusterview/clusterview/pkg/generated/openapi"
+	"github.com/clusterview/clusterview/pkg/summary/usagefeed"
 )
 
 // etcdPathPrefix is where clusterview's objects live in etcd, apart from any
@@ -50,6 +51,9 @@ type Options struct {
 	// StatusUpdateInterval is the shortest time between two status writes
 	// of one ClusterSummary.
 	StatusUpdateInterval time.Duration
+	// UsageInterval is how often usage is read from the resource metrics
+	// API (metrics.k8s.io); zero turns reading usage off.
+	UsageInterval time.Duration
 	// LeaderElection decides which replica writes ClusterSummary statuses.
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
 	// History is how ClusterSummary history is recorded and kept.
@@ -69,6 +73,7 @@ func NewOptions() *Options {
 		),
 		DataDir:                             "clusterview-data",
 		StatusUpdateInterval:                time.Second,
+		UsageInterval:                       usagefeed.DefaultInterval,
 		ShutdownWatchTerminationGracePeriod: 10 * time.Second,
 		History: apiserver.HistoryConfig{
 			Resolution:      time.Minute,
@@ -106,6 +111,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Directory of the embedded etcd, used when --etcd-servers is empty. Objects survive restarts on the same directory.")
 	fs.DurationVar(&o.StatusUpdateInterval, "status-update-interval", o.StatusUpdateInterval,
 		"Shortest time between two status writes of one ClusterSummary; changes within it are coalesced into one write.")
+	fs.DurationVar(&o.UsageInterval, "usage-interval", o.UsageInterval,
+		"How often to read node and pod usage from the resource metrics API (metrics.k8s.io, served by metrics-server): one list of NodeMetrics and one of PodMetrics per round. Usage older than 3 intervals is not reported. 0 turns usage off.")
 	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, fs)
 	fs.DurationVar(&o.History.Resolution, "history-resolution", o.History.Resolution,
 		"Time between two recorded samples of every ClusterSummary's status figures (at least 1s). Samples are taken at multiples of it since the Unix epoch.")
@@ -151,6 +158,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ShutdownWatchTerminationGracePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-watch-termination-grace-period must not be negative, not %s", o.ShutdownWatchTerminationGracePeriod))
+	}
+	if o.UsageInterval < 0 {
+		errs = append(errs, fmt.Errorf("--usage-interval must not be negative, not %s", o.UsageInterval))
 	}
 	if o.StatusUpdateInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--status-update-interval must be positive, not %s", o.StatusUpdateInterval))
@@ -214,6 +224,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 			// config) by RecommendedOptions; nil when that option is disabled.
 			CoreClientConfig:     serverConfig.ClientConfig,
 			StatusUpdateInterval: o.StatusUpdateInterval,
+			UsageInterval:        o.UsageInterval,
 			LeaderElection:       o.LeaderElection,
 			History:              o.History,
 		},

@@ -21,6 +21,9 @@ const (
 	ReasonNodesNotReady      = "NodesNotReady"
 	ReasonNodesUnderPressure = "NodesUnderPressure"
 	ReasonPodsCrashLooping   = "PodsCrashLooping"
+	// Reasons of the UsageAvailable condition.
+	ReasonMetricsAPIRead        = "MetricsAPIRead"
+	ReasonMetricsAPIUnavailable = "MetricsAPIUnavailable"
 )
 
 // ComputeStatus returns the status cs should have now, without
@@ -62,11 +65,28 @@ func ComputeStatus(cs *v1beta1.ClusterSummary, engine Engine, engineSynced bool)
 			Reason: ReasonComputed, Message: fmt.Sprintf("computed from synced informers for generation %d", cs.Generation),
 		},
 		degradedCondition(&totals, cs.Generation),
+		usageCondition(&totals, cs.Generation),
 	}
 	if c, ok := headroomLowCondition(cs.Spec.Headroom, status.Headroom, cs.Generation); ok {
 		status.Conditions = append(status.Conditions, c)
 	}
 	return status, nil
+}
+
+// usageCondition says whether resources[].usage and idle are set.
+func usageCondition(t *summary.ClusterTotals, generation int64) metav1.Condition {
+	if t.UsageAvailable {
+		return metav1.Condition{
+			Type: v1beta1.ConditionUsageAvailable, Status: metav1.ConditionTrue, ObservedGeneration: generation,
+			Reason: ReasonMetricsAPIRead, Message: "usage is current: read from the resource metrics API (metrics.k8s.io)",
+		}
+	}
+	return metav1.Condition{
+		Type: v1beta1.ConditionUsageAvailable, Status: metav1.ConditionFalse, ObservedGeneration: generation,
+		Reason: ReasonMetricsAPIUnavailable,
+		Message: "the resource metrics API (metrics.k8s.io, served by metrics-server) has not answered within 3 usage intervals, " +
+			"or usage reading is off (--usage-interval=0); the server log says why",
+	}
 }
 
 func selection(spec *v1beta1.ClusterSummarySpec) (summary.Selection, error) {

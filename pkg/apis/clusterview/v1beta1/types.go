@@ -14,6 +14,10 @@ const (
 	// ConditionDegraded is True when selected nodes are not ready or under
 	// pressure, or selected pods are crash-looping. Its message names them.
 	ConditionDegraded = "Degraded"
+	// ConditionUsageAvailable is True while usage from the resource metrics
+	// API (metrics.k8s.io) is current, so that resources[].usage and idle are
+	// set; False, with reason MetricsAPIUnavailable, while they are absent.
+	ConditionUsageAvailable = "UsageAvailable"
 	// ConditionHeadroomLow is True when fewer pods of a spec.headroom shape
 	// fit than its minFits. Its message names the shapes.
 	ConditionHeadroomLow = "HeadroomLow"
@@ -115,8 +119,8 @@ type ClusterSummaryStatus struct {
 	// ObservedGeneration is the metadata.generation the status was computed for.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Conditions are Ready, Degraded and, when a shape sets minFits,
-	// HeadroomLow.
+	// Conditions are Ready, Degraded, UsageAvailable and, when a shape sets
+	// minFits, HeadroomLow.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -222,6 +226,20 @@ type ResourceUsage struct {
 	// limit for this resource.
 	// +optional
 	PodsWithoutLimit int64 `json:"podsWithoutLimit,omitempty"`
+	// Usage is what is in use, for cpu and memory, from the resource metrics
+	// API (metrics.k8s.io): a node's own usage (NodeMetrics, as `kubectl top
+	// node` shows); for a namespace the sum of its pods' usage (PodMetrics);
+	// for a ClusterSummary and its groups the selected nodes' own usage when
+	// spec.namespaceSelector is empty, else the selected pods' usage. Absent
+	// while usage is unavailable (see the UsageAvailable condition) and for
+	// other resources.
+	// +optional
+	Usage *resource.Quantity `json:"usage,omitempty"`
+	// Idle is what is requested but not used: the sum, over the pods counted
+	// that have usage, of max(0, request - usage). Absent where usage is, and
+	// in a NodeSummary.
+	// +optional
+	Idle *resource.Quantity `json:"idle,omitempty"`
 	// Free is allocatable minus requests, never below zero. Set only in a
 	// NodeSummary.
 	// +optional
@@ -334,6 +352,14 @@ type NodeSummary struct {
 	// PodCapacity is the number of pods the node can run (allocatable pods).
 	// +optional
 	PodCapacity int64 `json:"podCapacity,omitempty"`
+	// UsageTimestamp is when the node's usage (resources[].usage) was
+	// sampled; absent while the node has none.
+	// +optional
+	UsageTimestamp *metav1.Time `json:"usageTimestamp,omitempty"`
+	// UsageWindow is the interval the node's usage is averaged over, ending
+	// at usageTimestamp.
+	// +optional
+	UsageWindow *metav1.Duration `json:"usageWindow,omitempty"`
 	// Resources reports capacity, allocatable, requests and limits per resource.
 	// +optional
 	// +listType=map
