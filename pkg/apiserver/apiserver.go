@@ -24,6 +24,7 @@ import (
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/install"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
+	"github.com/clusterview/clusterview/pkg/controller/clustersummarystatus"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 	clustersummarystorage "github.com/clusterview/clusterview/pkg/registry/clusterview/clustersummary"
 	"github.com/clusterview/clusterview/pkg/registry/clusterview/namespacesummary"
@@ -64,6 +65,9 @@ type ExtraConfig struct {
 	// StatusUpdateInterval is the shortest time between two status writes
 	// of one ClusterSummary.
 	StatusUpdateInterval time.Duration
+	// MaxStatusGroups caps status.groups of every ClusterSummary; zero
+	// means clustersummarystatus.DefaultMaxGroups.
+	MaxStatusGroups int
 	// LeaderElection decides which replica writes statuses.
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
 }
@@ -100,6 +104,9 @@ func (cfg *Config) Complete() CompletedConfig {
 	}
 	if extra.StatusUpdateInterval == 0 {
 		extra.StatusUpdateInterval = time.Second
+	}
+	if extra.MaxStatusGroups == 0 {
+		extra.MaxStatusGroups = clustersummarystatus.DefaultMaxGroups
 	}
 	return CompletedConfig{&completedConfig{
 		GenericConfig: cfg.GenericConfig.Complete(),

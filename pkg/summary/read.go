@@ -143,10 +143,9 @@ func (e *Engine) Cluster(sel Selection) ClusterTotals {
 	}
 
 	out.Resources = e.rows(vec, sel.Resources)
-	for value, g := range groups {
-		out.Groups = append(out.Groups, GroupTotals{Value: value, Nodes: g.nodes, Pods: g.pods, Resources: e.rows(g.vec, sel.Resources)})
+	if groups != nil {
+		out.Groups, out.FoldedGroups = e.groupRows(groups, sel.MaxGroups, sel.Resources)
 	}
-	slices.SortFunc(out.Groups, func(a, b GroupTotals) int { return cmp.Compare(a.Value, b.Value) })
 
 	maxNames := sel.MaxNames
 	if maxNames == 0 {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	"github.com/clusterview/clusterview/pkg/apiserver"
+	"github.com/clusterview/clusterview/pkg/controller/clustersummarystatus"
 	"github.com/clusterview/clusterview/pkg/embeddedetcd"
 	"github.com/clusterview/clusterview/pkg/generated/openapi"
 )
@@ -49,6 +50,8 @@ type Options struct {
 	// StatusUpdateInterval is the shortest time between two status writes
 	// of one ClusterSummary.
 	StatusUpdateInterval time.Duration
+	// MaxStatusGroups caps status.groups of every ClusterSummary.
+	MaxStatusGroups int
 	// LeaderElection decides which replica writes ClusterSummary statuses.
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
 	// ShutdownWatchTerminationGracePeriod bounds how long a shutting-down
@@ -66,6 +69,7 @@ func NewOptions() *Options {
 		),
 		DataDir:                             "clusterview-data",
 		StatusUpdateInterval:                time.Second,
+		MaxStatusGroups:                     clustersummarystatus.DefaultMaxGroups,
 		ShutdownWatchTerminationGracePeriod: 10 * time.Second,
 		// A survivor takes over at most LeaseDuration + 2 × 2.2 ×
 		// RetryPeriod after the leader dies (client-go checks every
@@ -97,6 +101,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Directory of the embedded etcd, used when --etcd-servers is empty. Objects survive restarts on the same directory.")
 	fs.DurationVar(&o.StatusUpdateInterval, "status-update-interval", o.StatusUpdateInterval,
 		"Shortest time between two status writes of one ClusterSummary; changes within it are coalesced into one write.")
+	fs.IntVar(&o.MaxStatusGroups, "max-status-groups", o.MaxStatusGroups,
+		"Most entries in a ClusterSummary's status.groups. Beyond it the groups with the fewest nodes are summed in one \"<other>\" group and the GroupsTruncated condition is True; "+
+			"the default keeps the largest status validation allows within etcd's 1.5 MiB request limit.")
 	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, fs)
 	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
 		"On SIGTERM, end open watches and wait at most this long for them to drain, so a replica stops well within a pod's termination grace period.")
@@ -137,6 +144,9 @@ func (o *Options) Validate() error {
 	}
 	if o.StatusUpdateInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--status-update-interval must be positive, not %s", o.StatusUpdateInterval))
+	}
+	if o.MaxStatusGroups < 1 || o.MaxStatusGroups > clustersummarystatus.DefaultMaxGroups {
+		errs = append(errs, fmt.Errorf("--max-status-groups must be between 1 and %d, not %d", clustersummarystatus.DefaultMaxGroups, o.MaxStatusGroups))
 	}
 	if le := o.LeaderElection; le.LeaderElect {
 		if le.ResourceLock != resourcelock.LeasesResourceLock {
@@ -193,6 +203,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 			// config) by RecommendedOptions; nil when that option is disabled.
 			CoreClientConfig:     serverConfig.ClientConfig,
 			StatusUpdateInterval: o.StatusUpdateInterval,
+			MaxStatusGroups:      o.MaxStatusGroups,
 			LeaderElection:       o.LeaderElection,
 		},
 	}, stop, nil

@@ -31,7 +31,8 @@ import (
 type ClusterSummaryStatusApplyConfiguration struct {
 	// ObservedGeneration is the metadata.generation the status was computed for.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
-	// Conditions are Ready and Degraded.
+	// Conditions are Ready and Degraded, and GroupsTruncated when
+	// spec.groupByNodeLabel is set.
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 	// Nodes counts the selected nodes by state.
 	Nodes *NodeCountsApplyConfiguration `json:"nodes,omitempty"`
