@@ -72,6 +72,12 @@ bench: build tools
 	$(GO) build -o $(BIN)/bench ./hack/bench
 	exec $(BIN)/bench $(BENCH_ARGS)
 
+## bench-doc: regenerate docs/performance.md's run tables from the reports
+##   committed under docs/bench/ (copy a run's _output/bench/<timestamp>.json there).
+.PHONY: bench-doc
+bench-doc:
+	$(GO) run ./hack/bench --render-doc docs/performance.md --reports docs/bench
+
 ## verify: generated code is current and the tree is vetted and formatted.
 verify: verify-codegen vet
 	@unformatted=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \

@@ -26,11 +26,13 @@
 # kube-capacity: the module proxy refuses github.com/robscott/kube-capacity (403 for
 # every version) and the checksum database has no entry for it (404). hack/tools/
 # kube-capacity/go.sum therefore pins its hash itself, recorded from the v0.8.0 tag
-# (commit 7fa39ff17079baf65a09bb4be892c7a6536220fe). When the module is neither in the
-# module cache nor served by the proxy, set KUBE_CAPACITY_GIT to a local clone of
-# github.com/robscott/kube-capacity: go then fetches the module from that clone (git
-# url.insteadOf) and still verifies it against the pinned go.sum hash, so a clone with
-# other content fails the build instead of being used.
+# (commit 7fa39ff17079baf65a09bb4be892c7a6536220fe). When the module is not in the module
+# cache, go fetches it from a local git clone (git url.insteadOf) and still verifies it
+# against the pinned go.sum hash, so a clone with other content fails the build instead of
+# being used. The clone is KUBE_CAPACITY_GIT when set; otherwise the script clones the git
+# bundle the team shares beside the checkout (../shared/peers/kube-capacity-v0.8.0.bundle,
+# or KUBE_CAPACITY_BUNDLE) into a temporary folder. The same settings apply to every go
+# command that touches the tool module, the version look-up included.
 # Builds run one after another on purpose: in parallel they compete for the same cores
 # and the kube-apiserver link alone needs 2.4 GB of memory.
 set -euo pipefail
@@ -95,6 +97,37 @@ tool_spec() {
   esac
 }
 
+# TOOL_ENV holds the environment every go command on the current tool module runs with
+# (set by tool_env). Only kube-capacity needs any; see the header.
+TOOL_ENV=()
+KUBE_CAPACITY_CLONE=""
+tool_env() {
+  TOOL_ENV=(env)
+  [[ "$1" == kube-capacity ]] || return 0
+  local mod=github.com/robscott/kube-capacity version=v0.8.0
+  # Not in the checksum database: go.sum's pinned hash is the check.
+  TOOL_ENV+=(GONOSUMDB="${mod}")
+  if [[ -f "$(go env GOMODCACHE)/cache/download/${mod}/@v/${version}.zip" ]]; then
+    return 0
+  fi
+  local clone="${KUBE_CAPACITY_GIT:-}"
+  if [[ -z "${clone}" ]]; then
+    if [[ -z "${KUBE_CAPACITY_CLONE}" ]]; then
+      local bundle="${KUBE_CAPACITY_BUNDLE:-${ROOT}/../shared/peers/kube-capacity-${version}.bundle}"
+      [[ -f "${bundle}" ]] ||
+        die "kube-capacity ${version} is not in the module cache, the module proxy refuses it, and there is no bundle at ${bundle}: set KUBE_CAPACITY_GIT to a local clone or KUBE_CAPACITY_BUNDLE to a git bundle"
+      KUBE_CAPACITY_CLONE="$(mktemp -d)/kube-capacity"
+      log "  cloning kube-capacity from ${bundle} (verified against go.sum)"
+      git clone --quiet "${bundle}" "${KUBE_CAPACITY_CLONE}" >&2 || die "cloning ${bundle} failed"
+    fi
+    clone="${KUBE_CAPACITY_CLONE}"
+  fi
+  [[ -d "${clone}" ]] || die "kube-capacity clone ${clone} is not a directory"
+  TOOL_ENV+=(GONOPROXY="${mod}" GIT_CONFIG_COUNT=1
+    "GIT_CONFIG_KEY_0=url.$(cd "${clone}" && pwd).insteadOf"
+    "GIT_CONFIG_VALUE_0=https://${mod}")
+}
+
 # ldflags_for NAME VERSION prints the linker flags. Kubernetes binaries built outside
 # the Kubernetes release tooling report v0.0.0-master and clients then fail to parse
 # the server version, so the version variables are stamped the way the release
@@ -104,7 +137,7 @@ ldflags_for() {
   case "${name}" in
     kube-apiserver | kubectl)
       local date major minor pkg flags="-s -w"
-      date="$(go -C "${TOOL_DIR}" list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' "${TOOL_MOD}")"
+      date="$("${TOOL_ENV[@]}" go -C "${TOOL_DIR}" list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' "${TOOL_MOD}")"
       major="${version#v}"; major="${major%%.*}"
       minor="${version#v"${major}".}"; minor="${minor%%.*}"
       for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -121,7 +154,7 @@ ldflags_for() {
       # What its release build stamps, so that --version and its build_info metric tell
       # the truth.
       local client_go
-      client_go="$(go -C "${TOOL_DIR}" list -m -f '{{.Version}}' k8s.io/client-go)"
+      client_go="$("${TOOL_ENV[@]}" go -C "${TOOL_DIR}" list -m -f '{{.Version}}' k8s.io/client-go)"
       printf '%s' "-s -w -X github.com/prometheus/common/version.Version=${version#v}" \
         " -X k8s.io/kube-state-metrics/v2/pkg/app.ClientGoVersion=${client_go}"
       ;;
@@ -165,6 +198,9 @@ cleanup() {
     kill "${BUILD_PID}" 2>/dev/null || true
   fi
   rm -f "${OUT}"/.*.tmp.$$ 2>/dev/null || true
+  if [[ -n "${KUBE_CAPACITY_CLONE}" ]]; then
+    rm -rf "$(dirname "${KUBE_CAPACITY_CLONE}")"
+  fi
 }
 trap cleanup EXIT
 
@@ -172,7 +208,8 @@ trap cleanup EXIT
 inspect() {
   local name="$1"
   tool_spec "${name}"
-  STATE_VERSION="$(go -C "${TOOL_DIR}" list -m -f '{{.Version}}' "${TOOL_MOD}")"
+  tool_env "${name}"
+  STATE_VERSION="$("${TOOL_ENV[@]}" go -C "${TOOL_DIR}" list -m -f '{{.Version}}' "${TOOL_MOD}")"
   STATE_LDFLAGS="$(ldflags_for "${name}" "${STATE_VERSION}")"
   STATE_FP="$(fingerprint "${name}" "${STATE_LDFLAGS}")"
   STATE_FRESH=false
@@ -196,22 +233,9 @@ build() {
   # -buildvcs=false: the binary's version is its module version, and stamping the
   # clusterview checkout's VCS state would fail where git is missing or the checkout
   # belongs to another user.
-  local -a env=()
-  if [[ "${name}" == kube-capacity ]]; then
-    # Not in the checksum database: go.sum's pinned hash is the check (see above).
-    env+=(GONOSUMDB=github.com/robscott/kube-capacity)
-    if [[ -n "${KUBE_CAPACITY_GIT:-}" ]]; then
-      [[ -d "${KUBE_CAPACITY_GIT}" ]] || die "KUBE_CAPACITY_GIT=${KUBE_CAPACITY_GIT} is not a directory"
-      log "  fetching kube-capacity from the clone ${KUBE_CAPACITY_GIT} (verified against go.sum)"
-      env+=(GONOPROXY=github.com/robscott/kube-capacity GIT_CONFIG_COUNT=1
-        "GIT_CONFIG_KEY_0=url.$(cd "${KUBE_CAPACITY_GIT}" && pwd).insteadOf"
-        GIT_CONFIG_VALUE_0=https://github.com/robscott/kube-capacity)
-    fi
-  fi
   run_with_progress "${name}" \
-    env "${env[@]}" go -C "${TOOL_DIR}" build -buildvcs=false -o "${tmp}" -ldflags "${STATE_LDFLAGS}" "${TOOL_PKG}" ||
-    die "building ${name} failed$([[ "${name}" == kube-capacity && -z "${KUBE_CAPACITY_GIT:-}" ]] &&
-      printf '%s' " (the module proxy refuses kube-capacity: set KUBE_CAPACITY_GIT to a local clone)")"
+    "${TOOL_ENV[@]}" go -C "${TOOL_DIR}" build -buildvcs=false -o "${tmp}" -ldflags "${STATE_LDFLAGS}" "${TOOL_PKG}" ||
+    die "building ${name} failed"
   mv -f "${tmp}" "${OUT}/${name}"
   printf '%s\n# %s %s built %s with %s\n' "${STATE_FP}" "${name}" "${STATE_VERSION}" \
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(go env GOVERSION)" >"${STAMPS}/${name}"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -444,16 +445,29 @@ type churnStats struct {
 	Err      string
 }
 
-// runPhase makes podChanges pod changes and nodeChanges node changes, one
-// every interval (two pod changes, then a node change, repeated), then waits
-// until every view has shown the last of them.
-func (f *freshness) runPhase(ctx context.Context, name string, podChanges, nodeChanges int, interval time.Duration) (*phaseResult, error) {
+// pacing says how long to wait before the next change of a phase.
+type pacing func() time.Duration
+
+// every spaces changes evenly.
+func every(d time.Duration) pacing { return func() time.Duration { return d } }
+
+// poisson spaces changes at random, exponentially distributed around mean
+// (a Poisson process), so that they land at any point of the status
+// interval, as real changes do, rather than only after it.
+func poisson(mean time.Duration, seed int64) pacing {
+	r := rand.New(rand.NewPCG(uint64(seed), 0x1d1e))
+	return func() time.Duration { return time.Duration(r.ExpFloat64() * float64(mean)) }
+}
+
+// runPhase makes podChanges pod changes and nodeChanges node changes, paced
+// by next (two pod changes, then a node change, repeated), then waits until
+// every view has shown the last of them.
+func (f *freshness) runPhase(ctx context.Context, name string, podChanges, nodeChanges int, next pacing) (*phaseResult, error) {
 	total := podChanges + nodeChanges
 	res := &phaseResult{Name: name, Latencies: map[view][]time.Duration{}, FromSent: map[view][]time.Duration{},
 		Missing: map[view]int{}, Samples: map[view][]Sample{}}
 	start := time.Now()
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
+	due := start
 	lastProgress := time.Now()
 	pods, nodes := 0, 0
 	for i := 0; i < total; i++ {
@@ -475,10 +489,16 @@ func (f *freshness) runPhase(ctx context.Context, name string, podChanges, nodeC
 			lastProgress = time.Now()
 			f.progress(name, i+1, total)
 		}
+		// Changes are due on a schedule, not after each other's
+		// responses, so a slow write does not slow the pace; one that
+		// overran its slot is not made up with a burst.
+		if due = due.Add(next()); due.Before(time.Now()) {
+			due = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-ticker.C:
+		case <-time.After(time.Until(due)):
 		}
 	}
 	// Wait for the last changes to show everywhere.

@@ -30,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -60,6 +61,7 @@ type options struct {
 	podChanges, nodeChanges int
 	probeInterval           time.Duration
 	idleProbeInterval       time.Duration
+	idleMeanInterval        time.Duration
 	churnRate               float64
 	reads                   int
 	repeat                  int
@@ -68,6 +70,7 @@ type options struct {
 	pprof                   bool
 	skipGoBench             bool
 	keep                    bool
+	allowMissingPeers       bool
 	binary                  string
 	out                     string
 }
@@ -94,8 +97,10 @@ func main() {
 	flag.IntVar(&o.podChanges, "pod-changes", 0, "Pod status changes per freshness phase (idle, churn); 0: 200 at full size, 100 below it.")
 	flag.IntVar(&o.nodeChanges, "node-changes", -1, "Node status changes per freshness phase (idle, churn); -1: 100 at full size, 25 below it.")
 	flag.DurationVar(&o.probeInterval, "probe-interval", 100*time.Millisecond, "Time between two freshness changes under churn.")
+	flag.DurationVar(&o.idleMeanInterval, "idle-mean-interval", time.Second,
+		"Mean time between two freshness changes in the idle phase, drawn at random (exponential), so that changes land inside clusterview's --status-update-interval as often as real ones do.")
 	flag.DurationVar(&o.idleProbeInterval, "idle-probe-interval", 1250*time.Millisecond,
-		"Time between two freshness changes in the idle phase. Longer than clusterview's --status-update-interval (1s), so that every change finds the cluster idle: nothing changed since the ClusterSummary's last status write.")
+		"Time between two freshness changes in the spaced idle phase (the method of earlier runs, kept as a second set of rows). Longer than clusterview's --status-update-interval (1s), so that every change finds the cluster idle: nothing changed since the ClusterSummary's last status write.")
 	flag.Float64Var(&o.churnRate, "churn-rate", 50, "Background changes per second in the churn phase.")
 	flag.IntVar(&o.reads, "reads", 100, "Requests timed per read request (and as many of its peer).")
 	flag.IntVar(&o.repeat, "repeat", 3, "Timed runs of kubectl and kube-capacity (after one warm-up run each).")
@@ -103,11 +108,21 @@ func main() {
 	flag.DurationVar(&o.rest, "rest", 20*time.Second, "At-rest window over which CPU use is measured.")
 	flag.BoolVar(&o.pprof, "pprof", false, "Save clusterview's CPU profile (during the churn phase) and heap profile (after it) next to the JSON.")
 	flag.BoolVar(&o.skipGoBench, "skip-go-bench", false, "Do not run the summary engine's Go benchmarks.")
+	flag.BoolVar(&o.allowMissingPeers, "allow-missing-peers", false, "Do not fail the run when a peer (kube-capacity, kube-state-metrics) could not be built or run.")
 	flag.BoolVar(&o.keep, "keep", false, "Keep the run directory (control plane data and logs) after a successful run.")
 	flag.StringVar(&o.binary, "clusterview-binary", "_output/bin/clusterview-apiserver", "clusterview-apiserver binary (make build).")
 	flag.StringVar(&o.out, "out", "_output/bench", "Directory for the JSON report, profiles and the run directory.")
+	renderDoc := flag.String("render-doc", "", "Only regenerate the generated section of this doc (docs/performance.md) from the run reports in --reports, then exit.")
+	reportsDir := flag.String("reports", "docs/bench", "Committed run reports that --render-doc renders.")
 	klog.InitFlags(nil)
 	flag.Parse()
+	if *renderDoc != "" {
+		if err := updateDoc(*renderDoc, *reportsDir); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	// The idle phase spaces its changes by more than a second, so its
 	// length grows with the count: the quick size takes fewer.
 	full := o.pods >= clusterfill.DefaultSyntheticPods
@@ -117,7 +132,7 @@ func main() {
 	if o.nodeChanges == -1 {
 		o.nodeChanges = map[bool]int{true: 100, false: 25}[full]
 	}
-	if o.nodes <= 0 || o.pods <= 0 || o.namespaces <= 0 || o.podChanges <= 0 || o.nodeChanges < 0 || o.idleProbeInterval <= 0 || o.probeInterval <= 0 || o.reads <= 0 || o.repeat <= 0 || o.naiveRuns <= 0 || o.churnRate <= 0 {
+	if o.nodes <= 0 || o.pods <= 0 || o.namespaces <= 0 || o.podChanges <= 0 || o.nodeChanges < 0 || o.idleProbeInterval <= 0 || o.idleMeanInterval <= 0 || o.probeInterval <= 0 || o.reads <= 0 || o.repeat <= 0 || o.naiveRuns <= 0 || o.churnRate <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: sizes, counts and rates must be positive")
 		os.Exit(2)
 	}
@@ -128,8 +143,15 @@ func main() {
 		// A second Ctrl-C kills at once; the children die with us (Pdeathsig).
 		stop()
 	}()
-	if err := run(ctx, o); err != nil {
+	misses, err := run(ctx, o)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+	if misses > 0 {
+		// A wrong answer, a peer not measured or a target missed fails
+		// the run: the bench is a judge, not only a report.
+		fmt.Fprintf(os.Stderr, "bench: %d MISS(es); see the table\n", misses)
 		os.Exit(1)
 	}
 }
@@ -166,13 +188,14 @@ func (b *bench) step(format string, args ...any) {
 	fmt.Fprintf(b.out, "[%6.1fs] %s\n", time.Since(b.began).Seconds(), fmt.Sprintf(format, args...))
 }
 
-func run(ctx context.Context, o options) (retErr error) {
+// run runs the benchmark and returns how many rows missed their target.
+func run(ctx context.Context, o options) (misses int, retErr error) {
 	root, err := localcluster.RepoRoot()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := os.Chdir(root); err != nil {
-		return err
+		return 0, err
 	}
 	b := &bench{o: o, root: root, out: os.Stdout, began: time.Now()}
 	b.rep = &Report{
@@ -180,17 +203,17 @@ func run(ctx context.Context, o options) (retErr error) {
 		Machine:  machineFacts(),
 		Versions: Versions{Go: runtime.Version(), Clusterview: gitDescribe(root), Tools: map[string]string{}},
 		Size:     Size{Nodes: o.nodes, Pods: o.pods, Namespaces: o.namespaces},
-		Settings: Settings{PodChanges: o.podChanges, NodeChanges: o.nodeChanges, ProbeInterval: o.probeInterval.String(), IdleProbeInterval: o.idleProbeInterval.String(),
+		Settings: Settings{PodChanges: o.podChanges, NodeChanges: o.nodeChanges, ProbeInterval: o.probeInterval.String(), IdleProbeInterval: o.idleProbeInterval.String(), IdleMeanInterval: o.idleMeanInterval.String(),
 			ChurnRate: o.churnRate, Reads: o.reads, Repeat: o.repeat, NaiveRuns: o.naiveRuns, RestWindow: o.rest.String()},
 		Commands: map[string]Timing{}, Answers: map[string]string{}, Processes: map[string]ProcJSON{},
 	}
 	outDir, err := filepath.Abs(o.out)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	b.runDir = filepath.Join(outDir, b.rep.Started.UTC().Format("20060102T150405Z"))
 	if err := os.MkdirAll(b.runDir, 0o755); err != nil {
-		return err
+		return 0, err
 	}
 	b.step("clusterview scale benchmark: %d nodes, %d pods, %d namespaces; run directory %s", o.nodes, o.pods, o.namespaces, b.runDir)
 
@@ -208,6 +231,7 @@ func run(ctx context.Context, o options) (retErr error) {
 		} else {
 			fmt.Fprintf(b.out, "\nreport: %s (took %v)\n", path, time.Since(b.began).Round(time.Second))
 		}
+		misses = len(b.rep.Misses)
 		if retErr == nil && !o.keep {
 			_ = os.RemoveAll(b.runDir)
 		} else {
@@ -216,21 +240,24 @@ func run(ctx context.Context, o options) (retErr error) {
 	}()
 
 	if err := b.prepare(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	if err := b.startAll(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	if err := b.load(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	if err := b.freshness(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	if err := b.reads(ctx); err != nil {
-		return err
+		return 0, err
 	}
-	return b.peers(ctx)
+	if err := b.peers(ctx); err != nil {
+		return 0, err
+	}
+	return 0, b.coldStart(ctx)
 }
 
 // prepare builds what is missing and runs the Go benchmarks while the
@@ -252,7 +279,7 @@ func (b *bench) prepare(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("%s: could not be built (%v); see the lines above", peer, err))
+			b.peerMissing(peer, fmt.Sprintf("could not be built (%v); see the lines above", err))
 		}
 	}
 	for _, name := range []string{"etcd", "kube-apiserver", "kubectl", "kube-state-metrics", "kube-capacity"} {
@@ -274,6 +301,7 @@ func (b *bench) prepare(ctx context.Context) error {
 		} else {
 			b.step("Go benchmarks done in %v", took.Round(time.Second))
 			b.rep.GoBench = res
+			b.rep.phase = "engine (Go benchmarks)"
 			b.engineRows()
 		}
 	}
@@ -375,6 +403,7 @@ func (b *bench) stopAll() {
 }
 
 func (b *bench) load(ctx context.Context) error {
+	b.rep.phase = "load"
 	b.step("loading the synthetic cluster: %d nodes, %d pods in %d namespaces (%d writers)", b.o.nodes, b.o.pods, b.o.namespaces, b.o.concurrency)
 	cvUse := beginUsage(b.cv.PID())
 	apiPID := b.cluster.KubeAPIServer().PID()
@@ -427,6 +456,7 @@ func (b *bench) load(ctx context.Context) error {
 		row.Ratio, row.RatioValue = ratio(cvCPU.Seconds(), apiCPU.Seconds())
 	}
 	b.rep.addRow(row)
+	b.phaseRSS("load")
 	b.rep.addRow(Row{Metric: "clusterview peak RSS after loading", Value: fmt.Sprintf("%.0f MiB", mib(cvNow.HWM)), ValueNumber: mib(cvNow.HWM), Unit: "MiB",
 		Peer: "(kube-state-metrics below)"})
 	return nil
@@ -463,13 +493,29 @@ func (b *bench) freshness(ctx context.Context) error {
 		return ctx.Err()
 	case <-time.After(b.o.idleProbeInterval):
 	}
-	b.step("freshness, idle: %d pod and %d node status changes, one every %v", b.o.podChanges, b.o.nodeChanges, b.o.idleProbeInterval)
-	idle, err := f.runPhase(ctx, "idle", b.o.podChanges, b.o.nodeChanges, b.o.idleProbeInterval)
+	// The idle phase's changes come at random (exponential, mean
+	// --idle-mean-interval), so they land inside the status interval as
+	// often as real changes do. The spaced phase is the method of earlier
+	// runs, kept as a second set of rows for comparison: spaced past the
+	// status interval, every change meets an idle ClusterSummary.
+	b.step("freshness, idle: %d pod and %d node status changes at random, mean interval %v", b.o.podChanges, b.o.nodeChanges, b.o.idleMeanInterval)
+	b.rep.phase = "freshness, idle"
+	idle, err := f.runPhase(ctx, "idle", b.o.podChanges, b.o.nodeChanges, poisson(b.o.idleMeanInterval, b.o.seed))
 	if err != nil {
 		return err
 	}
-	b.freshRows(idle, time.Second)
+	b.freshRows(idle, time.Second, time.Second)
+	b.phaseRSS("freshness, idle")
+	b.step("freshness, idle, spaced (earlier runs' method): %d pod and %d node status changes, one every %v", b.o.podChanges, b.o.nodeChanges, b.o.idleProbeInterval)
+	b.rep.phase = "freshness, idle, spaced"
+	spaced, err := f.runPhase(ctx, "idle, spaced", b.o.podChanges, b.o.nodeChanges, every(b.o.idleProbeInterval))
+	if err != nil {
+		return err
+	}
+	b.freshRows(spaced, time.Second, time.Second)
+	b.phaseRSS("freshness, idle, spaced")
 
+	b.rep.phase = "freshness, churn"
 	b.step("freshness under churn: %.0f changes/s of synthetic pods and nodes in the background", b.o.churnRate)
 	cctx, stopChurn := context.WithCancel(ctx)
 	churn := runChurn(cctx, b.kube, b.o.churnRate, b.o.seed)
@@ -488,7 +534,7 @@ func (b *bench) freshness(ctx context.Context) error {
 		return ctx.Err()
 	case <-time.After(2 * time.Second): // let the churn reach its pace
 	}
-	churned, err := f.runPhase(ctx, "churn", b.o.podChanges, b.o.nodeChanges, b.o.probeInterval)
+	churned, err := f.runPhase(ctx, "churn", b.o.podChanges, b.o.nodeChanges, every(b.o.probeInterval))
 	stopChurn()
 	st := <-churn
 	if err != nil {
@@ -496,7 +542,10 @@ func (b *bench) freshness(ctx context.Context) error {
 	}
 	churned.ChurnStats = st
 	b.step("churn made %d changes (%.1f/s achieved, %d late)%s", st.Changes, st.Achieved, st.Late, map[bool]string{true: "; error: " + st.Err, false: ""}[st.Err != ""])
-	b.freshRows(churned, 2*time.Second)
+	// Issue 13's target for ClusterSummary under churn is 500 ms; the
+	// live views keep 2 s.
+	b.freshRows(churned, 2*time.Second, 500*time.Millisecond)
+	b.phaseRSS("freshness, churn")
 	if profDone != nil {
 		<-profDone
 		b.profile(ctx, "heap", "heap")
@@ -504,7 +553,12 @@ func (b *bench) freshness(ctx context.Context) error {
 	return nil
 }
 
-func (b *bench) freshRows(res *phaseResult, target time.Duration) {
+// freshRows adds a phase's freshness rows: per view, latency from the
+// moment the change was sent (the figure judged, target for the live
+// views, clusterTarget for ClusterSummary), and, as a second row, from the
+// write's acknowledgement, the method of earlier runs, which leaves out the
+// write's own time and so reads lower.
+func (b *bench) freshRows(res *phaseResult, target, clusterTarget time.Duration) {
 	fr := FreshnessResult{Phase: res.Name, Changes: len(res.Probes), Duration: res.Duration.Seconds(),
 		Views: map[string]Stats{}, ViewsFromSent: map[string]Stats{}, Churn: res.ChurnStats, Samples: map[string][]Sample{}}
 	for _, v := range append(slices.Clone(b.fresh.views), viewKube) {
@@ -522,26 +576,35 @@ func (b *bench) freshRows(res *phaseResult, target time.Duration) {
 		label = fmt.Sprintf("churn %.0f/s", res.ChurnStats.Achieved)
 	}
 	for _, v := range b.fresh.views {
-		s, sent := fr.Views[string(v)], fr.ViewsFromSent[string(v)]
-		row := Row{Metric: fmt.Sprintf("freshness %s, %s p50/p99 (n=%d)", label, v, s.N),
-			Value: fmt.Sprintf("%s / %s", fmtMs(s.P50ms), fmtMs(s.P99ms)), ValueNumber: s.P99ms, Unit: "ms (p99)",
-			Peer: fmt.Sprintf("kube-apiserver watch %s / %s (from send; clusterview %s / %s)",
-				fmtMs(peer.P50ms), fmtMs(peer.P99ms), fmtMs(sent.P50ms), fmtMs(sent.P99ms))}
-		if s.Missing > 0 {
-			row.Value += fmt.Sprintf(", %d never seen", s.Missing)
+		t := target
+		if v == viewClusterSummary {
+			t = clusterTarget
 		}
-		row.Ratio, row.RatioValue = ratio(sent.P99ms, peer.P99ms)
-		met := s.Missing == 0 && s.N > 0 && s.P99ms <= ms(target)
-		missed := fmt.Sprintf("p99 %.0f ms over (%.2f× the target)", s.P99ms-ms(target), s.P99ms/ms(target))
-		if s.Missing > 0 {
-			missed = fmt.Sprintf("%d of %d changes not seen within %v", s.Missing, s.Missing+s.N, seenTimeout)
+		for _, method := range []struct {
+			name  string
+			stats Stats
+		}{{"from send", fr.ViewsFromSent[string(v)]}, {"from ack, earlier method", fr.Views[string(v)]}} {
+			s := method.stats
+			row := Row{Metric: fmt.Sprintf("freshness %s, %s p50/p99 (n=%d), %s", label, v, s.N, method.name),
+				Value: fmt.Sprintf("%s / %s", fmtMs(s.P50ms), fmtMs(s.P99ms)), ValueNumber: s.P99ms, Unit: "ms (p99)",
+				Peer: fmt.Sprintf("kube-apiserver watch %s / %s (from send)", fmtMs(peer.P50ms), fmtMs(peer.P99ms))}
+			if s.Missing > 0 {
+				row.Value += fmt.Sprintf(", %d never seen", s.Missing)
+			}
+			row.Ratio, row.RatioValue = ratio(s.P99ms, peer.P99ms)
+			met := s.Missing == 0 && s.N > 0 && s.P99ms <= ms(t)
+			missed := fmt.Sprintf("p99 %.0f ms over (%.2f× the target)", s.P99ms-ms(t), s.P99ms/ms(t))
+			if s.Missing > 0 {
+				missed = fmt.Sprintf("%d of %d changes not seen within %v", s.Missing, s.Missing+s.N, seenTimeout)
+			}
+			b.rep.target(&row, "p99 ≤ "+fmtMs(ms(t)), met, missed)
+			b.rep.addRow(row)
 		}
-		b.rep.target(&row, "p99 ≤ "+fmtMs(ms(target)), met, missed)
-		b.rep.addRow(row)
 	}
 }
 
 func (b *bench) reads(ctx context.Context) error {
+	b.rep.phase = "reads"
 	b.step("read latency through kube-apiserver: %d requests each, alternating with a built-in request of the same shape", b.o.reads)
 	var cases []readCase
 	for _, rc := range readCases(b.cvc, b.kube) {
@@ -554,6 +617,17 @@ func (b *bench) reads(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The aggregation hop's own cost: clusterview's do-nothing request
+	// minus kube-apiserver's, at the median. Every other read is also shown
+	// net of it.
+	var hop float64
+	hopFound := false
+	for _, r := range res {
+		if strings.Contains(r.Name, "aggregation hop") {
+			hop = ms(percentile(r.Samples, 50)) - ms(percentile(r.PeerSamples, 50))
+			hopFound = true
+		}
+	}
 	for _, r := range res {
 		s, p := statsOf(r.Samples, 0), statsOf(r.PeerSamples, 0)
 		b.rep.Reads = append(b.rep.Reads, ReadSummary{Request: r.Name, Items: r.Items, Stats: s, Peer: r.Peer, PeerItems: r.PeerItems, PeerStats: p})
@@ -561,15 +635,25 @@ func (b *bench) reads(ctx context.Context) error {
 			ValueNumber: s.P99ms, Unit: "ms (p99)",
 			Peer: fmt.Sprintf("%s (%d) %s / %s", r.Peer, r.PeerItems, fmtMs(p.P50ms), fmtMs(p.P99ms))}
 		row.Ratio, row.RatioValue = ratio(s.P99ms, p.P99ms)
-		if strings.HasPrefix(r.Name, "get ") {
+		if hopFound && !strings.Contains(r.Name, "aggregation hop") {
+			row.Peer += fmt.Sprintf("; p50 net of the aggregation hop (%s): %s", fmtMs(hop), fmtMs(s.P50ms-hop))
+		}
+		switch {
+		case strings.HasPrefix(r.Name, "get "):
 			b.rep.target(&row, "p99 ≤ 50 ms", s.P99ms <= 50, fmt.Sprintf("p99 %.1f ms over (%.2f× the target)", s.P99ms-50, s.P99ms/50))
+		case strings.HasPrefix(r.Name, "list "):
+			// Both read as JSON, client-go's default: the same protocol.
+			b.rep.target(&row, "p99 ≤ the core list's p99 (both JSON)", s.P99ms <= p.P99ms,
+				fmt.Sprintf("p99 %.1f ms over the core list's (%.2f×)", s.P99ms-p.P99ms, s.P99ms/p.P99ms))
 		}
 		b.rep.addRow(row)
 	}
+	b.phaseRSS("reads")
 	return nil
 }
 
 func (b *bench) peers(ctx context.Context) error {
+	b.rep.phase = "peers"
 	c := cli{kubeconfig: b.cluster.AdminKubeconfig(), kubectl: b.cluster.KubectlPath(), cacheDir: filepath.Join(b.runDir, "kubectl-cache"), out: b.out}
 	binDir := filepath.Dir(b.cluster.KubectlPath())
 
@@ -580,10 +664,10 @@ func (b *bench) peers(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			b.rep.Skipped = append(b.rep.Skipped, "kube-state-metrics: "+err.Error())
+			b.peerMissing("kube-state-metrics", err.Error())
 		}
 	} else {
-		b.rep.Skipped = append(b.rep.Skipped, "kube-state-metrics: binary not built")
+		b.peerMissing("kube-state-metrics", "binary not built")
 		b.restOnly(ctx)
 	}
 
@@ -599,6 +683,7 @@ func (b *bench) peers(ctx context.Context) error {
 	}
 	kcPath := filepath.Join(binDir, "kube-capacity")
 	_, statErr := os.Stat(kcPath)
+	var kubeCapacityJSON []byte
 	switch {
 	case !b.nodeSummaries:
 		// Reported as skipped when discovered.
@@ -611,7 +696,7 @@ func (b *bench) peers(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			b.rep.Skipped = append(b.rep.Skipped, "kube-capacity: "+err.Error())
+			b.peerMissing("kube-capacity", err.Error())
 		} else {
 			b.rep.Commands["kube-capacity"] = timingOf(kc)
 			ns, k := percentile(nodeSummaries.Samples, 50), percentile(kc.Samples, 50)
@@ -621,10 +706,10 @@ func (b *bench) peers(ctx context.Context) error {
 			speedup := ms(k) / ms(ns)
 			b.rep.target(&row, "≥ 20× faster", speedup >= 20, fmt.Sprintf("%.1f× faster, %.1f× short of 20×", speedup, 20/speedup))
 			b.rep.addRow(row)
-			b.checkCapacityAnswer(ctx, kc.lastOutput)
+			kubeCapacityJSON = kc.lastOutput
 		}
 	default:
-		b.rep.Skipped = append(b.rep.Skipped, "kube-capacity: binary not built (the module proxy refuses it; see hack/build-tools.sh)")
+		b.peerMissing("kube-capacity", "binary not built (see hack/build-tools.sh kube-capacity)")
 	}
 
 	// The naive baseline against kubectl get clustersummary.
@@ -654,6 +739,9 @@ func (b *bench) peers(ctx context.Context) error {
 	row.Ratio, row.RatioValue = ratio(ms(csMed), ms(nvMed))
 	b.rep.addRow(row)
 	b.checkNaiveAnswer(ctx, last)
+	if kubeCapacityJSON != nil {
+		b.checkCapacityAnswer(ctx, kubeCapacityJSON, last)
+	}
 	return nil
 }
 
@@ -728,8 +816,11 @@ func (b *bench) runKSM(ctx context.Context, path string) error {
 		"initialSync": ksmSync.CPU.Seconds(), "restPerMinute": perMin(ksmRest), "total": ksmNow.CPU.Seconds()}}
 	b.rep.Processes["kube-state-metrics"].CPUSeconds["syncSeconds"] = syncTook.Seconds()
 
-	row := Row{Metric: "peak RSS (VmHWM) once both synced", Value: fmt.Sprintf("%.0f MiB", mib(cvNow.HWM)), ValueNumber: mib(cvNow.HWM), Unit: "MiB",
-		Peer: fmt.Sprintf("kube-state-metrics %.0f MiB", mib(ksmNow.HWM))}
+	b.phaseRSS("peers, at rest")
+	row := Row{Metric: "peak RSS (VmHWM) once both synced",
+		Value:       fmt.Sprintf("%.0f MiB (set in phase %q)", mib(cvNow.HWM), b.rep.peakPhase("clusterview-apiserver", cvNow.HWM)),
+		ValueNumber: mib(cvNow.HWM), Unit: "MiB",
+		Peer: fmt.Sprintf("kube-state-metrics %.0f MiB (set in phase %q)", mib(ksmNow.HWM), b.rep.peakPhase("kube-state-metrics", ksmNow.HWM))}
 	row.Ratio, row.RatioValue = ratio(mib(cvNow.HWM), mib(ksmNow.HWM))
 	r := mib(cvNow.HWM) / mib(ksmNow.HWM)
 	var miss []string
@@ -767,59 +858,113 @@ func (b *bench) restOnly(ctx context.Context) {
 	cpu, now, wall := cvUse.since(b.cv.PID())
 	b.rep.Processes["clusterview-apiserver"] = ProcJSON{PeakRSSMiB: mib(now.HWM), RSSMiB: mib(now.RSS), CPUSeconds: map[string]float64{
 		"loading": b.loadCPU.Seconds(), "restPerMinute": cpu.Seconds() / wall.Minutes(), "total": now.CPU.Seconds()}}
-	row := Row{Metric: "peak RSS (VmHWM)", Value: fmt.Sprintf("%.0f MiB", mib(now.HWM)), ValueNumber: mib(now.HWM), Unit: "MiB", Peer: "n/a"}
+	b.phaseRSS("at rest")
+	row := Row{Metric: "peak RSS (VmHWM)", Value: fmt.Sprintf("%.0f MiB (set in phase %q)", mib(now.HWM), b.rep.peakPhase("clusterview-apiserver", now.HWM)),
+		ValueNumber: mib(now.HWM), Unit: "MiB", Peer: "n/a"}
 	b.rep.target(&row, "≤ 400 MiB", mib(now.HWM) <= 400, fmt.Sprintf("%.0f MiB over 400 MiB", mib(now.HWM)-400))
 	b.rep.addRow(row)
 }
 
-func (b *bench) checkCapacityAnswer(ctx context.Context, kubeCapacityJSON []byte) {
-	cpu, mem, nodes, err := kubeCapacityTotals(kubeCapacityJSON)
-	if err != nil {
-		b.rep.Answers["kube-capacity vs clusterview"] = "not compared: " + err.Error()
-		return
-	}
-	cs, err := b.cvc.ClusterviewV1beta1().ClusterSummaries().Get(ctx, v1beta1.DefaultClusterSummaryName, metav1.GetOptions{})
-	if err != nil {
-		b.rep.Answers["kube-capacity vs clusterview"] = "not compared: " + err.Error()
-		return
-	}
-	var cvCPU, cvMem int64
-	for _, r := range cs.Status.Resources {
-		switch r.Name {
-		case "cpu":
-			cvCPU = r.Requests.MilliValue()
-		case "memory":
-			cvMem = r.Requests.Value()
+// phaseRSS reads the memory of clusterview and, once it runs,
+// kube-state-metrics at the end of a phase, so that the report can say
+// which phase set each peak.
+func (b *bench) phaseRSS(phase string) {
+	for _, p := range []struct {
+		name string
+		proc *localcluster.Process
+	}{{"clusterview-apiserver", b.cv}, {"kube-state-metrics", b.ksm}} {
+		if p.proc == nil {
+			continue
 		}
+		st, err := readProc(p.proc.PID())
+		if err != nil {
+			continue
+		}
+		b.rep.PhaseRSS = append(b.rep.PhaseRSS, PhaseRSS{Phase: phase, Process: p.name, PeakBytes: st.HWM, RSSBytes: st.RSS,
+			PeakMiB: mib(st.HWM), RSSMiB: mib(st.RSS)})
 	}
-	verdict := "agree"
-	if cpu != cvCPU || nodes != int(cs.Status.Nodes.Total) {
-		verdict = "DIFFER"
-	}
-	// kube-capacity prints memory rounded to Mi.
-	b.rep.Answers["kube-capacity vs clusterview"] = fmt.Sprintf("%s: nodes %d vs %d, cpu requests %dm vs %dm, memory requests %.0fMi vs %.0fMi",
-		verdict, nodes, cs.Status.Nodes.Total, cpu, cvCPU, mib(mem), mib(cvMem))
 }
 
-func (b *bench) checkNaiveAnswer(ctx context.Context, r *recount) {
+// peerMissing records a peer that could not be measured. Without
+// --allow-missing-peers that is a MISS: a run that compares with nothing
+// proves nothing.
+func (b *bench) peerMissing(peer, reason string) {
+	b.rep.Skipped = append(b.rep.Skipped, peer+": "+reason)
+	if b.o.allowMissingPeers || slices.Contains(b.rep.MissingPeers, peer) {
+		return
+	}
+	b.rep.MissingPeers = append(b.rep.MissingPeers, peer)
+	row := Row{Metric: "peer measured: " + peer, Value: "not measured", Unit: "verdict"}
+	b.rep.target(&row, "measured (or --allow-missing-peers)", false, reason)
+	b.rep.addRow(row)
+}
+
+// answerRow records whether a peer's answer agrees with clusterview's: a
+// row whose target is agreement, so that a wrong answer is a MISS and fails
+// the run like any other.
+func (b *bench) answerRow(peer string, agree bool, detail string) {
+	verdict := "agree"
+	if !agree {
+		verdict = "DIFFER"
+	}
+	b.rep.Answers[peer+" vs clusterview"] = verdict + ": " + detail
+	row := Row{Metric: "answer: " + peer + " vs clusterview", Value: verdict, Peer: detail, Unit: "verdict"}
+	b.rep.target(&row, "identical", agree, detail)
+	b.rep.addRow(row)
+}
+
+// checkCapacityAnswer compares kube-capacity's totals with clusterview's.
+// kube-capacity v0.8.0 ignores pod-level resources (it predates them), so
+// its requests are checked against the recount's container-rule figures,
+// and clusterview's against the recount's scheduler-rule figures in
+// checkNaiveAnswer; nodes are compared directly.
+func (b *bench) checkCapacityAnswer(ctx context.Context, kubeCapacityJSON []byte, r *recount) {
+	const peer = "kube-capacity"
+	cpu, mem, nodes, err := kubeCapacityTotals(kubeCapacityJSON)
+	if err != nil {
+		b.answerRow(peer, false, "not compared: "+err.Error())
+		return
+	}
 	cs, err := b.cvc.ClusterviewV1beta1().ClusterSummaries().Get(ctx, v1beta1.DefaultClusterSummaryName, metav1.GetOptions{})
-	if err != nil || cs.Status.Pods == nil {
-		b.rep.Answers["naive recount vs clusterview"] = fmt.Sprintf("not compared: %v", err)
+	if err != nil {
+		b.answerRow(peer, false, "not compared: "+err.Error())
+		return
+	}
+	// kube-capacity prints memory rounded to Mi.
+	memMi := func(v int64) int64 { return int64(math.Round(mib(v))) }
+	agree := nodes == int(cs.Status.Nodes.Total) && cpu == r.CPUMilliContainerRule && memMi(mem) == memMi(r.MemBytesContainerRule)
+	b.answerRow(peer, agree, fmt.Sprintf("nodes %d vs clusterview %d; by the container rule (no pod-level resources), cpu requests %dm vs recount %dm, memory requests %dMi vs recount %dMi",
+		nodes, cs.Status.Nodes.Total, cpu, r.CPUMilliContainerRule, memMi(mem), memMi(r.MemBytesContainerRule)))
+}
+
+// checkNaiveAnswer compares the naive recount with ClusterSummary
+// "cluster": every figure both compute. The churn phase ended before, so any
+// difference is a bug.
+func (b *bench) checkNaiveAnswer(ctx context.Context, r *recount) {
+	const peer = "naive recount"
+	cs, err := b.cvc.ClusterviewV1beta1().ClusterSummaries().Get(ctx, v1beta1.DefaultClusterSummaryName, metav1.GetOptions{})
+	if err == nil && cs.Status.Pods == nil {
+		err = errors.New("clustersummary cluster has no status")
+	}
+	if err != nil {
+		b.answerRow(peer, false, "not compared: "+err.Error())
 		return
 	}
 	p := cs.Status.Pods
-	var cvCPU int64
+	var cvCPU, cvMem int64
 	for _, res := range cs.Status.Resources {
-		if res.Name == "cpu" {
+		switch res.Name {
+		case "cpu":
 			cvCPU = res.Requests.MilliValue()
+		case "memory":
+			cvMem = res.Requests.Value()
 		}
 	}
-	verdict := "agree"
-	if r.Pods != p.Total || r.Running != p.Running || r.Pending != p.Pending || r.Succeeded != p.Succeeded || r.Failed != p.Failed || r.Restarts != p.ContainerRestarts || r.CPUMilli != cvCPU {
-		verdict = "DIFFER (the churn phase ended before; a difference means a bug)"
-	}
-	b.rep.Answers["naive recount vs clusterview"] = fmt.Sprintf("%s: pods %d/%d, running %d/%d, pending %d/%d, succeeded %d/%d, failed %d/%d, restarts %d/%d, cpu requests %dm/%dm",
-		verdict, r.Pods, p.Total, r.Running, p.Running, r.Pending, p.Pending, r.Succeeded, p.Succeeded, r.Failed, p.Failed, r.Restarts, p.ContainerRestarts, r.CPUMilli, cvCPU)
+	agree := r.Pods == p.Total && r.Running == p.Running && r.Pending == p.Pending && r.Succeeded == p.Succeeded && r.Failed == p.Failed &&
+		r.Restarts == p.ContainerRestarts && r.CPUMilli == cvCPU && r.MemBytes == cvMem
+	b.answerRow(peer, agree, fmt.Sprintf("pods %d/%d, running %d/%d, pending %d/%d, succeeded %d/%d, failed %d/%d, restarts %d/%d, cpu requests %dm/%dm, memory requests %d/%d bytes (recount/clusterview; %d pods with pod-level resources, %d with overhead)",
+		r.Pods, p.Total, r.Running, p.Running, r.Pending, p.Pending, r.Succeeded, p.Succeeded, r.Failed, p.Failed, r.Restarts, p.ContainerRestarts, r.CPUMilli, cvCPU, r.MemBytes, cvMem,
+		r.PodLevelResources, r.Overhead))
 }
 
 func (b *bench) engineRows() {
@@ -867,17 +1012,90 @@ func (b *bench) engineRows() {
 // profile saves one of clusterview's /debug/pprof endpoints, fetched
 // directly from clusterview with the admin's client certificate (system:
 // masters), trusting clusterview's serving CA.
-func (b *bench) profile(ctx context.Context, endpoint, name string) {
+// coldStart restarts clusterview on the loaded cluster, the case of a
+// restart or a new replica, and times it to Ready (/readyz, which waits for
+// the informers) and counts the CPU it used to get there, against the CPU
+// kube-state-metrics used for its own initial sync in this run.
+func (b *bench) coldStart(ctx context.Context) error {
+	b.rep.phase = "cold start"
+	b.step("cold start: restarting clusterview on the loaded cluster")
+	opts := b.cv.Options()
+	if err := b.cv.Stop(20 * time.Second); err != nil {
+		return fmt.Errorf("stopping clusterview: %w", err)
+	}
+	client, err := b.directClient(5 * time.Second)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	b.cv, err = localcluster.StartProcess(opts)
+	if err != nil {
+		return err
+	}
+	url := fmt.Sprintf("https://127.0.0.1:%d/readyz", b.cvPort)
+	var ready time.Duration
+	for ready == 0 {
+		if time.Since(start) > 5*time.Minute {
+			return fmt.Errorf("clusterview not ready 5 minutes after a restart (log: %s)", opts.LogPath)
+		}
+		if !b.cv.Running() {
+			return fmt.Errorf("clusterview exited after a restart: %v (log: %s)", b.cv.ExitError(), opts.LogPath)
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := client.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				ready = time.Since(start)
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if ready == 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	st, err := readProc(b.cv.PID())
+	if err != nil {
+		return err
+	}
+	b.step("clusterview ready %.1fs after a restart, using %.1f CPU-s", ready.Seconds(), st.CPU.Seconds())
+	row := Row{Metric: "cold start on the loaded cluster: start to Ready", Value: fmt.Sprintf("%.1f s", ready.Seconds()), ValueNumber: ready.Seconds(), Unit: "s"}
+	b.rep.target(&row, "≤ 20 s", ready <= 20*time.Second, fmt.Sprintf("%.1f s over", ready.Seconds()-20))
+	b.rep.addRow(row)
+	row = Row{Metric: "cold start: CPU to Ready", Value: fmt.Sprintf("%.1f CPU-s", st.CPU.Seconds()), ValueNumber: st.CPU.Seconds(), Unit: "CPU-s"}
+	if ksm, ok := b.rep.Processes["kube-state-metrics"]; ok && ksm.CPUSeconds["initialSync"] > 0 {
+		peer := ksm.CPUSeconds["initialSync"]
+		row.Peer = fmt.Sprintf("kube-state-metrics' initial sync %.1f CPU-s", peer)
+		row.Ratio, row.RatioValue = ratio(st.CPU.Seconds(), peer)
+		b.rep.target(&row, "≤ 1.0× the peer", st.CPU.Seconds() <= peer, fmt.Sprintf("%.2f× the peer", st.CPU.Seconds()/peer))
+	}
+	b.rep.addRow(row)
+	b.phaseRSS("cold start")
+	return nil
+}
+
+// directClient reaches clusterview on its own loopback port, past the
+// aggregator, with the admin's client certificate.
+func (b *bench) directClient(timeout time.Duration) (*http.Client, error) {
 	admin := b.cluster.AdminConfig()
 	cert, err := tls.X509KeyPair(admin.CertData, admin.KeyData)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(b.caPEM)
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: "127.0.0.1"}}}, nil
+}
+
+func (b *bench) profile(ctx context.Context, endpoint, name string) {
+	client, err := b.directClient(2 * time.Minute)
 	if err != nil {
 		b.rep.Skipped = append(b.rep.Skipped, "pprof: "+err.Error())
 		return
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(b.caPEM)
-	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: "127.0.0.1"}}}
 	url := fmt.Sprintf("https://127.0.0.1:%d/debug/pprof/%s", b.cvPort, endpoint)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	resp, err := client.Do(req)

@@ -119,7 +119,17 @@ type recount struct {
 	// node and not finished, as the scheduler counts them.
 	CPUMilli int64 `json:"cpuRequestsMilli"`
 	MemBytes int64 `json:"memoryRequestsBytes"`
-	Nodes    int   `json:"nodesWithPods"`
+	// The same figures by the container rule alone, which ignores
+	// pod-level resources: what kube-capacity v0.8.0 (kubectl's resource
+	// helper of Kubernetes 1.29) computes, so that its answer can be checked
+	// too.
+	CPUMilliContainerRule int64 `json:"cpuRequestsMilliContainerRule"`
+	MemBytesContainerRule int64 `json:"memoryRequestsBytesContainerRule"`
+	// Pods with pod-level resources and with an overhead, to show that the
+	// recount met them.
+	PodLevelResources int64 `json:"podsWithPodLevelResources"`
+	Overhead          int64 `json:"podsWithOverhead"`
+	Nodes             int   `json:"nodesWithPods"`
 	// Took is the whole recount; KubectlTook the part until kubectl exited
 	// (listing and printing, overlapped with decoding).
 	Took        time.Duration `json:"-"`
@@ -170,8 +180,17 @@ func (c cli) naiveRecount(ctx context.Context) (*recount, error) {
 		case corev1.PodFailed:
 			r.Failed++
 		}
+		for _, cs := range p.Status.InitContainerStatuses {
+			r.Restarts += int64(cs.RestartCount)
+		}
 		for _, cs := range p.Status.ContainerStatuses {
 			r.Restarts += int64(cs.RestartCount)
+		}
+		if p.Spec.Resources != nil && len(p.Spec.Resources.Requests) > 0 {
+			r.PodLevelResources++
+		}
+		if len(p.Spec.Overhead) > 0 {
+			r.Overhead++
 		}
 		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
@@ -179,6 +198,8 @@ func (c cli) naiveRecount(ctx context.Context) (*recount, error) {
 		nodes[p.Spec.NodeName] = true
 		r.CPUMilli += podRequest(&p.Spec, corev1.ResourceCPU, true)
 		r.MemBytes += podRequest(&p.Spec, corev1.ResourceMemory, false)
+		r.CPUMilliContainerRule += containerRuleRequest(&p.Spec, corev1.ResourceCPU, true)
+		r.MemBytesContainerRule += containerRuleRequest(&p.Spec, corev1.ResourceMemory, false)
 	}
 	r.Nodes = len(nodes)
 	r.Took = time.Since(start)
@@ -198,21 +219,39 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// podRequest is the scheduler's view of a pod's request for one resource:
-// app containers plus sidecars (restartable init containers), or the
-// largest regular init container plus the sidecars started before it, if
-// larger; plus overhead.
-func podRequest(spec *corev1.PodSpec, name corev1.ResourceName, milli bool) int64 {
-	val := func(rl corev1.ResourceList) int64 {
-		q, ok := rl[name]
-		if !ok {
-			return 0
-		}
-		if milli {
-			return q.MilliValue()
-		}
-		return q.Value()
+// quantityOf is one resource of a list in the unit the bench compares:
+// millicores or base units.
+func quantityOf(rl corev1.ResourceList, name corev1.ResourceName, milli bool) int64 {
+	q, ok := rl[name]
+	if !ok {
+		return 0
 	}
+	if milli {
+		return q.MilliValue()
+	}
+	return q.Value()
+}
+
+// podRequest is the scheduler's view of a pod's request for one resource:
+// the pod-level request (spec.resources) when the pod sets one for it,
+// else the container rule; plus overhead. Written from the Kubernetes
+// documentation, independently of pkg/summary, so that the two can be
+// compared.
+func podRequest(spec *corev1.PodSpec, name corev1.ResourceName, milli bool) int64 {
+	if spec.Resources != nil {
+		if _, ok := spec.Resources.Requests[name]; ok {
+			return quantityOf(spec.Resources.Requests, name, milli) + quantityOf(spec.Overhead, name, milli)
+		}
+	}
+	return containerRuleRequest(spec, name, milli)
+}
+
+// containerRuleRequest is a pod's request for one resource from its
+// containers alone: app containers plus sidecars (restartable init
+// containers), or the largest regular init container plus the sidecars
+// started before it, if larger; plus overhead.
+func containerRuleRequest(spec *corev1.PodSpec, name corev1.ResourceName, milli bool) int64 {
+	val := func(rl corev1.ResourceList) int64 { return quantityOf(rl, name, milli) }
 	var sum, sidecars, initMax int64
 	for _, c := range spec.Containers {
 		sum += val(c.Resources.Requests)

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
@@ -75,6 +77,50 @@ func readCases(cv clientset.Interface, kube kubernetes.Interface) []readCase {
 				return len(l.Items), nil
 			},
 		},
+		{
+			// kubectl get asks for a server-side table: what a user waits for.
+			Name: "list nodesummaries as a table", Peer: "list nodes as a table",
+			run:  tableList(cv.ClusterviewV1beta1().RESTClient(), "/apis/clusterview.io/v1beta1/nodesummaries"),
+			peer: tableList(kube.CoreV1().RESTClient(), "/api/v1/nodes"),
+		},
+		{
+			// A request that does no work on either side: clusterview's
+			// discovery document through the aggregator against
+			// kube-apiserver's own. The difference is the aggregation
+			// layer's hop, the floor under every clusterview read.
+			Name: "get /apis/clusterview.io/v1beta1 (aggregation hop)", Peer: "get /apis/apps/v1",
+			run:  rawGet(cv.ClusterviewV1beta1().RESTClient(), "/apis/clusterview.io/v1beta1"),
+			peer: rawGet(kube.CoreV1().RESTClient(), "/apis/apps/v1"),
+		},
+	}
+}
+
+// tableAccept is what kubectl get sends.
+const tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+
+// tableList lists path as a server-side table and counts its rows.
+func tableList(c rest.Interface, path string) func(ctx context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		data, err := c.Get().AbsPath(path).SetHeader("Accept", tableAccept).DoRaw(ctx)
+		if err != nil {
+			return 0, err
+		}
+		var t metav1.Table
+		if err := json.Unmarshal(data, &t); err != nil {
+			return 0, fmt.Errorf("decoding the table of %s: %w", path, err)
+		}
+		if t.Kind != "Table" {
+			return 0, fmt.Errorf("%s answered a %q, not a Table", path, t.Kind)
+		}
+		return len(t.Rows), nil
+	}
+}
+
+// rawGet fetches path and discards the answer.
+func rawGet(c rest.Interface, path string) func(ctx context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		_, err := c.Get().AbsPath(path).DoRaw(ctx)
+		return 1, err
 	}
 }
 

@@ -23,19 +23,26 @@ type Report struct {
 	Size     Size      `json:"size"`
 	Settings Settings  `json:"settings"`
 
-	Load      *LoadResult         `json:"load,omitempty"`
-	Rows      []Row               `json:"rows"`
-	Misses    []string            `json:"misses"`
-	Freshness []FreshnessResult   `json:"freshness,omitempty"`
-	Reads     []ReadSummary       `json:"reads,omitempty"`
-	Commands  map[string]Timing   `json:"commands,omitempty"`
-	Naive     *recount            `json:"naiveRecount,omitempty"`
-	Answers   map[string]string   `json:"answers,omitempty"`
-	Processes map[string]ProcJSON `json:"processes,omitempty"`
-	GoBench   []goBenchmark       `json:"goBenchmarks,omitempty"`
-	Skipped   []string            `json:"skipped,omitempty"`
-	Profiles  []string            `json:"profiles,omitempty"`
-	Error     string              `json:"error,omitempty"`
+	Load   *LoadResult `json:"load,omitempty"`
+	Rows   []Row       `json:"rows"`
+	Misses []string    `json:"misses"`
+	// PhaseRSS is each process's memory at the end of each phase.
+	PhaseRSS []PhaseRSS `json:"phaseRSS,omitempty"`
+	// MissingPeers are the peers that could not be measured.
+	MissingPeers []string            `json:"missingPeers,omitempty"`
+	Freshness    []FreshnessResult   `json:"freshness,omitempty"`
+	Reads        []ReadSummary       `json:"reads,omitempty"`
+	Commands     map[string]Timing   `json:"commands,omitempty"`
+	Naive        *recount            `json:"naiveRecount,omitempty"`
+	Answers      map[string]string   `json:"answers,omitempty"`
+	Processes    map[string]ProcJSON `json:"processes,omitempty"`
+	GoBench      []goBenchmark       `json:"goBenchmarks,omitempty"`
+	Skipped      []string            `json:"skipped,omitempty"`
+	Profiles     []string            `json:"profiles,omitempty"`
+	Error        string              `json:"error,omitempty"`
+
+	// phase is the phase being measured; addRow stamps it on each row.
+	phase string
 }
 
 type Machine struct {
@@ -63,6 +70,7 @@ type Settings struct {
 	NodeChanges       int     `json:"nodeChangesPerPhase"`
 	ProbeInterval     string  `json:"probeInterval"`
 	IdleProbeInterval string  `json:"idleProbeInterval"`
+	IdleMeanInterval  string  `json:"idleMeanInterval"`
 	ChurnRate         float64 `json:"churnRate"`
 	Reads             int     `json:"readsPerRequest"`
 	Repeat            int     `json:"commandRepeats"`
@@ -84,6 +92,8 @@ type LoadResult struct {
 // Row is one line of the table: a clusterview figure, its peer measured in
 // the same run, their ratio and the target.
 type Row struct {
+	// Phase is the part of the run that measured the row.
+	Phase       string   `json:"phase,omitempty"`
 	Metric      string   `json:"metric"`
 	Value       string   `json:"value"`
 	Peer        string   `json:"peer,omitempty"`
@@ -196,7 +206,33 @@ func ratio(value, peer float64) (string, *float64) {
 	}
 }
 
-func (r *Report) addRow(row Row) { r.Rows = append(r.Rows, row) }
+// PhaseRSS is a process's memory read at the end of one phase of the run.
+type PhaseRSS struct {
+	Phase     string  `json:"phase"`
+	Process   string  `json:"process"`
+	PeakBytes int64   `json:"peakBytes"`
+	RSSBytes  int64   `json:"rssBytes"`
+	PeakMiB   float64 `json:"peakMiB"`
+	RSSMiB    float64 `json:"rssMiB"`
+}
+
+// peakPhase names the phase that set a process's peak: the first at whose
+// end its VmHWM, which never falls, had reached hwm.
+func (r *Report) peakPhase(process string, hwm int64) string {
+	for _, p := range r.PhaseRSS {
+		if p.Process == process && p.PeakBytes >= hwm {
+			return p.Phase
+		}
+	}
+	return "unknown"
+}
+
+func (r *Report) addRow(row Row) {
+	if row.Phase == "" {
+		row.Phase = r.phase
+	}
+	r.Rows = append(r.Rows, row)
+}
 
 // target marks row as meeting or missing a target; missedBy explains a miss.
 func (r *Report) target(row *Row, target string, met bool, missedBy string) {
@@ -223,7 +259,7 @@ func (r *Report) printTable(w io.Writer) {
 		if row.Met != nil {
 			result = "met"
 			if !*row.Met {
-				result = "MISSED: " + row.MissedBy
+				result = "MISS: " + row.MissedBy
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", row.Metric, row.Value, row.Peer, row.Ratio, row.Target, result)

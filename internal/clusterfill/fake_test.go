@@ -228,9 +228,20 @@ func TestSyntheticFake(t *testing.T) {
 	byPhase := map[corev1.PodPhase]int{}
 	namespaces := map[string]int{}
 	nodes := map[string]bool{}
-	unscheduled := 0
+	unscheduled, podLevel, sandboxed, sidecarRestarts := 0, 0, 0, 0
 	for _, p := range pods.Items {
 		byPhase[p.Status.Phase]++
+		if p.Spec.Resources != nil && !p.Spec.Resources.Requests.Cpu().IsZero() {
+			podLevel++
+		}
+		if p.Spec.RuntimeClassName != nil && *p.Spec.RuntimeClassName == clusterfill.SyntheticRuntimeClass {
+			sandboxed++
+		}
+		for _, cs := range p.Status.InitContainerStatuses {
+			if cs.RestartCount > 0 {
+				sidecarRestarts++
+			}
+		}
 		namespaces[p.Namespace]++
 		if p.Spec.NodeName == "" {
 			unscheduled++
@@ -257,6 +268,15 @@ func TestSyntheticFake(t *testing.T) {
 	}
 	if len(namespaces) != 7 || len(nodes) != 15 {
 		t.Errorf("pods spread over %d namespaces and %d nodes", len(namespaces), len(nodes))
+	}
+	// About 5% with pod-level resources, 3% with an overhead class, and
+	// some restarted sidecars: the shapes the bench's recount must handle.
+	if podLevel < 5 || podLevel > 30 || sandboxed < 2 || sandboxed > 20 || sidecarRestarts == 0 {
+		t.Errorf("%d pods with pod-level resources, %d in %s, %d with restarted sidecars; want about 15, 9 and some",
+			podLevel, sandboxed, clusterfill.SyntheticRuntimeClass, sidecarRestarts)
+	}
+	if _, err := client.NodeV1().RuntimeClasses().Get(ctx, clusterfill.SyntheticRuntimeClass, metav1.GetOptions{}); err != nil {
+		t.Errorf("RuntimeClass %s: %v", clusterfill.SyntheticRuntimeClass, err)
 	}
 	for ns, n := range namespaces {
 		if n < 300/7 || n > 300/7+1 {
@@ -289,8 +309,9 @@ func TestSyntheticFake(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Synthetic: %v", err)
 	}
-	if r.Existing != 322 || r.Writes != 0 {
-		t.Errorf("second run: %d existing, %d writes; want 322 and 0", r.Existing, r.Writes)
+	// 322 plus the RuntimeClass.
+	if r.Existing != 323 || r.Writes != 0 {
+		t.Errorf("second run: %d existing, %d writes; want 323 and 0", r.Existing, r.Writes)
 	}
 }
 

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
 )
 
 // SyntheticLabel marks every object Synthetic creates (value "true").
@@ -105,7 +107,10 @@ func (o *SyntheticOptions) defaults() error {
 // nodes at random (Seed): about 89% Running (1% of them crash-looping, 1%
 // not ready), 2% Pending on a node, 1% unscheduled, 5% Succeeded and 3%
 // Failed, with requests, mostly limits, some sidecar and init containers
-// and restart counts. Objects are written by Concurrency workers; client
+// and restart counts (sidecars restart too), and in known shares the pod
+// shapes whose requests are easy to count wrongly: 5% with pod-level
+// resources (spec.resources) and 3% in RuntimeClass SyntheticRuntimeClass,
+// whose overhead admission adds to the pod. Objects are written by Concurrency workers; client
 // should come from TuneConfig, or client-go's default rate limit of 5
 // requests/s sets the pace.
 //
@@ -168,7 +173,32 @@ type synth struct {
 	byState                                             [stateUnknown + 1]atomic.Int64
 }
 
+// SyntheticRuntimeClass is the RuntimeClass of the synthetic pods that carry
+// a pod overhead; SyntheticOverhead is that overhead.
+const SyntheticRuntimeClass = "synthetic-sandboxed"
+
+// SyntheticOverhead is the pod overhead of SyntheticRuntimeClass.
+var SyntheticOverhead = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("160Mi")}
+
+// syntheticPodResources are the pod-level resources of the pods that have
+// them: larger than any container aggregate the generator makes, as
+// validation requires.
+var syntheticPodResources = corev1.ResourceRequirements{
+	Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("8Gi")},
+	Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("16Gi")},
+}
+
 func (s *synth) run(ctx context.Context) error {
+	// Admission copies the overhead of a pod's RuntimeClass into the pod,
+	// so the class must exist before its pods.
+	rc := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: SyntheticRuntimeClass, Labels: syntheticLabels},
+		Handler: "sandboxed", Overhead: &nodev1.Overhead{PodFixed: SyntheticOverhead}}
+	if err := s.create(ctx, func(ctx context.Context) error {
+		_, err := s.client.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{})
+		return err
+	}); err != nil {
+		return fmt.Errorf("runtimeclass %s: %w", rc.Name, err)
+	}
 	if err := forEach(ctx, s.opts.Namespaces, s.opts.Concurrency, s.namespace); err != nil {
 		return err
 	}
@@ -333,9 +363,9 @@ func quantities(s ...string) []resource.Quantity {
 	return out
 }
 
-// syntheticPod is pod i with the state its status will have and its
-// restart count.
-func (s *synth) podSpec(i int) (*corev1.Pod, podState, int32) {
+// podSpec is pod i with the state its status will have and the restart
+// counts of its app containers and of its sidecars.
+func (s *synth) podSpec(i int) (*corev1.Pod, podState, int32, int32) {
 	r := s.rng(2, i)
 	var state podState
 	switch u := r.IntN(1000); {
@@ -403,6 +433,18 @@ func (s *synth) podSpec(i int) (*corev1.Pod, podState, int32) {
 	if state != stateUnscheduled {
 		spec.NodeName = syntheticNode(r.IntN(s.opts.Nodes))
 	}
+	// Drawn last, so that the draws above, and so every pod's other
+	// features, are the same as before these shapes were added.
+	var sidecarRestarts int32
+	if len(spec.InitContainers) > 0 && isSidecar(&spec.InitContainers[0]) && state == stateRunning && r.IntN(4) == 0 {
+		sidecarRestarts = 1 + r.Int32N(3)
+	}
+	if r.IntN(20) == 0 {
+		spec.Resources = syntheticPodResources.DeepCopy()
+	}
+	if r.IntN(100) < 3 {
+		spec.RuntimeClassName = ptr.To(SyntheticRuntimeClass)
+	}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      fmt.Sprintf("synth-pod-%06d", i),
@@ -411,11 +453,11 @@ func (s *synth) podSpec(i int) (*corev1.Pod, podState, int32) {
 		},
 		Spec: spec,
 	}
-	return pod, state, restarts
+	return pod, state, restarts, sidecarRestarts
 }
 
 func (s *synth) pod(ctx context.Context, i int) error {
-	want, state, restarts := s.podSpec(i)
+	want, state, restarts, sidecarRestarts := s.podSpec(i)
 	c := s.client.CoreV1().Pods(want.Namespace)
 	var have *corev1.Pod
 	err := withRetry(ctx, func(ctx context.Context) error {
@@ -436,7 +478,7 @@ func (s *synth) pod(ctx context.Context, i int) error {
 		s.writes.Add(1)
 	}
 
-	status := podStatus(have, state, restarts, 0)
+	status := podStatus(have, state, restarts, sidecarRestarts)
 	if state == stateUnscheduled {
 		status.Conditions[0].Message = fmt.Sprintf("0/%d nodes are available: %d Insufficient cpu. "+
 			"preemption: 0/%d nodes are available: %d No preemption victims found for incoming pod.",

@@ -285,6 +285,9 @@ func BenchmarkCluster(b *testing.B) {
 		{"namespaceSelector", Selection{NamespaceSelector: sel("team=team-3")}},
 		{"bothSelectors", Selection{NodeSelector: sel("zone=zone-1"), NamespaceSelector: sel("team=team-3")}},
 		{"bothSelectors-grouped", Selection{NodeSelector: sel("zone in (zone-1,zone-2)"), NamespaceSelector: sel("team in (team-3,team-4)"), GroupByNodeLabel: "pool"}},
+		// What a status write of a summary with the most shapes allowed costs.
+		{"headroom-8-shapes", Selection{Headroom: benchShapes()}},
+		{"headroom-8-shapes-grouped", Selection{Headroom: benchShapes(), GroupByNodeLabel: "zone"}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -293,6 +296,23 @@ func BenchmarkCluster(b *testing.B) {
 				_ = e.Cluster(c.sel)
 			}
 		})
+	}
+}
+
+// benchShapes are eight pod shapes, as many as a ClusterSummary may list:
+// two with a node selector, two with tolerations, one with an extended
+// resource no bench node has.
+func benchShapes() []Shape {
+	tolerate := []v1.Toleration{{Key: "dedicated", Operator: v1.TolerationOpExists}, {Key: "spot", Operator: v1.TolerationOpExists}}
+	return []Shape{
+		{Name: "tiny", Requests: rl("cpu", "10m", "memory", "16Mi")},
+		{Name: "small", Requests: rl("cpu", "250m", "memory", "256Mi")},
+		{Name: "medium", Requests: rl("cpu", "1", "memory", "2Gi")},
+		{Name: "large", Requests: rl("cpu", "4", "memory", "16Gi", "ephemeral-storage", "10Gi")},
+		{Name: "zonal", Requests: rl("cpu", "500m", "memory", "1Gi"), NodeSelector: sel("zone=zone-1")},
+		{Name: "pooled", Requests: rl("cpu", "2", "memory", "4Gi"), NodeSelector: sel("pool in (pool-1,pool-2)")},
+		{Name: "tolerant", Requests: rl("cpu", "500m", "memory", "512Mi"), Tolerations: tolerate},
+		{Name: "gpu", Requests: rl("cpu", "1", "memory", "4Gi", "nvidia.com/gpu", "1"), Tolerations: tolerate},
 	}
 }
 

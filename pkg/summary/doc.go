@@ -56,6 +56,24 @@
 // namespace, including its requests, but for no node; pending ones are
 // "unscheduled".
 //
+// # Headroom
+//
+// Selection.Headroom asks how many more pods of a Shape fit on the selected
+// nodes: the scheduler's NodeResourcesFit, node by node, with the requests
+// the engine already counts. A node admits floor((allocatable - requested) /
+// request) pods for each positive request of the shape and as many as its
+// free pod slots (allocatable pods minus the unfinished pods bound to it),
+// whichever is smallest, none below zero. It admits none when it is not
+// Ready, when it carries a NoSchedule or NoExecute taint no toleration of
+// the shape tolerates (core/v1 Toleration.ToleratesTaint), when it is
+// cordoned and the shape does not tolerate the node.kubernetes.io/
+// unschedulable:NoSchedule taint (the NodeUnschedulable filter), or when the
+// shape's node selector does not match it. Node affinity, inter-pod
+// affinity, topology spread, host ports, volumes and scheduling gates are
+// not modelled. Every pod on a node counts, whatever the namespace selector.
+// Nodes keep their scheduling taints (key, value, effect) for this; a read
+// costs O(selected nodes x shapes x requests).
+//
 // # Workloads
 //
 // A Deployment or StatefulSet is ready when status.observedGeneration >=

@@ -92,6 +92,9 @@ type nodeEntry struct {
 	pods      tally
 	cells     []*cell
 	rev       uint64
+	// taints are the node's NoSchedule and NoExecute taints (see
+	// SchedulingTaints), for headroom.
+	taints []v1.Taint
 }
 
 func (n *nodeEntry) podCapacity() int64 {

@@ -156,7 +156,9 @@ func (e *Engine) UpsertNode(node *v1.Node) {
 	res := e.nodeResources(node)
 	sameLabels := maps.Equal(n.labels, node.Labels)
 	sameRes := slices.Equal(n.resources, res)
-	if n.known && flags == n.flags && sameLabels && sameRes && n.created.Equal(&node.CreationTimestamp) {
+	taints := SchedulingTaints(node.Spec.Taints)
+	sameTaints := slices.Equal(n.taints, taints)
+	if n.known && flags == n.flags && sameLabels && sameRes && sameTaints && n.created.Equal(&node.CreationTimestamp) {
 		return
 	}
 	if n.known {
@@ -169,6 +171,9 @@ func (e *Engine) UpsertNode(node *v1.Node) {
 	}
 	if !sameRes {
 		n.resources = slices.Clone(res)
+	}
+	if !sameTaints {
+		n.taints = taints
 	}
 	n.flags = flags
 	n.created = node.CreationTimestamp
@@ -208,7 +213,7 @@ func (e *Engine) DeleteNode(name string) {
 	e.applyNodeAggregate(n, -1)
 	delete(e.notReady, id)
 	prevLabels := n.labels
-	n.known, n.flags, n.labels, n.resources, n.created = false, 0, nil, nil, metav1.Time{}
+	n.known, n.flags, n.labels, n.resources, n.taints, n.created = false, 0, nil, nil, nil, metav1.Time{}
 	rev := e.changes.bump()
 	n.rev = rev
 	e.changes.recordExtra(changeRec{rev: rev, kind: KindNode, typ: Deleted, name: n.name, labels: prevLabels}, recExtra{lastNode: &last})

@@ -16,10 +16,10 @@ const OtherGroupValue = "<other>"
 // there are more than max (max > 0), it keeps the max-1 groups with the most
 // nodes (ties broken by value) and sums the rest into one OtherGroupValue
 // group, so a summary grouped by a label with one value per node stays a
-// bounded size; folded is how many groups went into it.
-func (e *Engine) groupRows(groups map[string]*groupAcc, max int, want []v1.ResourceName) (rows []GroupTotals, folded int) {
+// bounded size; folded lists the values summed in it.
+func (e *Engine) groupRows(groups map[string]*groupAcc, max int, want []v1.ResourceName) (rows []GroupTotals, folded []string) {
 	if len(groups) == 0 {
-		return nil, 0
+		return nil, nil
 	}
 	values := make([]string, 0, len(groups))
 	for v := range groups {
@@ -39,7 +39,7 @@ func (e *Engine) groupRows(groups map[string]*groupAcc, max int, want []v1.Resou
 		}
 		values = append(values[:max-1], OtherGroupValue)
 		groups[OtherGroupValue] = other
-		folded = len(rest)
+		folded = slices.Clone(rest)
 	}
 	slices.Sort(values)
 	rows = make([]GroupTotals, len(values))
@@ -78,4 +78,36 @@ func (g *groupAcc) add(o *groupAcc) {
 		r.Limits += or.Limits
 		r.PodsWithoutLimit += or.PodsWithoutLimit
 	}
+}
+
+// foldHeadroom is the headroom of the OtherGroupValue group: per shape, Fits
+// and LargestFit summed and maximised over the folded groups, and LimitedBy
+// of the folded group where the shape fits most (ties by value).
+func foldHeadroom(byGroup map[string][]Headroom, folded []string) []Headroom {
+	values := slices.Sorted(slices.Values(folded))
+	var out []Headroom
+	best := []int64{}
+	for _, v := range values {
+		for i, h := range byGroup[v] {
+			if i == len(out) {
+				out = append(out, Headroom{Name: h.Name})
+				best = append(best, -1)
+			}
+			o := &out[i]
+			o.Fits += h.Fits
+			if h.Fits > best[i] {
+				best[i] = h.Fits
+				o.LimitedBy = h.LimitedBy
+			}
+			for _, f := range h.LargestFit {
+				j := slices.IndexFunc(o.LargestFit, func(g ResourceFigure) bool { return g.Name == f.Name })
+				if j < 0 {
+					o.LargestFit = append(o.LargestFit, f)
+				} else if f.Value > o.LargestFit[j].Value {
+					o.LargestFit[j].Value = f.Value
+				}
+			}
+		}
+	}
+	return out
 }

@@ -85,3 +85,17 @@ func TestMaxGroupsWithEveryResource(t *testing.T) {
 		t.Errorf("groups (-want +got):\n%s", diff)
 	}
 }
+
+func TestFoldHeadroomSumsFitsAndKeepsTheLargestFit(t *testing.T) {
+	byGroup := map[string][]Headroom{
+		"a": {{Name: "small", Fits: 3, LimitedBy: "cpu", LargestFit: []ResourceFigure{{"cpu", 500}, {"memory", 100}}}},
+		"b": {{Name: "small", Fits: 5, LimitedBy: "memory", LargestFit: []ResourceFigure{{"cpu", 200}, {"memory", 400}}}},
+		"c": {{Name: "small", Fits: 0, LargestFit: []ResourceFigure{{"cpu", 0}, {"memory", 0}}}},
+		"d": {{Name: "small", Fits: 100, LimitedBy: "pods"}},
+	}
+	got := foldHeadroom(byGroup, []string{"c", "b", "a"})
+	want := []Headroom{{Name: "small", Fits: 8, LimitedBy: "memory", LargestFit: []ResourceFigure{{"cpu", 500}, {"memory", 400}}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

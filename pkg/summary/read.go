@@ -143,8 +143,19 @@ func (e *Engine) Cluster(sel Selection) ClusterTotals {
 	}
 
 	out.Resources = e.rows(vec, sel.Resources)
+	var folded []string
 	if groups != nil {
-		out.Groups, out.FoldedGroups = e.groupRows(groups, sel.MaxGroups, sel.Resources)
+		out.Groups, folded = e.groupRows(groups, sel.MaxGroups, sel.Resources)
+		out.FoldedGroups = len(folded)
+	}
+	var groupHeadroom map[string][]Headroom
+	out.Headroom, groupHeadroom = e.headroom(sel.Headroom, nodeSel, sel.GroupByNodeLabel)
+	for i := range out.Groups {
+		if v := out.Groups[i].Value; v == OtherGroupValue && len(folded) > 0 {
+			out.Groups[i].Headroom = foldHeadroom(groupHeadroom, folded)
+		} else {
+			out.Groups[i].Headroom = groupHeadroom[v]
+		}
 	}
 
 	maxNames := sel.MaxNames

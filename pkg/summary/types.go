@@ -45,6 +45,9 @@ type Selection struct {
 	// MaxNames caps NotReadyNodes and CrashLoopingPods: zero means
 	// DefaultMaxNames, negative means none.
 	MaxNames int
+	// Headroom lists the pod shapes whose headroom to compute over the
+	// selected nodes, and per group.
+	Headroom []Shape
 }
 
 // NodeCounts counts known Node objects by condition.
@@ -113,6 +116,8 @@ type GroupTotals struct {
 	Nodes     NodeCounts
 	Pods      PodCounts
 	Resources []ResourceTotals
+	// Headroom is in the order of Selection.Headroom.
+	Headroom []Headroom
 }
 
 // ClusterTotals is the summary of the part of the cluster a Selection covers.
@@ -127,6 +132,8 @@ type ClusterTotals struct {
 	// Unscheduled pods' requests are not part of it.
 	Resources []ResourceTotals
 	Workloads WorkloadCounts
+	// Headroom is in the order of Selection.Headroom.
+	Headroom []Headroom
 	// Groups is sorted by Value; empty unless Selection.GroupByNodeLabel is set.
 	Groups []GroupTotals
 	// FoldedGroups is how many groups Selection.MaxGroups folded into the

@@ -393,7 +393,10 @@ func TestTransforms(t *testing.T) {
 		fn:   TransformNode,
 		in: &v1.Node{
 			ObjectMeta: meta,
-			Spec:       v1.NodeSpec{Unschedulable: true, Taints: []v1.Taint{{Key: "t"}}, PodCIDR: "10.0.0.0/24"},
+			Spec: v1.NodeSpec{Unschedulable: true, PodCIDR: "10.0.0.0/24", Taints: []v1.Taint{
+				{Key: "soft", Effect: v1.TaintEffectPreferNoSchedule},
+				{Key: "hard", Value: "v", Effect: v1.TaintEffectNoExecute, TimeAdded: &created},
+			}},
 			Status: v1.NodeStatus{
 				Capacity: reqs, Allocatable: reqs,
 				Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: created}},
@@ -403,7 +406,7 @@ func TestTransforms(t *testing.T) {
 		},
 		want: &v1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns", UID: "u", ResourceVersion: "7", CreationTimestamp: created, Labels: map[string]string{"l": "v"}},
-			Spec:       v1.NodeSpec{Unschedulable: true},
+			Spec:       v1.NodeSpec{Unschedulable: true, Taints: []v1.Taint{{Key: "hard", Value: "v", Effect: v1.TaintEffectNoExecute}}},
 			Status: v1.NodeStatus{Capacity: reqs, Allocatable: reqs,
 				Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}}},
 		},

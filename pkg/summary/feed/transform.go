@@ -35,7 +35,8 @@ func TransformPod(obj any) (any, error) {
 	}, nil
 }
 
-// TransformNode keeps labels, creationTimestamp, spec.unschedulable,
+// TransformNode keeps labels, creationTimestamp, spec.unschedulable, the
+// key, value and effect of NoSchedule and NoExecute taints,
 // status.capacity and allocatable, and each condition's type and status.
 // Dropping the condition timestamps and messages (and images, addresses,
 // nodeInfo) also makes heartbeat-only updates identical to what the engine
@@ -47,7 +48,7 @@ func TransformNode(obj any) (any, error) {
 	}
 	out := &v1.Node{
 		ObjectMeta: identity(&n.ObjectMeta),
-		Spec:       v1.NodeSpec{Unschedulable: n.Spec.Unschedulable},
+		Spec:       v1.NodeSpec{Unschedulable: n.Spec.Unschedulable, Taints: summary.SchedulingTaints(n.Spec.Taints)},
 		Status:     v1.NodeStatus{Capacity: n.Status.Capacity, Allocatable: n.Status.Allocatable},
 	}
 	out.Labels = n.Labels

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// The part of docs/performance.md between these markers is generated from
+// the run reports committed under docs/bench/ (make bench-doc), and a test
+// fails when it differs from what they render: the doc cannot drift from
+// the runs it cites.
+const (
+	docBegin = "<!-- BEGIN generated from docs/bench/*.json by `make bench-doc`; do not edit by hand -->"
+	docEnd   = "<!-- END generated -->"
+)
+
+// loadReports reads every run report in dir, oldest first (their names are
+// their start times).
+func loadReports(dir string) ([]*Report, []string, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.Sort(paths)
+	var reps []*Report
+	var names []string
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		var r Report
+		if err := json.Unmarshal(data, &r); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		reps = append(reps, &r)
+		names = append(names, filepath.Base(p))
+	}
+	return reps, names, nil
+}
+
+// renderRuns writes the generated section: the latest run of each size in
+// full, one table per phase, then one line of headline figures per run.
+func renderRuns(w io.Writer, reps []*Report, names []string) {
+	latest := map[Size]int{}
+	for i, r := range reps {
+		latest[r.Size] = i
+	}
+	var order []int
+	for _, i := range latest {
+		order = append(order, i)
+	}
+	// Largest size first.
+	slices.SortFunc(order, func(a, b int) int { return reps[b].Size.Pods - reps[a].Size.Pods })
+	for _, i := range order {
+		renderRun(w, reps[i], "docs/bench/"+names[i])
+	}
+	fmt.Fprintf(w, "### Every committed run\n\n")
+	fmt.Fprintln(w, "| run | clusterview | size (nodes / pods) | load average at start | misses | peak RSS | ClusterSummary freshness p99, idle / churn (from send) | list nodesummaries p99 vs list nodes |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- |")
+	for i, r := range reps {
+		fmt.Fprintf(w, "| `%s` | %s | %d / %d | %s | %d | %s | %s / %s | %s |\n", names[i], r.Versions.Clusterview, r.Size.Nodes, r.Size.Pods,
+			r.Machine.LoadAvg, len(r.Misses), r.headline("peak RSS (VmHWM)"), r.headline("freshness idle, ClusterSummary", "from send"),
+			r.headline("freshness churn", "ClusterSummary", "from send"), r.ratioOf("read: list nodesummaries"))
+	}
+	fmt.Fprintln(w)
+}
+
+// headline is the value of the first row whose metric contains every part.
+func (r *Report) headline(parts ...string) string {
+	for _, row := range r.Rows {
+		if containsAll(row.Metric, parts) {
+			return mdCell(row.Value)
+		}
+	}
+	return "n/a"
+}
+
+func (r *Report) ratioOf(parts ...string) string {
+	for _, row := range r.Rows {
+		if containsAll(row.Metric, parts) && row.Ratio != "" {
+			return mdCell(row.Ratio)
+		}
+	}
+	return "n/a"
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// renderRun writes one run: its facts, then a table per phase.
+func renderRun(w io.Writer, r *Report, source string) {
+	fmt.Fprintf(w, "### %d nodes, %d pods, %d namespaces: `%s`\n\n", r.Size.Nodes, r.Size.Pods, r.Size.Namespaces, source)
+	fmt.Fprintf(w, "Started %s, took %s. Machine: %d CPUs (%s), %s, Linux %s, load average at start %s. "+
+		"Versions: clusterview %s, %s, %s.\n\n",
+		r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Finished.Sub(r.Started).Round(1e9), r.Machine.CPUs, r.Machine.CPUModel,
+		r.Machine.MemTotal, r.Machine.Kernel, r.Machine.LoadAvg, r.Versions.Clusterview, r.Versions.Go, toolVersions(r.Versions.Tools))
+	if r.Load != nil {
+		fmt.Fprintf(w, "Load: %s\n\n", r.Load.Summary)
+	}
+	var phases []string
+	for _, row := range r.Rows {
+		if !slices.Contains(phases, row.Phase) {
+			phases = append(phases, row.Phase)
+		}
+	}
+	for _, ph := range phases {
+		name := ph
+		if name == "" {
+			name = "other"
+		}
+		fmt.Fprintf(w, "**%s**\n\n", name)
+		fmt.Fprintln(w, "| metric | clusterview | peer (same run) | ratio | target | result |")
+		fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
+		for _, row := range r.Rows {
+			if row.Phase != ph {
+				continue
+			}
+			result := ""
+			if row.Met != nil {
+				result = "met"
+				if !*row.Met {
+					result = "**MISS**: " + row.MissedBy
+				}
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", mdCell(row.Metric), mdCell(row.Value), mdCell(row.Peer), mdCell(row.Ratio),
+				mdCell(row.Target), mdCell(result))
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.Skipped) > 0 {
+		fmt.Fprintln(w, "Not measured:")
+		fmt.Fprintln(w)
+		for _, s := range r.Skipped {
+			fmt.Fprintf(w, "- %s\n", s)
+		}
+		fmt.Fprintln(w)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "The run stopped early: %s\n\n", r.Error)
+	}
+	fmt.Fprintf(w, "%d row(s) missed their target.\n\n", len(r.Misses))
+}
+
+func mdCell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+// renderedDoc returns doc with its generated section replaced by what the
+// reports in dir render.
+func renderedDoc(doc []byte, dir string) ([]byte, error) {
+	begin, end := bytes.Index(doc, []byte(docBegin)), bytes.Index(doc, []byte(docEnd))
+	if begin < 0 || end < begin {
+		return nil, fmt.Errorf("the doc has no %q ... %q section", docBegin, docEnd)
+	}
+	reps, names, err := loadReports(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	out.Write(doc[:begin+len(docBegin)])
+	out.WriteString("\n\n")
+	renderRuns(&out, reps, names)
+	out.Write(doc[end:])
+	return out.Bytes(), nil
+}
+
+// updateDoc rewrites the generated section of the doc at path.
+func updateDoc(path, dir string) error {
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	out, err := renderedDoc(doc, dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return os.WriteFile(path, out, 0o644)
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPerformanceDocIsGenerated fails when docs/performance.md's generated
+// section is not what the committed run reports render: run make bench-doc.
+func TestPerformanceDocIsGenerated(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/performance.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := renderedDoc(doc, "../../docs/bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(doc, want) {
+		t.Errorf("docs/performance.md's generated section is stale: run make bench-doc")
+	}
+}
+
+// TestRenderRun checks the renderer on a report it makes: phases become
+// tables, a miss is shown as such, and pipes in cells are escaped.
+func TestRenderRun(t *testing.T) {
+	dir := t.TempDir()
+	met, missed := true, false
+	r := &Report{Started: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC), Finished: time.Date(2026, 12, 4, 10, 6, 0, 0, time.UTC),
+		Size: Size{Nodes: 5, Pods: 50, Namespaces: 2}, Machine: Machine{CPUs: 2, LoadAvg: "0.10"},
+		Rows: []Row{
+			{Phase: "reads", Metric: "read: list nodesummaries (5 items) p50/p99", Value: "1 ms / 2 ms", Peer: "list nodes (5) 1 ms / 1 ms", Ratio: "2.00×",
+				Target: "p99 ≤ the core list's p99 (both JSON)", Met: &missed, MissedBy: "p99 1.0 ms over"},
+			{Phase: "peers", Metric: "answer: naive recount vs clusterview", Value: "agree", Peer: "a|b", Target: "identical", Met: &met},
+		},
+		Misses: []string{"one"}}
+	if _, err := r.writeJSON(dir); err != nil {
+		t.Fatal(err)
+	}
+	doc := []byte("# Perf\n\n" + docBegin + "\nold\n" + docEnd + "\n\ntail\n")
+	out, err := renderedDoc(doc, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(out)
+	for _, want := range []string{
+		"### 5 nodes, 50 pods, 2 namespaces: `docs/bench/20261204T100000Z.json`",
+		"**reads**", "**peers**",
+		"| read: list nodesummaries (5 items) p50/p99 | 1 ms / 2 ms | list nodes (5) 1 ms / 1 ms | 2.00× | p99 ≤ the core list's p99 (both JSON) | **MISS**: p99 1.0 ms over |",
+		`| answer: naive recount vs clusterview | agree | a\|b |  | identical | met |`,
+		"1 row(s) missed their target.",
+		"| `20261204T100000Z.json` |",
+		"\n" + docEnd + "\n\ntail\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rendered doc lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "old") {
+		t.Errorf("the old generated section survived:\n%s", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "20261204T100000Z.json")); err != nil {
+		t.Fatal(err)
+	}
+}
