@@ -7,6 +7,7 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,6 +27,7 @@ import (
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	"github.com/clusterview/clusterview/pkg/controller/clustersummarystatus"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
+	"github.com/clusterview/clusterview/pkg/history"
 	clustersummarystorage "github.com/clusterview/clusterview/pkg/registry/clusterview/clustersummary"
 	"github.com/clusterview/clusterview/pkg/registry/clusterview/namespacesummary"
 	"github.com/clusterview/clusterview/pkg/registry/clusterview/nodesummary"
@@ -68,8 +70,10 @@ type ExtraConfig struct {
 	// MaxStatusGroups caps status.groups of every ClusterSummary; zero
 	// means clustersummarystatus.DefaultMaxGroups.
 	MaxStatusGroups int
-	// LeaderElection decides which replica writes statuses.
+	// LeaderElection decides which replica writes statuses and records history.
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
+	// History is how ClusterSummary history is recorded and kept.
+	History HistoryConfig
 }
 
 // Config is the server's configuration before defaults are filled in.
@@ -94,6 +98,10 @@ type Server struct {
 	GenericAPIServer *genericapiserver.GenericAPIServer
 	// Engine holds the live tallies that summaries are computed from.
 	Engine *summary.Engine
+	// History stores ClusterSummary history in etcd.
+	History *history.Store
+	// historyEtcd is History's client, closed once the server has stopped.
+	historyEtcd io.Closer
 }
 
 // Complete fills in the defaults of cfg.
@@ -125,16 +133,25 @@ func (c completedConfig) New() (*Server, error) {
 	// before a restart is always older than anything after it: clients get
 	// 410 Gone and relist instead of a silently wrong replay.
 	engine := summary.New(summary.Options{InitialRevision: uint64(time.Now().UnixNano())})
-	s := &Server{GenericAPIServer: genericServer, Engine: engine}
+	etcdClient, err := history.NewEtcdClient(c.ExtraConfig.History.Etcd)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{GenericAPIServer: genericServer, Engine: engine, History: history.NewStore(etcdClient, c.ExtraConfig.History.Prefix), historyEtcd: etcdClient}
 
 	clusterSummaries, clusterSummaryStatus, err := clustersummarystorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
 	if err != nil {
 		return nil, err
 	}
-	group := genericapiserver.NewDefaultAPIGroupInfo(clusterview.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	raw, rollup := c.ExtraConfig.History.Tiers()
+	// The history subresource's query parameters are our own type: decode
+	// them with our scheme, which also holds the meta/v1 options.
+	group := genericapiserver.NewDefaultAPIGroupInfo(clusterview.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
 	group.VersionedResourcesStorageMap[v1beta1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"clustersummaries":        clusterSummaries,
 		"clustersummaries/status": clusterSummaryStatus,
+		// Authorized apart from the summary: clustersummaries/history.
+		"clustersummaries/history": clustersummarystorage.NewHistoryREST(clusterSummaries, s.History, raw, rollup),
 		// Served live from the engine: read-only, nothing in etcd. Without
 		// a core API (standalone) they are empty.
 		"nodesummaries":      nodesummary.NewREST(engine),
@@ -168,7 +185,7 @@ func (c completedConfig) New() (*Server, error) {
 // once the server runs, /readyz waits for them, and the status controller
 // runs under leader election.
 func (s *Server) installSummaryRuntime(extra *ExtraConfig, loopback *restclient.Config) error {
-	r := &summaryRuntime{engine: s.Engine, extra: extra, loopback: loopback}
+	r := &summaryRuntime{engine: s.Engine, history: s.History, extra: extra, loopback: loopback}
 	if err := s.GenericAPIServer.AddReadyzChecks(r.readyzCheck()); err != nil {
 		return fmt.Errorf("adding the informer readiness check: %w", err)
 	}
@@ -188,6 +205,7 @@ func (s *Server) installSummaryRuntime(extra *ExtraConfig, loopback *restclient.
 // Run serves until ctx is cancelled, then shuts down gracefully: it stops
 // accepting requests, drains those in flight and closes watches.
 func (s *Server) Run(ctx context.Context) error {
+	defer s.historyEtcd.Close()
 	return s.GenericAPIServer.PrepareRun().RunWithContext(ctx)
 }
 

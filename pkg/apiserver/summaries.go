@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"github.com/google/uuid"
@@ -19,10 +20,13 @@ import (
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 
+	"github.com/clusterview/clusterview/pkg/controller/clustersummaryhistory"
 	"github.com/clusterview/clusterview/pkg/controller/clustersummarystatus"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 	cvinformers "github.com/clusterview/clusterview/pkg/generated/informers/externalversions"
+	"github.com/clusterview/clusterview/pkg/history"
 	"github.com/clusterview/clusterview/pkg/summary"
 	"github.com/clusterview/clusterview/pkg/summary/feed"
 )
@@ -31,6 +35,7 @@ import (
 // feed the engine, and the status controller under leader election.
 type summaryRuntime struct {
 	engine   *summary.Engine
+	history  *history.Store
 	extra    *ExtraConfig
 	loopback *rest.Config
 	// synced is set once the informers are registered; nil means not yet.
@@ -110,7 +115,7 @@ func countEvents(factory informers.SharedInformerFactory) error {
 	return nil
 }
 
-// runStatusController writes statuses while this replica leads, until ctx
+// runStatusController writes statuses and records history while this replica leads, until ctx
 // ends. Losing the lease stops the controller and rejoins the election; the
 // API keeps serving either way.
 func (r *summaryRuntime) runStatusController(ctx context.Context) error {
@@ -127,8 +132,17 @@ func (r *summaryRuntime) runStatusController(ctx context.Context) error {
 			logger.Error(err, "Creating the status controller")
 			return
 		}
+		raw, rollup := r.extra.History.Tiers()
+		recorder, err := clustersummaryhistory.New(r.history, factory.Clusterview().V1beta1().ClusterSummaries(), raw, rollup, clock.RealClock{})
+		if err != nil {
+			logger.Error(err, "Creating the history recorder")
+			return
+		}
 		factory.Start(ctx.Done())
+		var wg sync.WaitGroup
+		wg.Go(func() { recorder.Run(ctx) })
 		c.Run(ctx, 2)
+		wg.Wait()
 		factory.Shutdown()
 	}
 	le := r.extra.LeaderElection

@@ -36,6 +36,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&NodeSummaryList{},
 		&NamespaceSummary{},
 		&NamespaceSummaryList{},
+		&ClusterSummaryHistory{},
+		&ClusterSummaryHistoryOptions{},
 	)
 	return nil
 }

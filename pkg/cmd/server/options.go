@@ -54,6 +54,8 @@ type Options struct {
 	MaxStatusGroups int
 	// LeaderElection decides which replica writes ClusterSummary statuses.
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
+	// History is how ClusterSummary history is recorded and kept.
+	History apiserver.HistoryConfig
 	// ShutdownWatchTerminationGracePeriod bounds how long a shutting-down
 	// server waits for the watches it ends to drain. Zero would leave open
 	// watches to hold the shutdown until --request-timeout runs out.
@@ -71,6 +73,12 @@ func NewOptions() *Options {
 		StatusUpdateInterval:                time.Second,
 		MaxStatusGroups:                     clustersummarystatus.DefaultMaxGroups,
 		ShutdownWatchTerminationGracePeriod: 10 * time.Second,
+		History: apiserver.HistoryConfig{
+			Resolution:      time.Minute,
+			RawRetention:    24 * time.Hour,
+			RollupInterval:  15 * time.Minute,
+			RollupRetention: 30 * 24 * time.Hour,
+		},
 		// A survivor takes over at most LeaseDuration + 2 × 2.2 ×
 		// RetryPeriod after the leader dies (client-go checks every
 		// RetryPeriod with up to 120% jitter, from when it last saw the
@@ -105,6 +113,14 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Most entries in a ClusterSummary's status.groups. Beyond it the groups with the fewest nodes are summed in one \"<other>\" group and the GroupsTruncated condition is True; "+
 			"the default keeps the largest status validation allows within etcd's 1.5 MiB request limit.")
 	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, fs)
+	fs.DurationVar(&o.History.Resolution, "history-resolution", o.History.Resolution,
+		"Time between two recorded samples of every ClusterSummary's status figures (at least 1s). Samples are taken at multiples of it since the Unix epoch.")
+	fs.DurationVar(&o.History.RawRetention, "history-raw-retention", o.History.RawRetention,
+		"How long raw samples are kept. At least two --history-rollup-interval, since rollups are computed from raw samples.")
+	fs.DurationVar(&o.History.RollupInterval, "history-rollup-interval", o.History.RollupInterval,
+		"Interval of the history rollups (count, min, mean, max of the samples in it). A multiple of --history-resolution.")
+	fs.DurationVar(&o.History.RollupRetention, "history-rollup-retention", o.History.RollupRetention,
+		"How long history rollups are kept.")
 	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
 		"On SIGTERM, end open watches and wait at most this long for them to drain, so a replica stops well within a pod's termination grace period.")
 }
@@ -148,6 +164,7 @@ func (o *Options) Validate() error {
 	if o.MaxStatusGroups < 1 || o.MaxStatusGroups > clustersummarystatus.DefaultMaxGroups {
 		errs = append(errs, fmt.Errorf("--max-status-groups must be between 1 and %d, not %d", clustersummarystatus.DefaultMaxGroups, o.MaxStatusGroups))
 	}
+	errs = append(errs, o.History.Validate()...)
 	if le := o.LeaderElection; le.LeaderElect {
 		if le.ResourceLock != resourcelock.LeasesResourceLock {
 			errs = append(errs, fmt.Errorf("--leader-elect-resource-lock must be %q, not %q", resourcelock.LeasesResourceLock, le.ResourceLock))
@@ -196,6 +213,9 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		return nil, func() {}, fmt.Errorf("applying the server options: %w", err)
 	}
 	serverConfig.ShutdownWatchTerminationGracePeriod = o.ShutdownWatchTerminationGracePeriod
+	// History lives in the same etcd as the objects, beside them.
+	o.History.Etcd = o.RecommendedOptions.Etcd.StorageConfig.Transport
+	o.History.Prefix = o.RecommendedOptions.Etcd.StorageConfig.Prefix + "/history/"
 	return &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
@@ -205,6 +225,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 			StatusUpdateInterval: o.StatusUpdateInterval,
 			MaxStatusGroups:      o.MaxStatusGroups,
 			LeaderElection:       o.LeaderElection,
+			History:              o.History,
 		},
 	}, stop, nil
 }

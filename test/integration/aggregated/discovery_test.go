@@ -60,8 +60,9 @@ func TestDiscoveryThroughKubeAPIServer(t *testing.T) {
 		resources[r.Name] = r
 	}
 	want := map[string][]string{
-		"clustersummaries":        {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
-		"clustersummaries/status": {"get", "patch", "update"},
+		"clustersummaries":         {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
+		"clustersummaries/status":  {"get", "patch", "update"},
+		"clustersummaries/history": {"get"},
 	}
 	for name, verbs := range want {
 		r, ok := resources[name]

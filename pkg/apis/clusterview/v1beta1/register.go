@@ -34,6 +34,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&NodeSummaryList{},
 		&NamespaceSummary{},
 		&NamespaceSummaryList{},
+		&ClusterSummaryHistory{},
+		&ClusterSummaryHistoryOptions{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

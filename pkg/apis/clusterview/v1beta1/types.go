@@ -34,6 +34,7 @@ const DefaultClusterSummaryName = "cluster"
 
 // +genclient
 // +genclient:nonNamespaced
+// +genclient:method=GetHistory,verb=get,subresource=history,result=github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1.ClusterSummaryHistory
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // ClusterSummary answers "how is my cluster doing?" for the nodes and
@@ -78,6 +79,11 @@ type ClusterSummarySpec struct {
 	// +optional
 	// +listType=set
 	Resources []corev1.ResourceName `json:"resources,omitempty"`
+	// DisableHistory stops recording this summary's history when true.
+	// History already recorded is kept until its retention ends; the
+	// summary's history is deleted with the summary. Default: recorded.
+	// +optional
+	DisableHistory bool `json:"disableHistory,omitempty"`
 }
 
 // ClusterSummaryStatus is the computed summary. Fields are absent until the
@@ -343,4 +349,105 @@ type NamespaceSummaryList struct {
 
 	// Items is the list of NamespaceSummary objects.
 	Items []NamespaceSummary `json:"items"`
+}
+
+// HistoryTier names the stored history a ClusterSummaryHistory was read from.
+type HistoryTier string
+
+const (
+	// HistoryTierRaw is the tier of samples taken every --history-resolution.
+	HistoryTierRaw HistoryTier = "Raw"
+	// HistoryTierRollup is the tier of --history-rollup-interval rollups.
+	HistoryTierRollup HistoryTier = "Rollup"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ClusterSummaryHistory is the recorded history of a ClusterSummary's status
+// figures over a time window: the history subresource. Times without a
+// sample (the server was down, the status was not yet computed, recording
+// was disabled) have no point: gaps are never filled in.
+type ClusterSummaryHistory struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata: the name and UID of the ClusterSummary.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Since is the start of the window, included.
+	Since metav1.Time `json:"since"`
+	// Until is the end of the window, excluded.
+	Until metav1.Time `json:"until"`
+	// Step is the time each point covers. Points start at multiples of the
+	// step since the Unix epoch.
+	Step metav1.Duration `json:"step"`
+	// Tier is the stored history the points were computed from: Raw samples
+	// or Rollups.
+	Tier HistoryTier `json:"tier"`
+	// Series holds one series per figure and group, sorted by group then figure.
+	// +optional
+	// +listType=atomic
+	Series []HistorySeries `json:"series,omitempty"`
+}
+
+// HistorySeries is the history of one figure.
+type HistorySeries struct {
+	// Figure names the status figure: nodes.total, nodes.ready,
+	// nodes.notReady, nodes.unschedulable, nodes.memoryPressure,
+	// nodes.diskPressure, nodes.pidPressure, pods.total, pods.pending,
+	// pods.running, pods.succeeded, pods.failed, pods.unknown,
+	// pods.unscheduled, pods.containerRestarts, pods.crashLooping, or
+	// resources.<resource>.<allocatable|requests|limits>.
+	Figure string `json:"figure"`
+	// Group is the status.groups entry the figure belongs to; empty for the
+	// whole summary.
+	// +optional
+	Group string `json:"group,omitempty"`
+	// Points are the figure's values, oldest first, one per step that holds
+	// at least one sample.
+	// +listType=atomic
+	Points []HistoryPoint `json:"points"`
+}
+
+// HistoryPoint summarises the samples of one figure within one step.
+type HistoryPoint struct {
+	// Time is the start of the step.
+	Time metav1.Time `json:"time"`
+	// Samples is the number of raw samples the point summarises.
+	Samples int64 `json:"samples"`
+	// Min is the smallest sample.
+	Min resource.Quantity `json:"min"`
+	// Mean is the mean of the samples.
+	Mean resource.Quantity `json:"mean"`
+	// Max is the largest sample.
+	Max resource.Quantity `json:"max"`
+}
+
+// +k8s:conversion-gen:explicit-from=net/url.Values
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ClusterSummaryHistoryOptions are the query parameters of the history
+// subresource.
+type ClusterSummaryHistoryOptions struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// Since is the start of the window: a duration before now ("6h") or an
+	// RFC 3339 time. Default: one hour before until.
+	// +optional
+	Since string `json:"since,omitempty"`
+	// Until is the end of the window: a duration before now or an RFC 3339
+	// time. Default: now.
+	// +optional
+	Until string `json:"until,omitempty"`
+	// Step is the time each point covers, such as "5m". The server reads raw
+	// samples when the step is shorter than the rollup interval and the
+	// window is within the raw retention, rollups otherwise, and rounds the
+	// step up to a multiple of what it reads. Default: the window divided
+	// into at most 360 points.
+	// +optional
+	Step string `json:"step,omitempty"`
+	// Fields lists the figures to return, such as nodes.ready or
+	// resources.cpu.requests. Default: all.
+	// +optional
+	// +listType=atomic
+	Fields []string `json:"fields,omitempty"`
 }

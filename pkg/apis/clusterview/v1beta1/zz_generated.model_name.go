@@ -27,6 +27,16 @@ func (in ClusterSummary) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ClusterSummaryHistory) OpenAPIModelName() string {
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummaryHistory"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ClusterSummaryHistoryOptions) OpenAPIModelName() string {
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummaryHistoryOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ClusterSummaryList) OpenAPIModelName() string {
 	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummaryList"
 }
@@ -44,6 +54,16 @@ func (in ClusterSummaryStatus) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in GroupSummary) OpenAPIModelName() string {
 	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.GroupSummary"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in HistoryPoint) OpenAPIModelName() string {
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.HistoryPoint"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in HistorySeries) OpenAPIModelName() string {
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.HistorySeries"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

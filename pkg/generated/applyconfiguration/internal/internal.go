@@ -63,6 +63,9 @@ var schemaYAML = typed.YAMLObject(`types:
 - name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ClusterSummarySpec
   map:
     fields:
+    - name: disableHistory
+      type:
+        scalar: boolean
     - name: groupByNodeLabel
       type:
         scalar: string

@@ -87,6 +87,12 @@ func ExtractClusterSummary(clusterSummary *clusterviewv1beta1.ClusterSummary, fi
 	return ExtractClusterSummaryFrom(clusterSummary, fieldManager, "")
 }
 
+// ExtractClusterSummaryHistory extracts the applied configuration owned by fieldManager from
+// clusterSummary for the history subresource.
+func ExtractClusterSummaryHistory(clusterSummary *clusterviewv1beta1.ClusterSummary, fieldManager string) (*ClusterSummaryApplyConfiguration, error) {
+	return ExtractClusterSummaryFrom(clusterSummary, fieldManager, "history")
+}
+
 // ExtractClusterSummaryStatus extracts the applied configuration owned by fieldManager from
 // clusterSummary for the status subresource.
 func ExtractClusterSummaryStatus(clusterSummary *clusterviewv1beta1.ClusterSummary, fieldManager string) (*ClusterSummaryApplyConfiguration, error) {

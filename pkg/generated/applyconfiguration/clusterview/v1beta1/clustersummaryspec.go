@@ -46,6 +46,10 @@ type ClusterSummarySpecApplyConfiguration struct {
 	// extended resource like nvidia.com/gpu. Defaults to [cpu, memory, pods].
 	// At most 16 entries.
 	Resources []corev1.ResourceName `json:"resources,omitempty"`
+	// DisableHistory stops recording this summary's history when true.
+	// History already recorded is kept until its retention ends; the
+	// summary's history is deleted with the summary. Default: recorded.
+	DisableHistory *bool `json:"disableHistory,omitempty"`
 }
 
 // ClusterSummarySpecApplyConfiguration constructs a declarative configuration of the ClusterSummarySpec type for use with
@@ -85,5 +89,13 @@ func (b *ClusterSummarySpecApplyConfiguration) WithResources(values ...corev1.Re
 	for i := range values {
 		b.Resources = append(b.Resources, values[i])
 	}
+	return b
+}
+
+// WithDisableHistory sets the DisableHistory field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the DisableHistory field is set to the value of the last call.
+func (b *ClusterSummarySpecApplyConfiguration) WithDisableHistory(value bool) *ClusterSummarySpecApplyConfiguration {
+	b.DisableHistory = &value
 	return b
 }

@@ -51,6 +51,8 @@ type ClusterSummaryInterface interface {
 	Apply(ctx context.Context, clusterSummary *applyconfigurationclusterviewv1beta1.ClusterSummaryApplyConfiguration, opts v1.ApplyOptions) (result *clusterviewv1beta1.ClusterSummary, err error)
 	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
 	ApplyStatus(ctx context.Context, clusterSummary *applyconfigurationclusterviewv1beta1.ClusterSummaryApplyConfiguration, opts v1.ApplyOptions) (result *clusterviewv1beta1.ClusterSummary, err error)
+	GetHistory(ctx context.Context, clusterSummaryName string, options v1.GetOptions) (*clusterviewv1beta1.ClusterSummaryHistory, error)
+
 	ClusterSummaryExpansion
 }
 
@@ -71,4 +73,17 @@ func newClusterSummaries(c *ClusterviewV1beta1Client) *clusterSummaries {
 			func() *clusterviewv1beta1.ClusterSummaryList { return &clusterviewv1beta1.ClusterSummaryList{} },
 		),
 	}
+}
+
+// GetHistory takes name of the clusterSummary, and returns the corresponding clusterviewv1beta1.ClusterSummaryHistory object, and an error if there is any.
+func (c *clusterSummaries) GetHistory(ctx context.Context, clusterSummaryName string, options v1.GetOptions) (result *clusterviewv1beta1.ClusterSummaryHistory, err error) {
+	result = &clusterviewv1beta1.ClusterSummaryHistory{}
+	err = c.GetClient().Get().
+		Resource("clustersummaries").
+		Name(clusterSummaryName).
+		SubResource("history").
+		VersionedParams(&options, scheme.ParameterCodec).
+		Do(ctx).
+		Into(result)
+	return
 }

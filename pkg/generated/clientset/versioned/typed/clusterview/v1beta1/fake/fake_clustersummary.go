@@ -19,10 +19,14 @@ limitations under the License.
 package fake
 
 import (
+	context "context"
+
 	v1beta1 "github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	clusterviewv1beta1 "github.com/clusterview/clusterview/pkg/generated/applyconfiguration/clusterview/v1beta1"
 	typedclusterviewv1beta1 "github.com/clusterview/clusterview/pkg/generated/clientset/versioned/typed/clusterview/v1beta1"
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gentype "k8s.io/client-go/gentype"
+	testing "k8s.io/client-go/testing"
 )
 
 // fakeClusterSummaries implements ClusterSummaryInterface
@@ -50,4 +54,15 @@ func newFakeClusterSummaries(fake *FakeClusterviewV1beta1) typedclusterviewv1bet
 		),
 		fake,
 	}
+}
+
+// GetHistory takes name of the clusterSummary, and returns the corresponding clusterSummaryHistory object, and an error if there is any.
+func (c *fakeClusterSummaries) GetHistory(ctx context.Context, clusterSummaryName string, options v1.GetOptions) (result *v1beta1.ClusterSummaryHistory, err error) {
+	emptyResult := &v1beta1.ClusterSummaryHistory{}
+	obj, err := c.Fake.
+		Invokes(testing.NewRootGetSubresourceActionWithOptions(c.Resource(), "history", clusterSummaryName, options), emptyResult)
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1beta1.ClusterSummaryHistory), err
 }
