@@ -13,8 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -23,8 +21,8 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
-	"github.com/clusterview/clusterview/pkg/apis/clusterview/install"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
+	"github.com/clusterview/clusterview/pkg/apiserver/scheme"
 	"github.com/clusterview/clusterview/pkg/controller/clustersummarystatus"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 	"github.com/clusterview/clusterview/pkg/history"
@@ -33,27 +31,6 @@ import (
 	"github.com/clusterview/clusterview/pkg/registry/clusterview/nodesummary"
 	"github.com/clusterview/clusterview/pkg/summary"
 )
-
-var (
-	// Scheme holds every type the server encodes or decodes.
-	Scheme = runtime.NewScheme()
-	// Codecs serializes Scheme's types in every supported format.
-	Codecs = serializer.NewCodecFactory(Scheme)
-)
-
-func init() {
-	install.Install(Scheme)
-	// The generic server decodes options (ListOptions, GetOptions...) and
-	// writes Status and discovery objects as unversioned meta types.
-	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
-	Scheme.AddUnversionedTypes(schema.GroupVersion{Group: "", Version: "v1"},
-		&metav1.Status{},
-		&metav1.APIVersions{},
-		&metav1.APIGroupList{},
-		&metav1.APIGroup{},
-		&metav1.APIResourceList{},
-	)
-}
 
 // ExtraConfig is the configuration that is clusterview's own.
 type ExtraConfig struct {
@@ -139,14 +116,14 @@ func (c completedConfig) New() (*Server, error) {
 	}
 	s := &Server{GenericAPIServer: genericServer, Engine: engine, History: history.NewStore(etcdClient, c.ExtraConfig.History.Prefix), historyEtcd: etcdClient}
 
-	clusterSummaries, clusterSummaryStatus, err := clustersummarystorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
+	clusterSummaries, clusterSummaryStatus, err := clustersummarystorage.NewREST(scheme.Scheme, c.GenericConfig.RESTOptionsGetter)
 	if err != nil {
 		return nil, err
 	}
 	raw, rollup := c.ExtraConfig.History.Tiers()
 	// The history subresource's query parameters are our own type: decode
 	// them with our scheme, which also holds the meta/v1 options.
-	group := genericapiserver.NewDefaultAPIGroupInfo(clusterview.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
+	group := genericapiserver.NewDefaultAPIGroupInfo(clusterview.GroupName, scheme.Scheme, runtime.NewParameterCodec(scheme.Scheme), scheme.Codecs)
 	group.VersionedResourcesStorageMap[v1beta1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"clustersummaries":        clusterSummaries,
 		"clustersummaries/status": clusterSummaryStatus,

@@ -21,6 +21,7 @@ import (
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/validation"
+	"github.com/clusterview/clusterview/pkg/apiserver/scheme"
 	"github.com/clusterview/clusterview/pkg/controller/clustersummarystatus"
 	"github.com/clusterview/clusterview/pkg/generated/openapi"
 	"github.com/clusterview/clusterview/pkg/summary"
@@ -56,7 +57,7 @@ func TestWorstCaseStatusFitsInEtcd(t *testing.T) {
 		if withManagedFields {
 			obj.ManagedFields = managedFieldsOf(t, tc, obj)
 		}
-		data, err := runtime.Encode(Codecs.LegacyCodec(v1beta1.SchemeGroupVersion), obj)
+		data, err := runtime.Encode(scheme.Codecs.LegacyCodec(v1beta1.SchemeGroupVersion), obj)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +187,7 @@ func longName(domain string, prefixLen, nameLen int) string {
 func internalSpec(t *testing.T, in *v1beta1.ClusterSummarySpec) *clusterview.ClusterSummarySpec {
 	t.Helper()
 	var out clusterview.ClusterSummarySpec
-	if err := Scheme.Convert(in, &out, nil); err != nil {
+	if err := scheme.Scheme.Convert(in, &out, nil); err != nil {
 		t.Fatal(err)
 	}
 	return &out
@@ -226,7 +227,7 @@ func maximizeFigures(v reflect.Value) {
 // managedFields, from the same OpenAPI definitions.
 func typeConverter(t *testing.T) managedfields.TypeConverter {
 	t.Helper()
-	namer := openapinamer.NewDefinitionNamer(Scheme)
+	namer := openapinamer.NewDefinitionNamer(scheme.Scheme)
 	cfg := genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
 	name := v1beta1.ClusterSummary{}.OpenAPIModelName()
 	defs, err := builder3.BuildOpenAPIDefinitionsForResources(cfg, name)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	"github.com/clusterview/clusterview/pkg/apiserver"
+	"github.com/clusterview/clusterview/pkg/apiserver/scheme"
 	"github.com/clusterview/clusterview/pkg/controller/clustersummarystatus"
 	"github.com/clusterview/clusterview/pkg/embeddedetcd"
 	"github.com/clusterview/clusterview/pkg/generated/openapi"
@@ -67,7 +68,7 @@ func NewOptions() *Options {
 	o := &Options{
 		RecommendedOptions: genericoptions.NewRecommendedOptions(
 			etcdPathPrefix,
-			apiserver.Codecs.LegacyCodec(v1beta1.SchemeGroupVersion),
+			scheme.Codecs.LegacyCodec(v1beta1.SchemeGroupVersion),
 		),
 		DataDir:                             "clusterview-data",
 		StatusUpdateInterval:                time.Second,
@@ -197,8 +198,8 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		stop = etcd.Close
 	}
 
-	serverConfig := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
-	namer := openapinamer.NewDefinitionNamer(apiserver.Scheme)
+	serverConfig := genericapiserver.NewRecommendedConfig(scheme.Codecs)
+	namer := openapinamer.NewDefinitionNamer(scheme.Scheme)
 	serverConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openapi.GetOpenAPIDefinitions, namer)
 	serverConfig.OpenAPIConfig.Info.Title = "clusterview"
 	serverConfig.OpenAPIConfig.Info.Version = v1beta1.SchemeGroupVersion.Version
