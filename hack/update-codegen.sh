@@ -31,7 +31,10 @@ kube::codegen::gen_helpers \
     --boilerplate "${BOILERPLATE}" \
     "${ROOT}/pkg/apis"
 
+# core/v1 is an extra input because spec.headroom[].tolerations are
+# core/v1 Tolerations.
 kube::codegen::gen_openapi \
+    --extra-pkgs k8s.io/api/core/v1 \
     --output-dir "${ROOT}/pkg/generated/openapi" \
     --output-pkg "${MODULE}/pkg/generated/openapi" \
     --report-filename "${ROOT}/hack/api-rule-violations.list" \

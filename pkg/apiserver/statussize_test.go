@@ -17,6 +17,7 @@ import (
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/kube-openapi/pkg/builder3"
+	"k8s.io/utils/ptr"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
@@ -116,6 +117,8 @@ func worstCaseSummary(t *testing.T) (*v1beta1.ClusterSummary, *summary.Engine) {
 	}
 	const groupLabel = "kubernetes.io/hostname"
 
+	nodeRL := rl.DeepCopy()
+	nodeRL[corev1.ResourcePods] = resource.MustParse("110")
 	engine := summary.New(summary.Options{})
 	for i := range worstCaseNodes {
 		labels := map[string]string{groupLabel: fmt.Sprintf("%063d", i)}
@@ -124,11 +127,17 @@ func worstCaseSummary(t *testing.T) (*v1beta1.ClusterSummary, *summary.Engine) {
 		}
 		n := &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%0253d", i), Labels: labels},
-			Spec:       corev1.NodeSpec{Unschedulable: true},
-			Status:     corev1.NodeStatus{Capacity: rl, Allocatable: rl},
+			Status:     corev1.NodeStatus{Capacity: nodeRL, Allocatable: nodeRL},
 		}
-		for _, c := range []corev1.NodeConditionType{corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure} {
-			n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: c, Status: corev1.ConditionTrue})
+		// The last nodes are degraded, for the longest Degraded message;
+		// the others admit every headroom shape.
+		if i >= worstCaseNodes-2*summary.DefaultMaxNames {
+			n.Spec.Unschedulable = true
+			for _, c := range []corev1.NodeConditionType{corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure} {
+				n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: c, Status: corev1.ConditionTrue})
+			}
+		} else {
+			n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
 		}
 		engine.UpsertNode(n)
 	}
@@ -136,7 +145,7 @@ func worstCaseSummary(t *testing.T) (*v1beta1.ClusterSummary, *summary.Engine) {
 	for i := range 2 * summary.DefaultMaxNames {
 		engine.UpsertPod(&corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Namespace: strings.Repeat("n", 63), Name: fmt.Sprintf("%0253d", i)},
-			Spec: corev1.PodSpec{NodeName: fmt.Sprintf("%0253d", i), Containers: []corev1.Container{{
+			Spec: corev1.PodSpec{NodeName: fmt.Sprintf("%0253d", worstCaseNodes-1-i), Containers: []corev1.Container{{
 				Name: "c", Resources: corev1.ResourceRequirements{Requests: rl, Limits: rl},
 			}}},
 			Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{
@@ -144,6 +153,31 @@ func worstCaseSummary(t *testing.T) (*v1beta1.ClusterSummary, *summary.Engine) {
 				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
 			}}},
 		})
+	}
+
+	var shapes []v1beta1.HeadroomShape
+	for i := range clusterview.MaxHeadroomShapes {
+		shape := v1beta1.HeadroomShape{
+			Name:         fmt.Sprintf("%s%02d", strings.Repeat("h", 61), i),
+			Requests:     corev1.ResourceList{},
+			NodeSelector: map[string]string{},
+			MinFits:      ptr.To[int64](math.MaxInt64),
+		}
+		for _, r := range resources[:validation.MaxShapeRequests] {
+			shape.Requests[r] = resource.MustParse("1")
+		}
+		for k, v := range common {
+			if len(shape.NodeSelector) < validation.MaxShapeNodeSelector {
+				shape.NodeSelector[k] = v
+			}
+		}
+		for j := range validation.MaxShapeTolerations {
+			shape.Tolerations = append(shape.Tolerations, corev1.Toleration{
+				Key: longName(fmt.Sprintf("t%d.example.com", j), 253, 63), Operator: corev1.TolerationOpEqual,
+				Value: strings.Repeat("v", 63), Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](math.MaxInt64),
+			})
+		}
+		shapes = append(shapes, shape)
 	}
 
 	cs := &v1beta1.ClusterSummary{
@@ -158,6 +192,7 @@ func worstCaseSummary(t *testing.T) (*v1beta1.ClusterSummary, *summary.Engine) {
 			NamespaceSelector: nodeSel.DeepCopy(),
 			GroupByNodeLabel:  groupLabel,
 			Resources:         resources,
+			Headroom:          shapes,
 		},
 	}
 	for i := range 64 {
@@ -165,6 +200,11 @@ func worstCaseSummary(t *testing.T) (*v1beta1.ClusterSummary, *summary.Engine) {
 	}
 	if errs := validation.ValidateClusterSummarySpec(internalSpec(t, &cs.Spec), field.NewPath("spec")); len(errs) > 0 {
 		t.Fatalf("the worst-case spec must be valid: %v", errs.ToAggregate())
+	}
+	// Every shape fits on every node, so every group reports each shape in full.
+	if st, err := clustersummarystatus.ComputeStatus(cs, engine, true, 2); err != nil || len(st.Groups) != 2 || len(st.Groups[0].Headroom) != clusterview.MaxHeadroomShapes ||
+		len(st.Groups[0].Headroom[0].LargestFit) != validation.MaxShapeRequests {
+		t.Fatalf("the worst-case fixture must report every shape and request in every group: %v", err)
 	}
 	return cs, engine
 }
@@ -217,6 +257,12 @@ func maximizeFigures(v reflect.Value) {
 		}
 		for i := range v.NumField() {
 			maximizeFigures(v.Field(i))
+		}
+	case reflect.Map:
+		if v.Type().Elem() == reflect.TypeOf(resource.Quantity{}) {
+			for _, k := range v.MapKeys() {
+				v.SetMapIndex(k, reflect.ValueOf(maxQuantity))
+			}
 		}
 	case reflect.Int64:
 		v.SetInt(math.MaxInt64)

@@ -8,16 +8,17 @@ import (
 	"sync"
 	"sync/atomic"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-// ErrRevisionTooOld is returned by Changes and the ChangesWithState methods
-// when some changes after the requested revision have already left the
+// ErrRevisionTooOld is returned by the ChangesWithState methods when some
+// changes of their kind after the requested revision have already left the
 // ring; a watch API should answer 410 Gone so that the client relists.
 var ErrRevisionTooOld = errors.New("summary: revision too old, changes no longer buffered")
 
-// ErrRevisionTooNew is returned by Changes and the ChangesWithState methods
-// for a revision the engine has not reached, typically one issued before a
+// ErrRevisionTooNew is returned by the ChangesWithState methods for a
+// revision the engine has not reached, typically one issued before a
 // restart.
 var ErrRevisionTooNew = errors.New("summary: revision not reached yet")
 
@@ -106,9 +107,60 @@ type changeRec struct {
 // recExtra is what a relabeling or a deletion keeps besides its changeRec.
 // Such a change is the only one of its revision.
 type recExtra struct {
-	prev     map[string]string // labels before a relabeling
-	lastNode *NodeTotals       // a deleted node's summary just before
-	lastNS   *NamespaceTotals  // a deleted namespace's summary just before
+	prev map[string]string // labels before a relabeling
+	// last is a deleted summary's state just before the deletion: a
+	// *NodeTotals or a *NamespaceTotals, after the record's kind.
+	last any
+}
+
+// follows says whether o is the known state of an object with meta, so
+// that an update repeating it records nothing.
+func (o *object) follows(meta *metav1.ObjectMeta) bool {
+	return o.known && maps.Equal(o.labels, meta.Labels) && o.created.Equal(&meta.CreationTimestamp)
+}
+
+// recordUpsert makes o follow an added or updated object and records the
+// change: Added when o was not known, Modified otherwise.
+func (e *Engine) recordUpsert(kind ChangeKind, o *object, meta *metav1.ObjectMeta) {
+	sameLabels := maps.Equal(o.labels, meta.Labels)
+	prevLabels := o.labels // nil unless known
+	if !sameLabels {
+		// Replaced, never modified in place: change records share it.
+		o.labels = maps.Clone(meta.Labels)
+	}
+	o.created = meta.CreationTimestamp
+	typ := Modified
+	if !o.known {
+		typ = Added
+		o.known = true
+	}
+	rev := e.changes.bump()
+	o.rev = rev
+	rec := changeRec{rev: rev, kind: kind, typ: typ, name: o.name, labels: o.labels}
+	if typ == Modified && !sameLabels {
+		e.changes.recordExtra(rec, recExtra{prev: prevLabels})
+	} else {
+		e.changes.record(rec)
+	}
+}
+
+// recordDelete forgets o's object and records its deletion, keeping last,
+// the summary's state just before.
+func (e *Engine) recordDelete(kind ChangeKind, o *object, last any) {
+	prevLabels := o.labels
+	o.known, o.labels, o.created = false, nil, metav1.Time{}
+	rev := e.changes.bump()
+	o.rev = rev
+	e.changes.recordExtra(changeRec{rev: rev, kind: kind, typ: Deleted, name: o.name, labels: prevLabels}, recExtra{last: last})
+}
+
+// touch records that the summary of o changed at rev for some other reason
+// than its object (pods, quotas, workloads); only known summaries exist.
+func (e *Engine) touch(kind ChangeKind, o *object, rev uint64) {
+	if o.known {
+		o.rev = rev
+		e.changes.record(changeRec{rev: rev, kind: kind, typ: Modified, name: o.name, labels: o.labels})
+	}
 }
 
 func (l *changeLog) change(r *changeRec) Change {
@@ -201,7 +253,8 @@ type changeLog struct {
 	n     int // records in the ring
 	// evictedThrough is the highest revision any evicted record had (the
 	// initial revision before any eviction): every change after it is still
-	// in the ring. kindEvictedThrough is the same per kind.
+	// in the ring. kindEvictedThrough is the same per kind; the
+	// ChangesWithState methods read that one.
 	evictedThrough     uint64
 	kindEvictedThrough [numChangeKinds]uint64
 	// extra completes the records flagged extra, by revision.
@@ -299,31 +352,6 @@ func (e *Engine) Revision() uint64 {
 	return e.changes.all.last.Load()
 }
 
-// Changes returns the change records with revisions after afterRev, oldest
-// first, and the current revision, which the caller passes next time.
-// It fails with ErrRevisionTooOld when records after afterRev were evicted,
-// and with ErrRevisionTooNew when afterRev is beyond the current revision.
-func (e *Engine) Changes(afterRev uint64) ([]Change, uint64, error) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	l := &e.changes
-	if afterRev > l.rev {
-		return nil, l.rev, fmt.Errorf("changes after %d (current %d): %w", afterRev, l.rev, ErrRevisionTooNew)
-	}
-	if afterRev < l.evictedThrough {
-		return nil, l.rev, fmt.Errorf("changes after %d (oldest complete %d): %w", afterRev, l.evictedThrough, ErrRevisionTooOld)
-	}
-	first := l.firstAfter(afterRev)
-	if first == l.n {
-		return nil, l.rev, nil
-	}
-	out := make([]Change, 0, l.n-first)
-	for i := first; i < l.n; i++ {
-		out = append(out, l.change(l.at(i)))
-	}
-	return out, l.rev, nil
-}
-
 // Wait returns a channel that is closed once the revision exceeds afterRev;
 // it is already closed if it does. Any number of watchers may wait on the
 // same channel; none of them polls. Wait never takes the engine's lock and
@@ -389,53 +417,36 @@ type ChangeBatch[S NodeTotals | NamespaceTotals] struct {
 
 // NodeChangesWithState returns the node changes after afterRev that f
 // accepts, with the state of the nodes they name, all read under one
-// lock. It fails like Changes, except that only the eviction of node
-// changes makes afterRev too old.
+// lock. It fails with ErrRevisionTooOld when node changes after afterRev
+// have left the ring (changes of other kinds do not count), and with
+// ErrRevisionTooNew when afterRev is beyond the current revision.
 func (e *Engine) NodeChangesWithState(afterRev uint64, f ChangeFilter) (ChangeBatch[NodeTotals], error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	b := ChangeBatch[NodeTotals]{Revision: e.changes.rev}
-	var err error
-	b.Changes, err = e.watchedChanges(afterRev, KindNode, f, func(i int, x recExtra) {
-		if b.Deleted == nil {
-			b.Deleted = make(map[int]NodeTotals)
-		}
-		b.Deleted[i] = x.lastNode.clone()
-	})
-	if err != nil {
-		return ChangeBatch[NodeTotals]{Revision: b.Revision}, err
-	}
-	for _, c := range b.Changes {
-		if !c.WasVisible && !c.Visible {
-			continue
-		}
-		if _, done := b.Current[c.Name]; done {
-			continue
-		}
-		if id, ok := e.nodeIDs[c.Name]; ok && e.nodes[id].known {
-			if b.Current == nil {
-				b.Current = make(map[string]NodeTotals)
-			}
-			b.Current[c.Name] = e.nodeTotals(e.nodes[id])
-		}
-	}
-	return b, nil
+	return changesWithState(e, KindNode, afterRev, f, e.knownNode)
 }
 
 // NamespaceChangesWithState is NodeChangesWithState for namespaces.
 func (e *Engine) NamespaceChangesWithState(afterRev uint64, f ChangeFilter) (ChangeBatch[NamespaceTotals], error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	b := ChangeBatch[NamespaceTotals]{Revision: e.changes.rev}
+	return changesWithState(e, KindNamespace, afterRev, f, e.knownNamespace)
+}
+
+// changesWithState reads a ChangeBatch of one kind; state returns the
+// current state of a summary of that kind, if it exists. The caller holds
+// the read lock.
+func changesWithState[S summaryState[S]](e *Engine, kind ChangeKind, afterRev uint64, f ChangeFilter, state func(name string) (S, bool)) (ChangeBatch[S], error) {
+	b := ChangeBatch[S]{Revision: e.changes.rev}
 	var err error
-	b.Changes, err = e.watchedChanges(afterRev, KindNamespace, f, func(i int, x recExtra) {
+	b.Changes, err = e.watchedChanges(afterRev, kind, f, func(i int, x recExtra) {
 		if b.Deleted == nil {
-			b.Deleted = make(map[int]NamespaceTotals)
+			b.Deleted = make(map[int]S)
 		}
-		b.Deleted[i] = x.lastNS.clone()
+		b.Deleted[i] = (*x.last.(*S)).clone()
 	})
 	if err != nil {
-		return ChangeBatch[NamespaceTotals]{Revision: b.Revision}, err
+		return ChangeBatch[S]{Revision: b.Revision}, err
 	}
 	for _, c := range b.Changes {
 		if !c.WasVisible && !c.Visible {
@@ -444,11 +455,11 @@ func (e *Engine) NamespaceChangesWithState(afterRev uint64, f ChangeFilter) (Cha
 		if _, done := b.Current[c.Name]; done {
 			continue
 		}
-		if ns := e.lookupNS(c.Name); ns != nil && ns.known {
+		if s, ok := state(c.Name); ok {
 			if b.Current == nil {
-				b.Current = make(map[string]NamespaceTotals)
+				b.Current = make(map[string]S)
 			}
-			b.Current[c.Name] = e.namespaceTotals(ns)
+			b.Current[c.Name] = s
 		}
 	}
 	return b, nil

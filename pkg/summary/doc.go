@@ -114,8 +114,8 @@
 // count only when pods of a namespace concentrate on few nodes. Matching
 // selectors against labels happens at read time, so a node or namespace
 // label change moves its contribution at once without re-bucketing pods.
-// Listing crash-looping pods costs O(crash-looping pods). Node, Namespace
-// and Changes are O(size of the answer); ChangesWithState is O(buffered
+// Listing crash-looping pods costs O(crash-looping pods). NodeAt and
+// NamespaceAt are O(size of the answer); ChangesWithState is O(buffered
 // changes after the revision asked for) plus the size of the states it
 // returns.
 //

@@ -14,8 +14,8 @@ const DefaultChangeBufferSize = 10000
 
 // Options configures an Engine.
 type Options struct {
-	// ChangeBufferSize is how many change records Changes can replay; zero
-	// means DefaultChangeBufferSize.
+	// ChangeBufferSize is how many change records the ChangesWithState
+	// methods can replay; zero means DefaultChangeBufferSize.
 	ChangeBufferSize int
 	// InitialRevision is the revision of the empty engine. A server may set
 	// it from the clock so that revisions keep growing across restarts and
@@ -78,20 +78,29 @@ type nodeRes struct {
 	allocatable int64
 }
 
+// object is what a node entry and a namespace entry share: the state of
+// the Kubernetes object the summary is named after, and the revision of
+// the summary's last change. Recording a change (see changes.go) needs
+// nothing else, so it is written once for both kinds.
+type object struct {
+	name  string
+	known bool // the Kubernetes object exists; false: only pods (or workloads, quotas) refer to the name
+	// labels is replaced, never modified in place: change records share it.
+	labels  map[string]string
+	created metav1.Time
+	rev     uint64 // revision of the summary's last change
+	cells   []*cell
+}
+
 // nodeEntry exists while the Node object is known or pods are bound to the
 // name; an entry with known=false stands for a node the engine has not seen
 // (yet), which has no labels.
 type nodeEntry struct {
-	name      string
+	object
 	id        nodeID
-	known     bool
 	flags     nodeFlags
-	labels    map[string]string
-	created   metav1.Time
 	resources []nodeRes // sorted by id
 	pods      tally
-	cells     []*cell
-	rev       uint64
 	// taints are the node's NoSchedule and NoExecute taints (see
 	// SchedulingTaints), for headroom.
 	taints []v1.Taint
@@ -109,29 +118,58 @@ func (n *nodeEntry) podCapacity() int64 {
 // nsEntry exists while the Namespace object is known or anything (pods,
 // workloads, quotas) lives in the name.
 type nsEntry struct {
-	name    string
-	id      nsID
-	known   bool
-	labels  map[string]string
-	created metav1.Time
+	object
+	id nsID
 	// bound and unbound split the namespace's pods by whether they have a
 	// node, because cluster requests leave unbound pods out.
 	bound     tally
 	unbound   tally
 	workloads [numWorkloadKinds]ReadyCount
 	quotas    map[string]quotaRec
-	cells     []*cell
-	rev       uint64
+}
+
+// inUse says whether anything but the Namespace object refers to the name.
+func (ns *nsEntry) inUse() bool {
+	if ns.bound.total() != 0 || ns.unbound.total() != 0 || len(ns.quotas) != 0 {
+		return true
+	}
+	for _, w := range ns.workloads {
+		if w.Total != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // cell tallies the pods of one namespace on one node. Cells let a read with
 // both a node and a namespace selector avoid visiting pods.
 type cell struct {
-	node    nodeID
-	ns      nsID
-	nodeIdx int32 // position in nodeEntry.cells
-	nsIdx   int32 // position in nsEntry.cells
-	pods    tally
+	node nodeID
+	ns   nsID
+	// idx is the cell's position in the cells of its node (idx[nodeCells])
+	// and of its namespace (idx[nsCells]).
+	idx  [2]int32
+	pods tally
+}
+
+// The two lists a cell is in, as indexes of cell.idx.
+const (
+	nodeCells = iota
+	nsCells
+)
+
+func (o *object) addCell(c *cell, list int) {
+	c.idx[list] = int32(len(o.cells))
+	o.cells = append(o.cells, c)
+}
+
+// removeCell swaps the last cell into c's slot.
+func (o *object) removeCell(c *cell, list int) {
+	last := o.cells[len(o.cells)-1]
+	o.cells[c.idx[list]] = last
+	last.idx[list] = c.idx[list]
+	o.cells[len(o.cells)-1] = nil
+	o.cells = o.cells[:len(o.cells)-1]
 }
 
 func cellKeyOf(n nodeID, ns nsID) uint64 { return uint64(n)<<32 | uint64(ns) }
@@ -170,13 +208,8 @@ type Engine struct {
 
 	res resourceTable
 
-	nodeIDs     map[string]nodeID
-	nodes       []*nodeEntry // indexed by nodeID; 0 means "no node"
-	freeNodeIDs []nodeID
-
-	nsIDs     map[string]nsID
-	nss       []*nsEntry // indexed by nsID; 0 is unused
-	freeNSIDs []nsID
+	nodes idTable[nodeID, nodeEntry]
+	nss   idTable[nsID, nsEntry]
 
 	pods      map[podKey]podRec
 	crashing  map[podKey]struct{}
@@ -206,11 +239,13 @@ func New(opts Options) *Engine {
 		size = DefaultChangeBufferSize
 	}
 	e := &Engine{
-		res:       newResourceTable(),
-		nodeIDs:   make(map[string]nodeID),
-		nodes:     []*nodeEntry{nil},
-		nsIDs:     make(map[string]nsID),
-		nss:       []*nsEntry{nil},
+		res: newResourceTable(),
+		nodes: newIDTable(func(name string, id nodeID) *nodeEntry {
+			return &nodeEntry{object: object{name: name}, id: id}
+		}),
+		nss: newIDTable(func(name string, id nsID) *nsEntry {
+			return &nsEntry{object: object{name: name}, id: id}
+		}),
 		pods:      make(map[podKey]podRec),
 		crashing:  make(map[podKey]struct{}),
 		cells:     make(map[uint64]*cell),
@@ -221,71 +256,71 @@ func New(opts Options) *Engine {
 	return e
 }
 
-// internNode returns the entry of a node name, creating an unknown one.
-func (e *Engine) internNode(name string) *nodeEntry {
-	if id, ok := e.nodeIDs[name]; ok {
-		return e.nodes[id]
-	}
-	n := &nodeEntry{name: strings.Clone(name)}
-	if k := len(e.freeNodeIDs); k > 0 {
-		n.id = e.freeNodeIDs[k-1]
-		e.freeNodeIDs = e.freeNodeIDs[:k-1]
-		e.nodes[n.id] = n
-	} else {
-		n.id = nodeID(len(e.nodes))
-		e.nodes = append(e.nodes, n)
-	}
-	e.nodeIDs[n.name] = n.id
-	return n
+// idTable gives the names of one kind (nodes, namespaces) small dense ids,
+// so that cells, pod keys and selections index slices instead of hashing
+// names. Ids of released names are reused, so churn does not grow it.
+type idTable[ID ~uint32, E any] struct {
+	ids      map[string]ID
+	byID     []*E // indexed by ID; 0 is never used, released ids hold nil
+	free     []ID
+	newEntry func(name string, id ID) *E
 }
 
-// releaseNodeIfUnused forgets an entry that neither a Node object nor a pod
-// refers to any more, so node churn does not grow the tables.
-func (e *Engine) releaseNodeIfUnused(n *nodeEntry) {
-	if n.known || n.pods.total() != 0 {
-		return
-	}
-	delete(e.nodeIDs, n.name)
-	e.nodes[n.id] = nil
-	e.freeNodeIDs = append(e.freeNodeIDs, n.id)
+func newIDTable[ID ~uint32, E any](newEntry func(name string, id ID) *E) idTable[ID, E] {
+	return idTable[ID, E]{ids: make(map[string]ID), byID: []*E{nil}, newEntry: newEntry}
 }
 
-func (e *Engine) internNS(name string) *nsEntry {
-	if id, ok := e.nsIDs[name]; ok {
-		return e.nss[id]
-	}
-	ns := &nsEntry{name: strings.Clone(name)}
-	if k := len(e.freeNSIDs); k > 0 {
-		ns.id = e.freeNSIDs[k-1]
-		e.freeNSIDs = e.freeNSIDs[:k-1]
-		e.nss[ns.id] = ns
-	} else {
-		ns.id = nsID(len(e.nss))
-		e.nss = append(e.nss, ns)
-	}
-	e.nsIDs[ns.name] = ns.id
-	return ns
-}
-
-func (e *Engine) lookupNS(name string) *nsEntry {
-	if id, ok := e.nsIDs[name]; ok {
-		return e.nss[id]
+// get returns the entry of name, nil if it has none.
+func (t *idTable[ID, E]) get(name string) *E {
+	if id, ok := t.ids[name]; ok {
+		return t.byID[id]
 	}
 	return nil
 }
 
+// intern returns the entry of name, creating it.
+func (t *idTable[ID, E]) intern(name string) *E {
+	if id, ok := t.ids[name]; ok {
+		return t.byID[id]
+	}
+	// Clone so the table does not pin the decoding buffer of the object.
+	name = strings.Clone(name)
+	var id ID
+	if k := len(t.free); k > 0 {
+		id = t.free[k-1]
+		t.free = t.free[:k-1]
+	} else {
+		id = ID(len(t.byID))
+		t.byID = append(t.byID, nil)
+	}
+	t.byID[id] = t.newEntry(name, id)
+	t.ids[name] = id
+	return t.byID[id]
+}
+
+// release forgets the entry of name, which has id.
+func (t *idTable[ID, E]) release(name string, id ID) {
+	delete(t.ids, name)
+	t.byID[id] = nil
+	t.free = append(t.free, id)
+}
+
+// count is the number of names that have an entry.
+func (t *idTable[ID, E]) count() int { return len(t.ids) }
+
+// releaseNodeIfUnused forgets an entry that neither a Node object nor a pod
+// refers to any more, so node churn does not grow the tables.
+func (e *Engine) releaseNodeIfUnused(n *nodeEntry) {
+	if !n.known && n.pods.total() == 0 {
+		e.nodes.release(n.name, n.id)
+	}
+}
+
+// releaseNSIfUnused is releaseNodeIfUnused for namespaces.
 func (e *Engine) releaseNSIfUnused(ns *nsEntry) {
-	if ns.known || ns.bound.total() != 0 || ns.unbound.total() != 0 || len(ns.quotas) != 0 {
-		return
+	if !ns.known && !ns.inUse() {
+		e.nss.release(ns.name, ns.id)
 	}
-	for _, w := range ns.workloads {
-		if w.Total != 0 {
-			return
-		}
-	}
-	delete(e.nsIDs, ns.name)
-	e.nss[ns.id] = nil
-	e.freeNSIDs = append(e.freeNSIDs, ns.id)
 }
 
 // cellFor returns the cell of a node and namespace, creating it.
@@ -294,57 +329,28 @@ func (e *Engine) cellFor(n *nodeEntry, ns *nsEntry) *cell {
 	if c, ok := e.cells[key]; ok {
 		return c
 	}
-	c := &cell{node: n.id, ns: ns.id, nodeIdx: int32(len(n.cells)), nsIdx: int32(len(ns.cells))}
-	n.cells = append(n.cells, c)
-	ns.cells = append(ns.cells, c)
+	c := &cell{node: n.id, ns: ns.id}
+	n.addCell(c, nodeCells)
+	ns.addCell(c, nsCells)
 	e.cells[key] = c
 	return c
 }
 
-// releaseCellIfEmpty drops a cell whose last pod left, swapping the last
-// cell of each list into its slot.
+// releaseCellIfEmpty drops a cell whose last pod left.
 func (e *Engine) releaseCellIfEmpty(c *cell) {
 	if c.pods.total() != 0 {
 		return
 	}
 	delete(e.cells, cellKeyOf(c.node, c.ns))
-	n := e.nodes[c.node]
-	last := n.cells[len(n.cells)-1]
-	n.cells[c.nodeIdx] = last
-	last.nodeIdx = c.nodeIdx
-	n.cells[len(n.cells)-1] = nil
-	n.cells = n.cells[:len(n.cells)-1]
-
-	ns := e.nss[c.ns]
-	last = ns.cells[len(ns.cells)-1]
-	ns.cells[c.nsIdx] = last
-	last.nsIdx = c.nsIdx
-	ns.cells[len(ns.cells)-1] = nil
-	ns.cells = ns.cells[:len(ns.cells)-1]
+	e.nodes.byID[c.node].removeCell(c, nodeCells)
+	e.nss.byID[c.ns].removeCell(c, nsCells)
 }
 
 // applyNodeAggregate adds (sign=+1) or removes (sign=-1) a known node from
 // the whole-cluster node figures.
 func (e *Engine) applyNodeAggregate(n *nodeEntry, sign int64) {
 	a := &e.nodeAgg
-	a.counts.Total += sign
-	if n.flags&nodeReady != 0 {
-		a.counts.Ready += sign
-	} else {
-		a.counts.NotReady += sign
-	}
-	if n.flags&nodeUnschedulable != 0 {
-		a.counts.Unschedulable += sign
-	}
-	if n.flags&nodeMemoryPressure != 0 {
-		a.counts.MemoryPressure += sign
-	}
-	if n.flags&nodeDiskPressure != 0 {
-		a.counts.DiskPressure += sign
-	}
-	if n.flags&nodePIDPressure != 0 {
-		a.counts.PIDPressure += sign
-	}
+	a.counts.add(n.flags, sign)
 	for _, r := range n.resources {
 		for int(r.id) >= len(a.capacity) {
 			a.capacity = append(a.capacity, 0)
@@ -352,5 +358,27 @@ func (e *Engine) applyNodeAggregate(n *nodeEntry, sign int64) {
 		}
 		a.capacity[r.id] += sign * r.capacity
 		a.allocatable[r.id] += sign * r.allocatable
+	}
+}
+
+// add counts (sign=+1) or uncounts (sign=-1) a node with flags f.
+func (c *NodeCounts) add(f nodeFlags, sign int64) {
+	c.Total += sign
+	if f&nodeReady != 0 {
+		c.Ready += sign
+	} else {
+		c.NotReady += sign
+	}
+	if f&nodeUnschedulable != 0 {
+		c.Unschedulable += sign
+	}
+	if f&nodeMemoryPressure != 0 {
+		c.MemoryPressure += sign
+	}
+	if f&nodeDiskPressure != 0 {
+		c.DiskPressure += sign
+	}
+	if f&nodePIDPressure != 0 {
+		c.PIDPressure += sign
 	}
 }

@@ -495,7 +495,7 @@ func TestDeletesLeaveNoStaleState(t *testing.T) {
 	// A pod leaving an unknown node releases the node's entry and its cell.
 	cells := len(e.cells)
 	e.UpsertPod(cpuPod("dev", "d3", "4", onNode("n1")))
-	if _, ok := e.nodeIDs["ghost"]; ok {
+	if _, ok := e.nodes.ids["ghost"]; ok {
 		t.Error("unknown node entry kept after its only pod moved away")
 	}
 	if len(e.cells) != cells-1 { // dev had a cell on ghost and already one on n1
@@ -528,10 +528,10 @@ func TestDeletesLeaveNoStaleState(t *testing.T) {
 		}
 	}
 	// Unknown names with nothing left are forgotten; cells are gone.
-	if _, ok := e.nodeIDs["ghost"]; ok {
+	if _, ok := e.nodes.ids["ghost"]; ok {
 		t.Error("unknown node entry kept after its last pod left")
 	}
-	if _, ok := e.nsIDs["lost"]; ok {
+	if _, ok := e.nss.ids["lost"]; ok {
 		t.Error("unknown namespace entry kept after its last object left")
 	}
 	if len(e.cells) != 0 || len(e.pods) != 0 || len(e.crashing) != 0 {
@@ -543,8 +543,8 @@ func TestDeletesLeaveNoStaleState(t *testing.T) {
 	for _, name := range []string{"prod", "dev", "bare"} {
 		e.DeleteNamespace(name)
 	}
-	if len(e.nodeIDs) != 0 || len(e.nsIDs) != 0 || e.Cluster(Selection{}).Nodes != (NodeCounts{}) {
-		t.Errorf("entries left: nodes %v namespaces %v", e.nodeIDs, e.nsIDs)
+	if e.nodes.count() != 0 || e.nss.count() != 0 || e.Cluster(Selection{}).Nodes != (NodeCounts{}) {
+		t.Errorf("entries left: nodes %v namespaces %v", e.nodes.ids, e.nss.ids)
 	}
 	// Freed ids are reused without mixing up old state.
 	e.UpsertPod(cpuPod("x", "p", "1", onNode("m")))

@@ -1,12 +1,10 @@
 package summary
 
 import (
-	"maps"
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // The event methods below are idempotent upserts and deletes by key, so an
@@ -26,7 +24,7 @@ func (e *Engine) UpsertPodUsage(namespace, name string, u *PodUsage) {
 	e.mu.Lock()
 	defer e.unlock()
 
-	ns := e.internNS(namespace)
+	ns := e.nss.intern(namespace)
 	key := podKey{ns: ns.id, name: name}
 	old, existed := e.pods[key]
 	next := e.podRecord(u)
@@ -34,10 +32,10 @@ func (e *Engine) UpsertPodUsage(namespace, name string, u *PodUsage) {
 	if u.NodeName != "" {
 		// Most updates keep the node: comparing its name is cheaper than
 		// hashing it.
-		if old.cell != nil && e.nodes[old.cell.node].name == u.NodeName {
-			node = e.nodes[old.cell.node]
+		if old.cell != nil && e.nodes.byID[old.cell.node].name == u.NodeName {
+			node = e.nodes.byID[old.cell.node]
 		} else {
-			node = e.internNode(u.NodeName)
+			node = e.nodes.intern(u.NodeName)
 		}
 	}
 	sameRes := slices.Equal(old.res, next.res)
@@ -75,7 +73,7 @@ func (e *Engine) UpsertPodUsage(namespace, name string, u *PodUsage) {
 	}
 	if old.cell != nil && old.cell != next.cell {
 		e.releaseCellIfEmpty(old.cell)
-		e.releaseNodeIfUnused(e.nodes[old.cell.node])
+		e.releaseNodeIfUnused(e.nodes.byID[old.cell.node])
 	}
 }
 
@@ -84,7 +82,7 @@ func (e *Engine) DeletePod(namespace, name string) {
 	e.mu.Lock()
 	defer e.unlock()
 
-	ns := e.lookupNS(namespace)
+	ns := e.nss.get(namespace)
 	if ns == nil {
 		return
 	}
@@ -102,7 +100,7 @@ func (e *Engine) DeletePod(namespace, name string) {
 	e.touchNode(old.cell, rev)
 	if old.cell != nil {
 		e.releaseCellIfEmpty(old.cell)
-		e.releaseNodeIfUnused(e.nodes[old.cell.node])
+		e.releaseNodeIfUnused(e.nodes.byID[old.cell.node])
 	}
 	e.releaseNSIfUnused(ns)
 }
@@ -123,26 +121,19 @@ func (e *Engine) applyPod(ns *nsEntry, r *podRec, sign int32) {
 	}
 	ns.bound.apply(r, sign)
 	e.bound.apply(r, sign)
-	e.nodes[r.cell.node].pods.apply(r, sign)
+	e.nodes.byID[r.cell.node].pods.apply(r, sign)
 	r.cell.pods.apply(r, sign)
 }
 
 // touchNS marks a namespace summary changed at rev.
 func (e *Engine) touchNS(ns *nsEntry, rev uint64) {
-	if ns.known {
-		ns.rev = rev
-		e.changes.record(changeRec{rev: rev, kind: KindNamespace, typ: Modified, name: ns.name, labels: ns.labels})
-	}
+	e.touch(KindNamespace, &ns.object, rev)
 }
 
 // touchNode marks the summary of a cell's node changed at rev.
 func (e *Engine) touchNode(c *cell, rev uint64) {
-	if c == nil {
-		return
-	}
-	if n := e.nodes[c.node]; n.known {
-		n.rev = rev
-		e.changes.record(changeRec{rev: rev, kind: KindNode, typ: Modified, name: n.name, labels: n.labels})
+	if c != nil {
+		e.touch(KindNode, &e.nodes.byID[c.node].object, rev)
 	}
 }
 
@@ -151,23 +142,17 @@ func (e *Engine) UpsertNode(node *v1.Node) {
 	e.mu.Lock()
 	defer e.unlock()
 
-	n := e.internNode(node.Name)
+	n := e.nodes.intern(node.Name)
 	flags := nodeFlagsOf(node)
 	res := e.nodeResources(node)
-	sameLabels := maps.Equal(n.labels, node.Labels)
 	sameRes := slices.Equal(n.resources, res)
 	taints := SchedulingTaints(node.Spec.Taints)
 	sameTaints := slices.Equal(n.taints, taints)
-	if n.known && flags == n.flags && sameLabels && sameRes && sameTaints && n.created.Equal(&node.CreationTimestamp) {
+	if flags == n.flags && sameRes && sameTaints && n.follows(&node.ObjectMeta) {
 		return
 	}
 	if n.known {
 		e.applyNodeAggregate(n, -1)
-	}
-	prevLabels := n.labels // nil unless known
-	if !sameLabels {
-		// Replaced, never modified in place: change records share it.
-		n.labels = maps.Clone(node.Labels)
 	}
 	if !sameRes {
 		n.resources = slices.Clone(res)
@@ -176,26 +161,13 @@ func (e *Engine) UpsertNode(node *v1.Node) {
 		n.taints = taints
 	}
 	n.flags = flags
-	n.created = node.CreationTimestamp
-	typ := Modified
-	if !n.known {
-		typ = Added
-		n.known = true
-	}
 	e.applyNodeAggregate(n, 1)
 	if flags&nodeReady == 0 {
 		e.notReady[n.id] = struct{}{}
 	} else {
 		delete(e.notReady, n.id)
 	}
-	rev := e.changes.bump()
-	n.rev = rev
-	rec := changeRec{rev: rev, kind: KindNode, typ: typ, name: n.name, labels: n.labels}
-	if typ == Modified && !sameLabels {
-		e.changes.recordExtra(rec, recExtra{prev: prevLabels})
-	} else {
-		e.changes.record(rec)
-	}
+	e.recordUpsert(KindNode, &n.object, &node.ObjectMeta)
 }
 
 // DeleteNode forgets a node object. Pods still bound to it keep counting, as
@@ -204,19 +176,15 @@ func (e *Engine) DeleteNode(name string) {
 	e.mu.Lock()
 	defer e.unlock()
 
-	id, ok := e.nodeIDs[name]
-	if !ok || !e.nodes[id].known {
+	n := e.nodes.get(name)
+	if n == nil || !n.known {
 		return
 	}
-	n := e.nodes[id]
 	last := e.nodeTotals(n) // deletes are rare: the record keeps the last state
 	e.applyNodeAggregate(n, -1)
-	delete(e.notReady, id)
-	prevLabels := n.labels
-	n.known, n.flags, n.labels, n.resources, n.taints, n.created = false, 0, nil, nil, nil, metav1.Time{}
-	rev := e.changes.bump()
-	n.rev = rev
-	e.changes.recordExtra(changeRec{rev: rev, kind: KindNode, typ: Deleted, name: n.name, labels: prevLabels}, recExtra{lastNode: &last})
+	delete(e.notReady, n.id)
+	n.flags, n.resources, n.taints = 0, nil, nil
+	e.recordDelete(KindNode, &n.object, &last)
 	e.releaseNodeIfUnused(n)
 }
 
@@ -279,31 +247,14 @@ func (e *Engine) UpsertNamespace(namespace *v1.Namespace) {
 	e.mu.Lock()
 	defer e.unlock()
 
-	ns := e.internNS(namespace.Name)
-	sameLabels := maps.Equal(ns.labels, namespace.Labels)
-	if ns.known && sameLabels && ns.created.Equal(&namespace.CreationTimestamp) {
+	ns := e.nss.intern(namespace.Name)
+	if ns.follows(&namespace.ObjectMeta) {
 		return
 	}
-	prevLabels := ns.labels // nil unless known
-	if !sameLabels {
-		// Replaced, never modified in place: change records share it.
-		ns.labels = maps.Clone(namespace.Labels)
-	}
-	ns.created = namespace.CreationTimestamp
-	typ := Modified
 	if !ns.known {
-		typ = Added
-		ns.known = true
 		e.knownNamespaces++
 	}
-	rev := e.changes.bump()
-	ns.rev = rev
-	rec := changeRec{rev: rev, kind: KindNamespace, typ: typ, name: ns.name, labels: ns.labels}
-	if typ == Modified && !sameLabels {
-		e.changes.recordExtra(rec, recExtra{prev: prevLabels})
-	} else {
-		e.changes.record(rec)
-	}
+	e.recordUpsert(KindNamespace, &ns.object, &namespace.ObjectMeta)
 }
 
 // DeleteNamespace forgets a namespace object. Its pods, workloads and quotas
@@ -312,17 +263,13 @@ func (e *Engine) DeleteNamespace(name string) {
 	e.mu.Lock()
 	defer e.unlock()
 
-	ns := e.lookupNS(name)
+	ns := e.nss.get(name)
 	if ns == nil || !ns.known {
 		return
 	}
 	last := e.namespaceTotals(ns) // deletes are rare: the record keeps the last state
-	prevLabels := ns.labels
-	ns.known, ns.labels, ns.created = false, nil, metav1.Time{}
 	e.knownNamespaces--
-	rev := e.changes.bump()
-	ns.rev = rev
-	e.changes.recordExtra(changeRec{rev: rev, kind: KindNamespace, typ: Deleted, name: ns.name, labels: prevLabels}, recExtra{lastNS: &last})
+	e.recordDelete(KindNamespace, &ns.object, &last)
 	e.releaseNSIfUnused(ns)
 }
 
@@ -335,7 +282,7 @@ func (e *Engine) UpsertResourceQuota(q *v1.ResourceQuota) {
 	if hard == nil {
 		hard = q.Spec.Hard
 	}
-	ns := e.internNS(q.Namespace)
+	ns := e.nss.intern(q.Namespace)
 	if old, ok := ns.quotas[q.Name]; ok && resourceListsEqual(old.hard, hard) && resourceListsEqual(old.used, q.Status.Used) {
 		return
 	}
@@ -351,7 +298,7 @@ func (e *Engine) DeleteResourceQuota(namespace, name string) {
 	e.mu.Lock()
 	defer e.unlock()
 
-	ns := e.lookupNS(namespace)
+	ns := e.nss.get(namespace)
 	if ns == nil {
 		return
 	}
@@ -420,7 +367,7 @@ func (e *Engine) upsertWorkload(kind workloadKind, namespace, name string, ready
 	e.mu.Lock()
 	defer e.unlock()
 
-	ns := e.internNS(namespace)
+	ns := e.nss.intern(namespace)
 	key := workloadKey{kind: kind, ns: ns.id, name: name}
 	old, existed := e.workloads[key]
 	if existed && old == ready {
@@ -438,7 +385,7 @@ func (e *Engine) deleteWorkload(kind workloadKind, namespace, name string) {
 	e.mu.Lock()
 	defer e.unlock()
 
-	ns := e.lookupNS(namespace)
+	ns := e.nss.get(namespace)
 	if ns == nil {
 		return
 	}

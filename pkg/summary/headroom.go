@@ -273,7 +273,7 @@ func (e *Engine) headroom(shapes []Shape, nodeSel labels.Selector, groupBy strin
 		maxReqs = max(maxReqs, len(p.reqs))
 	}
 	free := make([]int64, maxReqs)
-	for _, n := range e.nodes {
+	for _, n := range e.nodes.byID {
 		if n == nil || (nodeSel != nil && !nodeSel.Matches(labels.Set(n.labels))) {
 			continue
 		}

@@ -975,9 +975,9 @@ func TestRandomizedAgainstRecount(t *testing.T) {
 	// Everything deleted through a final relist leaves nothing behind.
 	d.relist(newModel())
 	compareWithRecount(t, d.e, d.delivered, cache, "final empty relist")
-	if len(d.e.pods) != 0 || len(d.e.cells) != 0 || len(d.e.nodeIDs) != 0 || len(d.e.nsIDs) != 0 || len(d.e.workloads) != 0 {
+	if len(d.e.pods) != 0 || len(d.e.cells) != 0 || d.e.nodes.count() != 0 || d.e.nss.count() != 0 || len(d.e.workloads) != 0 {
 		t.Errorf("state left after deleting everything: pods=%d cells=%d nodes=%d namespaces=%d workloads=%d",
-			len(d.e.pods), len(d.e.cells), len(d.e.nodeIDs), len(d.e.nsIDs), len(d.e.workloads))
+			len(d.e.pods), len(d.e.cells), d.e.nodes.count(), d.e.nss.count(), len(d.e.workloads))
 	}
 }
 

@@ -24,156 +24,220 @@ type groupAcc struct {
 	vec   []ResourceTotals
 }
 
+// clusterRead is a Cluster call under way: the selection resolved to ids,
+// and the figures accumulated so far. Its steps run in order under the
+// read lock.
+type clusterRead struct {
+	e   *Engine
+	sel Selection
+	// nodeSel and nsSel are nil when they select everything.
+	nodeSel, nsSel labels.Selector
+	out            ClusterTotals
+	vec            []ResourceTotals // indexed by resID
+	// nodeOn and nsOn are the selected ids; nil when everything is
+	// selected.
+	nodeOn, nsOn []bool
+	// groups is nil unless the selection groups by a node label; groupOf
+	// is then the group of each selected node, indexed by nodeID.
+	groups  map[string]*groupAcc
+	groupOf []*groupAcc
+	// folded lists the groups Selection.MaxGroups summed into OtherGroupValue.
+	folded []string
+}
+
 // Cluster summarises the part of the cluster sel covers. See the package
 // documentation for its cost.
 func (e *Engine) Cluster(sel Selection) ClusterTotals {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 
-	nodeSel := restrictive(sel.NodeSelector)
-	nsSel := restrictive(sel.NamespaceSelector)
-	out := ClusterTotals{Revision: e.changes.rev}
-	vec := make([]ResourceTotals, len(e.res.names))
-
-	var groups map[string]*groupAcc
-	var groupOf []*groupAcc // indexed by nodeID
-	if sel.GroupByNodeLabel != "" {
-		groups = make(map[string]*groupAcc)
-		groupOf = make([]*groupAcc, len(e.nodes))
+	r := clusterRead{
+		e:       e,
+		sel:     sel,
+		nodeSel: restrictive(sel.NodeSelector),
+		nsSel:   restrictive(sel.NamespaceSelector),
+		out:     ClusterTotals{Revision: e.changes.rev},
+		vec:     make([]ResourceTotals, len(e.res.names)),
 	}
+	r.addNodes()
+	r.selectNamespaces()
+	r.addBoundPods()
+	r.addNamespaceFigures()
+	r.addGroups()
+	r.addHeadroom()
+	r.addNames()
+	return r.out
+}
 
-	// nodeOn and nsOn are the selected ids; nil when everything is selected.
-	var nodeOn, nsOn []bool
-	if nodeSel != nil {
-		nodeOn = make([]bool, len(e.nodes))
-	}
-
-	// Nodes: O(nodes) unless every node is selected and nothing is grouped.
-	if nodeSel == nil && groups == nil {
-		out.Nodes = e.nodeAgg.counts
+// addNodes selects and groups the nodes and adds their figures, and the
+// pods bound to them when no namespace selector narrows those. It costs
+// O(nodes) unless every node is selected and nothing is grouped.
+func (r *clusterRead) addNodes() {
+	e := r.e
+	if r.nodeSel == nil && r.sel.GroupByNodeLabel == "" {
+		r.out.Nodes = e.nodeAgg.counts
 		for id := range e.nodeAgg.capacity {
-			vec[id].Capacity += e.nodeAgg.capacity[id]
-			vec[id].Allocatable += e.nodeAgg.allocatable[id]
+			r.vec[id].Capacity += e.nodeAgg.capacity[id]
+			r.vec[id].Allocatable += e.nodeAgg.allocatable[id]
 		}
-	} else {
-		for _, n := range e.nodes {
-			if n == nil || (nodeSel != nil && !nodeSel.Matches(labels.Set(n.labels))) {
-				continue
+		return
+	}
+	if r.nodeSel != nil {
+		r.nodeOn = make([]bool, len(e.nodes.byID))
+	}
+	if r.sel.GroupByNodeLabel != "" {
+		r.groups = make(map[string]*groupAcc)
+		r.groupOf = make([]*groupAcc, len(e.nodes.byID))
+	}
+	for _, n := range e.nodes.byID {
+		if n == nil || (r.nodeSel != nil && !r.nodeSel.Matches(labels.Set(n.labels))) {
+			continue
+		}
+		if r.nodeOn != nil {
+			r.nodeOn[n.id] = true
+		}
+		g := r.groupOfNode(n)
+		if n.known {
+			addNode(&r.out.Nodes, r.vec, n)
+			if g != nil {
+				addNode(&g.nodes, g.vec, n)
 			}
-			if nodeOn != nil {
-				nodeOn[n.id] = true
+		}
+		// Without a namespace selector the node's own tally is the answer.
+		if r.nsSel == nil {
+			if r.nodeSel != nil {
+				n.pods.addTo(&r.out.Pods, r.vec)
 			}
-			var g *groupAcc
-			if groups != nil {
-				value, ok := n.labels[sel.GroupByNodeLabel]
-				if !ok {
-					value = NoGroupValue
-				}
-				if g = groups[value]; g == nil {
-					g = &groupAcc{vec: make([]ResourceTotals, len(e.res.names))}
-					groups[value] = g
-				}
-				groupOf[n.id] = g
-			}
-			if n.known {
-				addNode(&out.Nodes, vec, n)
-				if g != nil {
-					addNode(&g.nodes, g.vec, n)
-				}
-			}
-			// Without a namespace filter the node's own tally is the answer.
-			if nsSel == nil {
-				if nodeSel != nil {
-					n.pods.addTo(&out.Pods, vec)
-				}
-				if g != nil {
-					n.pods.addTo(&g.pods, g.vec)
-				}
+			if g != nil {
+				n.pods.addTo(&g.pods, g.vec)
 			}
 		}
 	}
+}
 
-	if nsSel != nil {
-		nsOn = make([]bool, len(e.nss))
-		for _, ns := range e.nss {
-			if ns != nil && nsSel.Matches(labels.Set(ns.labels)) {
-				nsOn[ns.id] = true
-			}
+// groupOfNode returns the group of a selected node, creating it; nil when
+// nothing is grouped.
+func (r *clusterRead) groupOfNode(n *nodeEntry) *groupAcc {
+	if r.groups == nil {
+		return nil
+	}
+	value, ok := n.labels[r.sel.GroupByNodeLabel]
+	if !ok {
+		value = NoGroupValue
+	}
+	g := r.groups[value]
+	if g == nil {
+		g = &groupAcc{vec: make([]ResourceTotals, len(r.e.res.names))}
+		r.groups[value] = g
+	}
+	r.groupOf[n.id] = g
+	return g
+}
+
+// selectNamespaces sets nsOn when a namespace selector is given.
+func (r *clusterRead) selectNamespaces() {
+	if r.nsSel == nil {
+		return
+	}
+	r.nsOn = make([]bool, len(r.e.nss.byID))
+	for _, ns := range r.e.nss.byID {
+		if ns != nil && r.nsSel.Matches(labels.Set(ns.labels)) {
+			r.nsOn[ns.id] = true
 		}
 	}
+}
 
-	// Pods bound to a node.
+// addBoundPods adds the pods bound to a node from the cheapest tallies
+// that answer the selection.
+func (r *clusterRead) addBoundPods() {
+	e := r.e
 	switch {
-	case nsSel == nil && nodeSel == nil:
-		e.bound.addTo(&out.Pods, vec)
-	case nsSel == nil:
-		// Added per node above.
-	case nodeSel == nil && groups == nil:
-		for _, ns := range e.nss {
-			if ns != nil && nsOn[ns.id] {
-				ns.bound.addTo(&out.Pods, vec)
+	case r.nsSel == nil && r.nodeSel == nil:
+		e.bound.addTo(&r.out.Pods, r.vec)
+	case r.nsSel == nil:
+		// Added per node by addNodes.
+	case r.nodeSel == nil && r.groups == nil:
+		for _, ns := range e.nss.byID {
+			if ns != nil && r.nsOn[ns.id] {
+				ns.bound.addTo(&r.out.Pods, r.vec)
 			}
 		}
 	default:
-		e.addCells(&out, vec, nodeOn, nsOn, groupOf)
+		r.addCells()
 	}
+}
 
-	// Pods bound to no node count whatever the node selector, for their
-	// namespace only: their requests are no node's.
-	if nsSel == nil {
-		e.unbound.counts.addTo(&out.Pods)
-		out.Namespaces = e.knownNamespaces
-		out.Workloads = workloadCounts(&e.workloadCounts)
-	} else {
-		var w [numWorkloadKinds]ReadyCount
-		for _, ns := range e.nss {
-			if ns == nil || !nsOn[ns.id] {
-				continue
-			}
-			ns.unbound.counts.addTo(&out.Pods)
-			if ns.known {
-				out.Namespaces++
-			}
-			for k := range w {
-				w[k].Total += ns.workloads[k].Total
-				w[k].Ready += ns.workloads[k].Ready
-			}
+// addNamespaceFigures adds what counts per namespace only: pods bound to
+// no node (whatever the node selector: their requests are no node's),
+// namespaces and workloads.
+func (r *clusterRead) addNamespaceFigures() {
+	e := r.e
+	if r.nsSel == nil {
+		e.unbound.counts.addTo(&r.out.Pods)
+		r.out.Namespaces = e.knownNamespaces
+		r.out.Workloads = workloadCounts(&e.workloadCounts)
+		return
+	}
+	var w [numWorkloadKinds]ReadyCount
+	for _, ns := range e.nss.byID {
+		if ns == nil || !r.nsOn[ns.id] {
+			continue
 		}
-		out.Workloads = workloadCounts(&w)
+		ns.unbound.counts.addTo(&r.out.Pods)
+		if ns.known {
+			r.out.Namespaces++
+		}
+		for k := range w {
+			w[k].Total += ns.workloads[k].Total
+			w[k].Ready += ns.workloads[k].Ready
+		}
 	}
+	r.out.Workloads = workloadCounts(&w)
+}
 
-	out.Resources = e.rows(vec, sel.Resources)
-	var folded []string
-	if groups != nil {
-		out.Groups, folded = e.groupRows(groups, sel.MaxGroups, sel.Resources)
-		out.FoldedGroups = len(folded)
+// addGroups turns the accumulated vectors into rows, and the groups into
+// GroupTotals sorted by value, folding those beyond Selection.MaxGroups.
+func (r *clusterRead) addGroups() {
+	r.out.Resources = r.e.rows(r.vec, r.sel.Resources)
+	if r.groups != nil {
+		r.out.Groups, r.folded = r.e.groupRows(r.groups, r.sel.MaxGroups, r.sel.Resources)
+		r.out.FoldedGroups = len(r.folded)
 	}
+}
+
+// addHeadroom computes the headroom of the selection's pod shapes over the
+// selected nodes, and per group.
+func (r *clusterRead) addHeadroom() {
 	var groupHeadroom map[string][]Headroom
-	out.Headroom, groupHeadroom = e.headroom(sel.Headroom, nodeSel, sel.GroupByNodeLabel)
-	for i := range out.Groups {
-		if v := out.Groups[i].Value; v == OtherGroupValue && len(folded) > 0 {
-			out.Groups[i].Headroom = foldHeadroom(groupHeadroom, folded)
+	r.out.Headroom, groupHeadroom = r.e.headroom(r.sel.Headroom, r.nodeSel, r.sel.GroupByNodeLabel)
+	for i := range r.out.Groups {
+		if v := r.out.Groups[i].Value; v == OtherGroupValue && len(r.folded) > 0 {
+			r.out.Groups[i].Headroom = foldHeadroom(groupHeadroom, r.folded)
 		} else {
-			out.Groups[i].Headroom = groupHeadroom[v]
+			r.out.Groups[i].Headroom = groupHeadroom[v]
 		}
 	}
+}
 
-	maxNames := sel.MaxNames
+// addNames lists the not-ready nodes and crash-looping pods selected, up
+// to Selection.MaxNames.
+func (r *clusterRead) addNames() {
+	maxNames := r.sel.MaxNames
 	if maxNames == 0 {
 		maxNames = DefaultMaxNames
 	}
 	if maxNames > 0 {
-		out.NotReadyNodes = e.notReadyNames(nodeOn, maxNames)
-		out.CrashLoopingPods = e.crashLoopingNames(nodeOn, nsOn, maxNames)
+		r.out.NotReadyNodes = r.e.notReadyNames(r.nodeOn, maxNames)
+		r.out.CrashLoopingPods = r.e.crashLoopingNames(r.nodeOn, r.nsOn, maxNames)
 	}
-	return out
 }
 
 // addCells adds the bound pods of selected (node, namespace) cells, walking
 // from whichever side has fewer cells to visit. nodeOn nil selects all nodes.
-func (e *Engine) addCells(out *ClusterTotals, vec []ResourceTotals, nodeOn, nsOn []bool, groupOf []*groupAcc) {
+func (r *clusterRead) addCells() {
+	e, nodeOn, nsOn := r.e, r.nodeOn, r.nsOn
 	viaNS := 0
-	for _, ns := range e.nss {
+	for _, ns := range e.nss.byID {
 		if ns != nil && nsOn[ns.id] {
 			viaNS += len(ns.cells)
 		}
@@ -181,7 +245,7 @@ func (e *Engine) addCells(out *ClusterTotals, vec []ResourceTotals, nodeOn, nsOn
 	useNodes := false
 	if nodeOn != nil {
 		viaNodes := 0
-		for _, n := range e.nodes {
+		for _, n := range e.nodes.byID {
 			if n != nil && nodeOn[n.id] {
 				viaNodes += len(n.cells)
 			}
@@ -189,15 +253,15 @@ func (e *Engine) addCells(out *ClusterTotals, vec []ResourceTotals, nodeOn, nsOn
 		useNodes = viaNodes < viaNS
 	}
 	add := func(c *cell) {
-		c.pods.addTo(&out.Pods, vec)
-		if groupOf != nil {
-			if g := groupOf[c.node]; g != nil {
+		c.pods.addTo(&r.out.Pods, r.vec)
+		if r.groupOf != nil {
+			if g := r.groupOf[c.node]; g != nil {
 				c.pods.addTo(&g.pods, g.vec)
 			}
 		}
 	}
 	if useNodes {
-		for _, n := range e.nodes {
+		for _, n := range e.nodes.byID {
 			if n == nil || !nodeOn[n.id] {
 				continue
 			}
@@ -209,7 +273,7 @@ func (e *Engine) addCells(out *ClusterTotals, vec []ResourceTotals, nodeOn, nsOn
 		}
 		return
 	}
-	for _, ns := range e.nss {
+	for _, ns := range e.nss.byID {
 		if ns == nil || !nsOn[ns.id] {
 			continue
 		}
@@ -222,24 +286,7 @@ func (e *Engine) addCells(out *ClusterTotals, vec []ResourceTotals, nodeOn, nsOn
 }
 
 func addNode(c *NodeCounts, vec []ResourceTotals, n *nodeEntry) {
-	c.Total++
-	if n.flags&nodeReady != 0 {
-		c.Ready++
-	} else {
-		c.NotReady++
-	}
-	if n.flags&nodeUnschedulable != 0 {
-		c.Unschedulable++
-	}
-	if n.flags&nodeMemoryPressure != 0 {
-		c.MemoryPressure++
-	}
-	if n.flags&nodeDiskPressure != 0 {
-		c.DiskPressure++
-	}
-	if n.flags&nodePIDPressure != 0 {
-		c.PIDPressure++
-	}
+	c.add(n.flags, 1)
 	for _, r := range n.resources {
 		vec[r.id].Capacity += r.capacity
 		vec[r.id].Allocatable += r.allocatable
@@ -278,7 +325,7 @@ func (e *Engine) notReadyNames(nodeOn []bool, limit int) []string {
 	var names []string
 	for id := range e.notReady {
 		if nodeOn == nil || nodeOn[id] {
-			names = append(names, e.nodes[id].name)
+			names = append(names, e.nodes.byID[id].name)
 		}
 	}
 	slices.Sort(names)
@@ -294,52 +341,98 @@ func (e *Engine) crashLoopingNames(nodeOn, nsOn []bool, limit int) []string {
 		if c := e.pods[key].cell; c != nil && nodeOn != nil && !nodeOn[c.node] {
 			continue
 		}
-		names = append(names, e.nss[key.ns].name+"/"+key.name)
+		names = append(names, e.nss.byID[key.ns].name+"/"+key.name)
 	}
 	slices.Sort(names)
 	return names[:min(len(names), limit)]
 }
 
-// Node returns the summary of a known node.
-func (e *Engine) Node(name string) (NodeTotals, bool) {
-	n, _, ok := e.NodeAt(name)
-	return n, ok
+// summaryState is what a live summary's state is: a node's or a
+// namespace's.
+type summaryState[S any] interface {
+	NodeTotals | NamespaceTotals
+	clone() S
 }
 
-// NodeAt is Node that also returns the revision it read the engine at,
-// under the same lock: the summary is the node's state at that revision.
+// entry is a pointer to a node or namespace entry.
+type entry[E any] interface {
+	*E
+	obj() *object
+}
+
+func (o *object) obj() *object { return o }
+
+// NodeAt returns the summary of a known node, and the revision it read the
+// engine at, under the same lock: the summary is the node's state at that
+// revision.
 func (e *Engine) NodeAt(name string) (NodeTotals, uint64, bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	id, ok := e.nodeIDs[name]
-	if !ok || !e.nodes[id].known {
-		return NodeTotals{}, e.changes.rev, false
-	}
-	return e.nodeTotals(e.nodes[id]), e.changes.rev, true
+	n, ok := e.knownNode(name)
+	return n, e.changes.rev, ok
 }
 
-// ListNodes returns the known nodes whose labels match selector (nil: all),
-// sorted by name. It costs O(nodes).
-func (e *Engine) ListNodes(selector labels.Selector) []NodeTotals {
-	out, _ := e.ListNodesAt(selector)
-	return out
-}
-
-// ListNodesAt is ListNodes that also returns the revision it read the
-// engine at, under the same lock: the list is exactly the state at that
-// revision.
+// ListNodesAt returns the known nodes whose labels match selector (nil:
+// all), sorted by name, and the revision it read the engine at, under the
+// same lock: the list is exactly the state at that revision. It costs
+// O(nodes).
 func (e *Engine) ListNodesAt(selector labels.Selector) ([]NodeTotals, uint64) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	return listKnown(&e.nodes, selector, e.nodeTotals), e.changes.rev
+}
+
+// NamespaceAt is NodeAt for namespaces.
+func (e *Engine) NamespaceAt(name string) (NamespaceTotals, uint64, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	ns, ok := e.knownNamespace(name)
+	return ns, e.changes.rev, ok
+}
+
+// ListNamespacesAt is ListNodesAt for namespaces. It costs O(namespaces).
+func (e *Engine) ListNamespacesAt(selector labels.Selector) ([]NamespaceTotals, uint64) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return listKnown(&e.nss, selector, e.namespaceTotals), e.changes.rev
+}
+
+// knownNode returns the summary of a known node. The caller holds the lock.
+func (e *Engine) knownNode(name string) (NodeTotals, bool) {
+	if n := e.nodes.get(name); n != nil && n.known {
+		return e.nodeTotals(n), true
+	}
+	return NodeTotals{}, false
+}
+
+// knownNamespace is knownNode for namespaces.
+func (e *Engine) knownNamespace(name string) (NamespaceTotals, bool) {
+	if ns := e.nss.get(name); ns != nil && ns.known {
+		return e.namespaceTotals(ns), true
+	}
+	return NamespaceTotals{}, false
+}
+
+// listKnown returns the summaries of the known entries of t whose labels
+// selector matches (nil: all), sorted by name. The caller holds the lock.
+func listKnown[ID ~uint32, E any, P entry[E], S any](t *idTable[ID, E], selector labels.Selector, summarize func(P) S) []S {
 	selector = restrictive(selector)
-	var out []NodeTotals
-	for _, n := range e.nodes {
-		if n != nil && n.known && (selector == nil || selector.Matches(labels.Set(n.labels))) {
-			out = append(out, e.nodeTotals(n))
+	var picked []P
+	for _, x := range t.byID {
+		if x == nil {
+			continue
+		}
+		o := P(x).obj()
+		if o.known && (selector == nil || selector.Matches(labels.Set(o.labels))) {
+			picked = append(picked, P(x))
 		}
 	}
-	slices.SortFunc(out, func(a, b NodeTotals) int { return cmp.Compare(a.Name, b.Name) })
-	return out, e.changes.rev
+	slices.SortFunc(picked, func(a, b P) int { return cmp.Compare(a.obj().name, b.obj().name) })
+	out := make([]S, 0, len(picked))
+	for _, p := range picked {
+		out = append(out, summarize(p))
+	}
+	return out
 }
 
 func (e *Engine) nodeTotals(n *nodeEntry) NodeTotals {
@@ -366,47 +459,6 @@ func (e *Engine) nodeTotals(n *nodeEntry) NodeTotals {
 	return t
 }
 
-// Namespace returns the summary of a known namespace.
-func (e *Engine) Namespace(name string) (NamespaceTotals, bool) {
-	ns, _, ok := e.NamespaceAt(name)
-	return ns, ok
-}
-
-// NamespaceAt is Namespace that also returns the revision it read the
-// engine at, under the same lock.
-func (e *Engine) NamespaceAt(name string) (NamespaceTotals, uint64, bool) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	ns := e.lookupNS(name)
-	if ns == nil || !ns.known {
-		return NamespaceTotals{}, e.changes.rev, false
-	}
-	return e.namespaceTotals(ns), e.changes.rev, true
-}
-
-// ListNamespaces returns the known namespaces whose labels match selector
-// (nil: all), sorted by name. It costs O(namespaces).
-func (e *Engine) ListNamespaces(selector labels.Selector) []NamespaceTotals {
-	out, _ := e.ListNamespacesAt(selector)
-	return out
-}
-
-// ListNamespacesAt is ListNamespaces that also returns the revision it
-// read the engine at, under the same lock.
-func (e *Engine) ListNamespacesAt(selector labels.Selector) ([]NamespaceTotals, uint64) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	selector = restrictive(selector)
-	var out []NamespaceTotals
-	for _, ns := range e.nss {
-		if ns != nil && ns.known && (selector == nil || selector.Matches(labels.Set(ns.labels))) {
-			out = append(out, e.namespaceTotals(ns))
-		}
-	}
-	slices.SortFunc(out, func(a, b NamespaceTotals) int { return cmp.Compare(a.Name, b.Name) })
-	return out, e.changes.rev
-}
-
 func (e *Engine) namespaceTotals(ns *nsEntry) NamespaceTotals {
 	t := NamespaceTotals{
 		Name:              ns.name,
@@ -427,16 +479,16 @@ func (e *Engine) namespaceTotals(ns *nsEntry) NamespaceTotals {
 }
 
 // clone returns a copy that shares nothing with t.
-func (t *NodeTotals) clone() NodeTotals {
-	c := *t
+func (t NodeTotals) clone() NodeTotals {
+	c := t
 	c.Labels = maps.Clone(t.Labels)
 	c.Resources = slices.Clone(t.Resources)
 	return c
 }
 
 // clone returns a copy that shares nothing with t.
-func (t *NamespaceTotals) clone() NamespaceTotals {
-	c := *t
+func (t NamespaceTotals) clone() NamespaceTotals {
+	c := t
 	c.Labels = maps.Clone(t.Labels)
 	c.Resources = slices.Clone(t.Resources)
 	c.Quotas = slices.Clone(t.Quotas)

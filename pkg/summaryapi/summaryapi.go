@@ -42,7 +42,7 @@ func NodeSummary(n summary.NodeTotals) *clusterview.NodeSummary {
 		PIDPressure:    n.PIDPressure,
 		Pods:           PodCounts(n.Pods),
 		PodCapacity:    n.PodCapacity,
-		Resources:      withPodRequests(ResourceUsages(n.Resources, true), n.Pods),
+		Resources:      withFree(withPodRequests(ResourceUsages(n.Resources, true), n.Pods)),
 	}
 }
 
@@ -90,6 +90,7 @@ func ClusterStatus(t summary.ClusterTotals) clusterview.ClusterSummaryStatus {
 		Namespaces: t.Namespaces,
 		Resources:  withPodRequests(ResourceUsages(t.Resources, true), t.Pods),
 		Workloads:  &workloads,
+		Headroom:   HeadroomStatuses(t.Headroom),
 	}
 	if len(t.Groups) > 0 {
 		st.Groups = make([]clusterview.GroupSummary, len(t.Groups))
@@ -99,6 +100,7 @@ func ClusterStatus(t summary.ClusterTotals) clusterview.ClusterSummaryStatus {
 				Nodes:     NodeCounts(g.Nodes),
 				Pods:      PodCounts(g.Pods),
 				Resources: withPodRequests(ResourceUsages(g.Resources, true), g.Pods),
+				Headroom:  HeadroomStatuses(g.Headroom),
 			}
 		}
 		// The engine already sorts groups; sorting again keeps the list-map
@@ -190,6 +192,22 @@ func withPodRequests(usages []clusterview.ResourceUsage, p summary.PodCounts) []
 	return usages
 }
 
+// withFree sets what is left of each resource of one node: allocatable
+// minus requests, never below zero (a node's pods may request more than it
+// has, as when allocatable shrinks under running pods).
+func withFree(usages []clusterview.ResourceUsage) []clusterview.ResourceUsage {
+	for i := range usages {
+		u := &usages[i]
+		free := u.Allocatable.DeepCopy()
+		free.Sub(u.Requests)
+		if free.Sign() < 0 {
+			free = summary.Quantity(u.Name, 0)
+		}
+		u.Free = &free
+	}
+	return usages
+}
+
 func quantityPtr(q resource.Quantity) *resource.Quantity { return &q }
 
 // PodCounts converts pod counts.
@@ -227,4 +245,22 @@ func WorkloadCounts(w summary.WorkloadCounts) clusterview.WorkloadCounts {
 		StatefulSets: clusterview.ReadyCount(w.StatefulSets),
 		DaemonSets:   clusterview.ReadyCount(w.DaemonSets),
 	}
+}
+
+// HeadroomStatuses converts the headroom of each shape, in spec order.
+func HeadroomStatuses(hs []summary.Headroom) []clusterview.HeadroomStatus {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]clusterview.HeadroomStatus, len(hs))
+	for i, h := range hs {
+		out[i] = clusterview.HeadroomStatus{Name: h.Name, Fits: h.Fits, LimitedBy: h.LimitedBy}
+		if len(h.LargestFit) > 0 {
+			out[i].LargestFit = make(corev1.ResourceList, len(h.LargestFit))
+			for _, f := range h.LargestFit {
+				out[i].LargestFit[f.Name] = summary.Quantity(f.Name, f.Value)
+			}
+		}
+	}
+	return out
 }

@@ -102,6 +102,7 @@ func TestResourceUsageUnits(t *testing.T) {
 }
 
 func TestNodeSummary(t *testing.T) {
+	zeroBytes := summary.Quantity(corev1.ResourceMemory, 0)
 	in := summary.NodeTotals{
 		Name:              "node-a",
 		Labels:            map[string]string{"topology.kubernetes.io/zone": "z1"},
@@ -113,6 +114,8 @@ func TestNodeSummary(t *testing.T) {
 		Unschedulable:     true,
 		Resources: []summary.ResourceTotals{
 			{Name: "cpu", Capacity: 4000, Allocatable: 3500, Requests: 1500, Limits: 1000, PodsWithoutLimit: 1},
+			// Its pods request more memory than it has left allocatable.
+			{Name: "memory", Capacity: 8 << 30, Allocatable: 4 << 30, Requests: 5 << 30},
 			{Name: "pods", Capacity: 110, Allocatable: 100},
 		},
 		Pods:        summary.PodCounts{Total: 9, Pending: 1, Running: 4, Succeeded: 1, Failed: 1, Unknown: 2, ContainerRestarts: 17, CrashLooping: 1},
@@ -133,9 +136,11 @@ func TestNodeSummary(t *testing.T) {
 		Pods:           clusterview.PodCounts{Total: 9, Pending: 1, Running: 4, Succeeded: 1, Failed: 1, Unknown: 2, ContainerRestarts: 17, CrashLooping: 1},
 		PodCapacity:    100,
 		Resources: []clusterview.ResourceUsage{
-			{Name: "cpu", Capacity: qp("4"), Allocatable: qp("3500m"), Requests: q("1500m"), Limits: q("1"), PodsWithoutLimit: 1},
+			{Name: "cpu", Capacity: qp("4"), Allocatable: qp("3500m"), Requests: q("1500m"), Limits: q("1"), PodsWithoutLimit: 1, Free: qp("2")},
+			// Free never goes below zero.
+			{Name: "memory", Capacity: qp("8Gi"), Allocatable: qp("4Gi"), Requests: q("5Gi"), Limits: zeroBytes, Free: &zeroBytes},
 			// Pending, Running and Unknown pods take a pod slot; finished ones do not.
-			{Name: "pods", Capacity: qp("110"), Allocatable: qp("100"), Requests: q("7"), Limits: q("0")},
+			{Name: "pods", Capacity: qp("110"), Allocatable: qp("100"), Requests: q("7"), Limits: q("0"), Free: qp("93")},
 		},
 	}
 	if diff := cmp.Diff(want, NodeSummary(in), quantityComparer); diff != "" {
@@ -335,5 +340,56 @@ func pod(ns, name, nodeName, cpuReq, memReq, cpuLim, memLim string) *corev1.Pod 
 			Name: "c", Resources: corev1.ResourceRequirements{Requests: req, Limits: lim},
 		}}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning},
+	}
+}
+
+// TestHeadroomStatuses converts engine headroom for the summary and its
+// groups, in spec order, with largestFit as quantities.
+func TestHeadroomStatuses(t *testing.T) {
+	e := summary.New(summary.Options{})
+	e.UpsertNode(node("b-node", "zone", "z2", true, "cpu", "2", "memory", "4Gi", "pods", "10"))
+	e.UpsertNode(node("a-node", "zone", "z1", false, "cpu", "4", "memory", "8Gi", "pods", "20"))
+	e.UpsertNode(node("c-node", "", "", true, "cpu", "1", "memory", "1Gi", "pods", "5"))
+	e.UpsertPod(pod("ns1", "p1", "b-node", "250m", "", "", ""))
+	e.UpsertPod(pod("ns1", "p2", "c-node", "100m", "", "", ""))
+	shapes := []summary.Shape{
+		{Name: "web", Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")}},
+		{Name: "big", Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}},
+	}
+	st := ClusterStatus(e.Cluster(summary.Selection{GroupByNodeLabel: "zone", Headroom: shapes}))
+
+	// b-node: 1750m / 250m = 7; c-node: 900m / 250m = 3; a-node is not Ready.
+	want := []clusterview.HeadroomStatus{
+		{Name: "web", Fits: 10, LimitedBy: "cpu", LargestFit: corev1.ResourceList{"cpu": resource.MustParse("1750m")}},
+		{Name: "big", Fits: 2, LimitedBy: "memory", LargestFit: corev1.ResourceList{"memory": resource.MustParse("4Gi")}},
+	}
+	if diff := cmp.Diff(want, st.Headroom, quantityComparer); diff != "" {
+		t.Errorf("status.headroom (-want +got):\n%s", diff)
+	}
+	wantGroups := map[string][]clusterview.HeadroomStatus{
+		"<none>": {
+			{Name: "web", Fits: 3, LimitedBy: "cpu", LargestFit: corev1.ResourceList{"cpu": resource.MustParse("900m")}},
+			// 2Gi does not fit on c-node, but a 1Gi pod would.
+			{Name: "big", Fits: 0, LimitedBy: "memory", LargestFit: corev1.ResourceList{"memory": resource.MustParse("1Gi")}},
+		},
+		"z1": {
+			{Name: "web", LargestFit: corev1.ResourceList{"cpu": q("0")}},
+			{Name: "big", LargestFit: corev1.ResourceList{"memory": bytes(0)}},
+		},
+		"z2": {
+			{Name: "web", Fits: 7, LimitedBy: "cpu", LargestFit: corev1.ResourceList{"cpu": resource.MustParse("1750m")}},
+			{Name: "big", Fits: 2, LimitedBy: "memory", LargestFit: corev1.ResourceList{"memory": resource.MustParse("4Gi")}},
+		},
+	}
+	if len(st.Groups) != len(wantGroups) {
+		t.Fatalf("groups = %d, want %d", len(st.Groups), len(wantGroups))
+	}
+	for _, g := range st.Groups {
+		if diff := cmp.Diff(wantGroups[g.Name], g.Headroom, quantityComparer); diff != "" {
+			t.Errorf("group %s headroom (-want +got):\n%s", g.Name, diff)
+		}
+	}
+	if HeadroomStatuses(nil) != nil {
+		t.Error("HeadroomStatuses(nil) is not nil")
 	}
 }

@@ -19,7 +19,13 @@ const (
 	// fewest nodes are summed in the OtherGroup group. NodeSummary objects
 	// keep the per-node figures.
 	ConditionGroupsTruncated = "GroupsTruncated"
+	// ConditionHeadroomLow is True when fewer pods of a spec.headroom shape
+	// fit than its minFits. Its message names the shapes.
+	ConditionHeadroomLow = "HeadroomLow"
 )
+
+// MaxHeadroomShapes is how many shapes spec.headroom may list.
+const MaxHeadroomShapes = 8
 
 // NoneGroup names the group of nodes that lack the spec.groupByNodeLabel label.
 const NoneGroup = "<none>"
@@ -76,11 +82,42 @@ type ClusterSummarySpec struct {
 	// +optional
 	// +listType=set
 	Resources []corev1.ResourceName `json:"resources,omitempty"`
+	// Headroom lists pod shapes (at most 8) for which status.headroom reports
+	// how many more pods of the shape fit on the selected nodes.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Headroom []HeadroomShape `json:"headroom,omitempty"`
 	// DisableHistory stops recording this summary's history when true.
 	// History already recorded is kept until its retention ends; the
 	// summary's history is deleted with the summary. Default: recorded.
 	// +optional
 	DisableHistory bool `json:"disableHistory,omitempty"`
+}
+
+// HeadroomShape is a named pod shape: the requests of one pod, and the
+// tolerations and node labels that decide which nodes it may use.
+type HeadroomShape struct {
+	// Name identifies the shape in status.headroom, such as "web" or "gpu-job".
+	Name string `json:"name"`
+	// Requests are the pod's requests, as the scheduler counts them for the
+	// whole pod (such as cpu: 500m, memory: 1Gi, nvidia.com/gpu: 1). At least
+	// one must be positive.
+	Requests corev1.ResourceList `json:"requests"`
+	// Tolerations, as in a pod spec, let the shape use nodes with matching
+	// NoSchedule or NoExecute taints.
+	// +optional
+	// +listType=atomic
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	// NodeSelector, as in a pod spec, narrows the selected nodes to those
+	// with all these labels.
+	// +optional
+	// +mapType=atomic
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// MinFits sets the HeadroomLow condition True while fewer pods of the
+	// shape fit.
+	// +optional
+	MinFits *int64 `json:"minFits,omitempty"`
 }
 
 // ClusterSummaryStatus is the computed summary. Fields are absent until the
@@ -89,8 +126,8 @@ type ClusterSummaryStatus struct {
 	// ObservedGeneration is the metadata.generation the status was computed for.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Conditions are Ready and Degraded, and GroupsTruncated when
-	// spec.groupByNodeLabel is set.
+	// Conditions are Ready, Degraded, HeadroomLow when a shape sets
+	// minFits, and GroupsTruncated when spec.groupByNodeLabel is set.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -121,6 +158,12 @@ type ClusterSummaryStatus struct {
 	// +listType=map
 	// +listMapKey=name
 	Groups []GroupSummary `json:"groups,omitempty"`
+	// Headroom reports, for each spec.headroom shape, how many more pods of
+	// it fit on the selected nodes.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Headroom []HeadroomStatus `json:"headroom,omitempty"`
 	// LastUpdateTime is when the status last changed.
 	// +optional
 	LastUpdateTime *metav1.Time `json:"lastUpdateTime,omitempty"`
@@ -190,6 +233,10 @@ type ResourceUsage struct {
 	// limit for this resource.
 	// +optional
 	PodsWithoutLimit int64 `json:"podsWithoutLimit,omitempty"`
+	// Free is allocatable minus requests, never below zero. Set only in a
+	// NodeSummary.
+	// +optional
+	Free *resource.Quantity `json:"free,omitempty"`
 }
 
 // WorkloadCounts counts workload controllers.
@@ -225,6 +272,32 @@ type GroupSummary struct {
 	// +listType=map
 	// +listMapKey=name
 	Resources []ResourceUsage `json:"resources,omitempty"`
+	// Headroom reports the group's headroom, as in status.headroom.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Headroom []HeadroomStatus `json:"headroom,omitempty"`
+}
+
+// HeadroomStatus is how many more pods of one shape fit now: on each node
+// the shape may use, the fewest over its requests of
+// floor((allocatable - requested) / request), and no more than the node's
+// free pod slots. Nodes that are not Ready, cordoned, or carry a NoSchedule
+// or NoExecute taint the shape does not tolerate admit none.
+type HeadroomStatus struct {
+	// Name is the shape's name in spec.headroom.
+	Name string `json:"name"`
+	// Fits is how many more pods of the shape fit.
+	Fits int64 `json:"fits"`
+	// LimitedBy is what bounds the fit on the most nodes the shape may use:
+	// one of its requests, or "pods" for pod slots. Absent when it may use
+	// no node.
+	// +optional
+	LimitedBy corev1.ResourceName `json:"limitedBy,omitempty"`
+	// LargestFit is, per request, the largest amount one pod with the shape's
+	// other requests could still be granted on one node.
+	// +optional
+	LargestFit corev1.ResourceList `json:"largestFit,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -49,13 +49,19 @@ var (
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"summary", "resource"})
 
+	summaryHeadroom = metrics.NewGaugeVec(&metrics.GaugeOpts{
+		Namespace: namespace, Subsystem: "summary", Name: "headroom_fits",
+		Help:           "How many more pods of a ClusterSummary's spec.headroom shape fit on its nodes, overall (group \"\") and per group.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"summary", "shape", "group"})
+
 	registerOnce sync.Once
 )
 
 // RegisterMetrics adds the controller's metrics to the server's /metrics.
 func RegisterMetrics() {
 	registerOnce.Do(func() {
-		for _, c := range []metrics.Registerable{statusWrites, freshness, summaryNodes, summaryPods, summaryRequests, summaryAllocatable} {
+		for _, c := range []metrics.Registerable{statusWrites, freshness, summaryNodes, summaryPods, summaryRequests, summaryAllocatable, summaryHeadroom} {
 			legacyregistry.MustRegister(c)
 		}
 	})
@@ -74,6 +80,19 @@ func recordSummaryMetrics(name string, st *v1beta1.ClusterSummaryStatus) {
 			summaryPods.WithLabelValues(name, phase).Set(float64(v))
 		}
 	}
+	// Shapes and groups come and go with the spec and the nodes: start over
+	// (the vector is nil until registered).
+	if summaryHeadroom.IsCreated() {
+		summaryHeadroom.DeletePartialMatch(map[string]string{"summary": name})
+	}
+	for _, h := range st.Headroom {
+		summaryHeadroom.WithLabelValues(name, h.Name, "").Set(float64(h.Fits))
+	}
+	for _, g := range st.Groups {
+		for _, h := range g.Headroom {
+			summaryHeadroom.WithLabelValues(name, h.Name, g.Name).Set(float64(h.Fits))
+		}
+	}
 	for _, r := range st.Resources {
 		summaryRequests.WithLabelValues(name, string(r.Name)).Set(r.Requests.AsApproximateFloat64())
 		if r.Allocatable != nil {
@@ -83,7 +102,7 @@ func recordSummaryMetrics(name string, st *v1beta1.ClusterSummaryStatus) {
 }
 
 func deleteSummaryMetrics(name string) {
-	for _, g := range []*metrics.GaugeVec{summaryNodes, summaryPods, summaryRequests, summaryAllocatable} {
+	for _, g := range []*metrics.GaugeVec{summaryNodes, summaryPods, summaryRequests, summaryAllocatable, summaryHeadroom} {
 		g.DeletePartialMatch(map[string]string{"summary": name})
 	}
 }

@@ -28,7 +28,7 @@ const (
 // DefaultMaxGroups is the default of --max-status-groups. With it, the
 // largest status validation allows stays well inside etcd's 1.5 MiB request
 // limit (see TestWorstCaseStatusFitsInEtcd).
-const DefaultMaxGroups = 50
+const DefaultMaxGroups = 16
 
 // ComputeStatus returns the status cs should have now, without
 // LastUpdateTime and with fresh condition transition times. Until the
@@ -72,6 +72,9 @@ func ComputeStatus(cs *v1beta1.ClusterSummary, engine Engine, engineSynced bool,
 		},
 		degradedCondition(&totals, cs.Generation),
 	}
+	if c, ok := headroomLowCondition(cs.Spec.Headroom, status.Headroom, cs.Generation); ok {
+		status.Conditions = append(status.Conditions, c)
+	}
 	if sel.GroupByNodeLabel != "" {
 		status.Conditions = append(status.Conditions, groupsTruncatedCondition(&totals, sel.GroupByNodeLabel, cs.Generation))
 	}
@@ -114,6 +117,7 @@ func selection(spec *v1beta1.ClusterSummarySpec) (summary.Selection, error) {
 		NamespaceSelector: namespaces,
 		GroupByNodeLabel:  spec.GroupByNodeLabel,
 		Resources:         resources,
+		Headroom:          shapes(spec.Headroom),
 	}, nil
 }
 

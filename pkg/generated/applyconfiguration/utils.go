@@ -40,6 +40,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &clusterviewv1beta1.ClusterSummaryStatusApplyConfiguration{}
 	case v1beta1.SchemeGroupVersion.WithKind("GroupSummary"):
 		return &clusterviewv1beta1.GroupSummaryApplyConfiguration{}
+	case v1beta1.SchemeGroupVersion.WithKind("HeadroomShape"):
+		return &clusterviewv1beta1.HeadroomShapeApplyConfiguration{}
+	case v1beta1.SchemeGroupVersion.WithKind("HeadroomStatus"):
+		return &clusterviewv1beta1.HeadroomStatusApplyConfiguration{}
 	case v1beta1.SchemeGroupVersion.WithKind("NodeCounts"):
 		return &clusterviewv1beta1.NodeCountsApplyConfiguration{}
 	case v1beta1.SchemeGroupVersion.WithKind("PodCounts"):

@@ -26,6 +26,15 @@ type Convertor[T runtime.Object] struct {
 	Columns []metav1.TableColumnDefinition
 	// Row renders one object. It returns one cell per column.
 	Row func(obj T) []interface{}
+	// Extra, when set, adds columns after Columns that depend on the objects
+	// being printed, such as one per name the objects list in their spec.
+	Extra func(objs []T) []ExtraColumn[T]
+}
+
+// ExtraColumn is a column chosen from the objects of one table.
+type ExtraColumn[T runtime.Object] struct {
+	Definition metav1.TableColumnDefinition
+	Cell       func(obj T) interface{}
 }
 
 var _ rest.TableConvertor = Convertor[runtime.Object]{}
@@ -52,17 +61,35 @@ func (c Convertor[T]) ConvertToTable(_ context.Context, object runtime.Object, _
 		objects = []runtime.Object{object}
 	}
 
-	table.Rows = make([]metav1.TableRow, 0, len(objects))
-	for _, o := range objects {
-		typed, ok := o.(T)
+	typed := make([]T, len(objects))
+	for i, o := range objects {
+		t, ok := o.(T)
 		if !ok {
 			return nil, fmt.Errorf("cannot print %T in a table of %T", o, *new(T))
+		}
+		typed[i] = t
+	}
+	var extra []ExtraColumn[T]
+	if c.Extra != nil {
+		extra = c.Extra(typed)
+		table.ColumnDefinitions = make([]metav1.TableColumnDefinition, 0, len(c.Columns)+len(extra))
+		table.ColumnDefinitions = append(table.ColumnDefinitions, c.Columns...)
+		for _, e := range extra {
+			table.ColumnDefinitions = append(table.ColumnDefinitions, e.Definition)
+		}
+	}
+
+	table.Rows = make([]metav1.TableRow, 0, len(objects))
+	for i, t := range typed {
+		cells := c.Row(t)
+		for _, e := range extra {
+			cells = append(cells, e.Cell(t))
 		}
 		// The generic endpoint replaces Object with the full object, its
 		// metadata or nothing, depending on the request's includeObject.
 		table.Rows = append(table.Rows, metav1.TableRow{
-			Cells:  c.Row(typed),
-			Object: runtime.RawExtension{Object: o},
+			Cells:  cells,
+			Object: runtime.RawExtension{Object: objects[i]},
 		})
 	}
 	return table, nil

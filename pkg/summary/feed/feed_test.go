@@ -136,7 +136,7 @@ func TestRegisterFeedsEngine(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("after sync (-want +got):\n%s", diff)
 	}
-	ns, ok := h.engine.Namespace("prod")
+	ns, _, ok := h.engine.NamespaceAt("prod")
 	if !ok || len(ns.Quotas) != 1 || ns.Quotas[0].Name != "q" {
 		t.Errorf("Namespace(prod) = %+v, %v", ns, ok)
 	}
@@ -183,7 +183,7 @@ func TestRegisterFeedsEngine(t *testing.T) {
 	if err := cs.CoreV1().Namespaces().Delete(ctx, "prod", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the namespace delete", func() bool { _, ok := h.engine.Namespace("prod"); return !ok })
+	eventually(t, "the namespace delete", func() bool { _, _, ok := h.engine.NamespaceAt("prod"); return !ok })
 }
 
 // TestRelistDeliversTombstones makes the informer miss a pod delete: the
@@ -270,7 +270,7 @@ func TestTombstonesForEveryKind(t *testing.T) {
 		c.Workloads.StatefulSets.Total != 1 || c.Workloads.DaemonSets.Total != 1 {
 		t.Fatalf("after adds: %+v", c)
 	}
-	if ns, _ := e.Namespace("ns"); len(ns.Quotas) != 1 {
+	if ns, _, _ := e.NamespaceAt("ns"); len(ns.Quotas) != 1 {
 		t.Fatalf("quota missing: %+v", ns)
 	}
 	for i, o := range objs {

@@ -390,10 +390,16 @@ func mustCreate(t *testing.T, create func() error) {
 func createNode(ctx context.Context, t *testing.T, kube kubernetes.Interface, name, zone string, ready corev1.ConditionStatus, cordoned bool) {
 	t.Helper()
 	alloc := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("8Gi"), corev1.ResourcePods: resource.MustParse("110")}
-	n := &corev1.Node{
+	createNodeObject(ctx, t, kube, &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{selectLabel: "yes", "topology.kubernetes.io/zone": zone}},
 		Spec:       corev1.NodeSpec{Unschedulable: cordoned},
-	}
+	}, alloc, ready)
+}
+
+// createNodeObject creates n and writes its status with alloc as capacity
+// and allocatable and the given Ready condition, as a kubelet would.
+func createNodeObject(ctx context.Context, t *testing.T, kube kubernetes.Interface, n *corev1.Node, alloc corev1.ResourceList, ready corev1.ConditionStatus) {
+	t.Helper()
 	created, err := kube.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -426,11 +432,18 @@ func setNodeReady(ctx context.Context, t *testing.T, kube kubernetes.Interface, 
 // createPod creates a pod bound to node (or unscheduled) and writes its status.
 func createPod(ctx context.Context, t *testing.T, kube kubernetes.Interface, ns, name, node string, phase corev1.PodPhase, cpu string, restarts int32) {
 	t.Helper()
+	createPodWithRequests(ctx, t, kube, ns, name, node, phase, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}, restarts)
+}
+
+// createPodWithRequests creates a pod of one container with these requests,
+// bound to node (or unscheduled), and writes its status.
+func createPodWithRequests(ctx context.Context, t *testing.T, kube kubernetes.Interface, ns, name, node string, phase corev1.PodPhase, requests corev1.ResourceList, restarts int32) {
+	t.Helper()
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{
 			Name: "app", Image: "registry.invalid/app",
-			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}},
+			Resources: corev1.ResourceRequirements{Requests: requests},
 		}}},
 	}
 	created, err := kube.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{})

@@ -57,6 +57,16 @@ func (in GroupSummary) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in HeadroomShape) OpenAPIModelName() string {
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.HeadroomShape"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in HeadroomStatus) OpenAPIModelName() string {
+	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.HeadroomStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in HistoryPoint) OpenAPIModelName() string {
 	return "com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.HistoryPoint"
 }

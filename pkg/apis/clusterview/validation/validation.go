@@ -72,8 +72,8 @@ func ValidateClusterSummaryStatusUpdate(obj, old *clusterview.ClusterSummary) fi
 	return allErrs
 }
 
-// ValidateClusterSummarySpec validates the selectors, the grouping label and
-// the resource list.
+// ValidateClusterSummarySpec validates the selectors, the grouping label,
+// the resource list and the headroom shapes.
 func ValidateClusterSummarySpec(spec *clusterview.ClusterSummarySpec, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	allErrs = append(allErrs, validateSelector(spec.NodeSelector, fldPath.Child("nodeSelector"))...)
@@ -94,6 +94,7 @@ func ValidateClusterSummarySpec(spec *clusterview.ClusterSummarySpec, fldPath *f
 		seen.Insert(name)
 		allErrs = append(allErrs, validateResourceName(name, idxPath)...)
 	}
+	allErrs = append(allErrs, validateHeadroomShapes(spec.Headroom, fldPath.Child("headroom"))...)
 	return allErrs
 }
 
@@ -201,7 +202,9 @@ func ValidateClusterSummaryStatus(status *clusterview.ClusterSummaryStatus, fldP
 		allErrs = append(allErrs, validateNodeCounts(&g.Nodes, gPath.Child("nodes"))...)
 		allErrs = append(allErrs, validatePodCounts(&g.Pods, gPath.Child("pods"))...)
 		allErrs = append(allErrs, validateResourceUsages(g.Resources, gPath.Child("resources"))...)
+		allErrs = append(allErrs, validateHeadroomStatuses(g.Headroom, gPath.Child("headroom"))...)
 	}
+	allErrs = append(allErrs, validateHeadroomStatuses(status.Headroom, fldPath.Child("headroom"))...)
 	return allErrs
 }
 

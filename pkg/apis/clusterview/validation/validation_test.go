@@ -47,7 +47,6 @@ func required(path string) fieldErr     { return fieldErr{field.ErrorTypeRequire
 func duplicate(path string) fieldErr    { return fieldErr{field.ErrorTypeDuplicate, path} }
 func notSupported(path string) fieldErr { return fieldErr{field.ErrorTypeNotSupported, path} }
 func forbidden(path string) fieldErr    { return fieldErr{field.ErrorTypeForbidden, path} }
-func tooMany(path string) fieldErr      { return fieldErr{field.ErrorTypeTooMany, path} }
 func tooLong(path string) fieldErr      { return fieldErr{field.ErrorTypeTooLong, path} }
 
 func q(s string) *resource.Quantity {
@@ -718,4 +717,26 @@ func TestGroupNamesAreLabelValues(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestValidateHeadroomShapeSizeLimits(t *testing.T) {
+	shape := func(extra int) clusterview.HeadroomShape {
+		s := clusterview.HeadroomShape{Name: "web", Requests: corev1.ResourceList{}, NodeSelector: map[string]string{}}
+		for _, r := range extendedResources(MaxShapeRequests + extra) {
+			s.Requests[r] = resource.MustParse("1")
+		}
+		for i := range MaxShapeTolerations + extra {
+			s.Tolerations = append(s.Tolerations, corev1.Toleration{Key: fmt.Sprintf("t%d", i), Operator: corev1.TolerationOpExists})
+		}
+		for i := range MaxShapeNodeSelector + extra {
+			s.NodeSelector[fmt.Sprintf("l%d", i)] = "v"
+		}
+		return s
+	}
+	spec := clusterview.ClusterSummarySpec{Headroom: []clusterview.HeadroomShape{shape(0)}}
+	checkErrs(t, ValidateClusterSummarySpec(&spec, field.NewPath("spec")), nil)
+	spec.Headroom[0] = shape(1)
+	checkErrs(t, ValidateClusterSummarySpec(&spec, field.NewPath("spec")), []fieldErr{
+		tooMany("spec.headroom[0].requests"), tooMany("spec.headroom[0].tolerations"), tooMany("spec.headroom[0].nodeSelector"),
+	})
 }

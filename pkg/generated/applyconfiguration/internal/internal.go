@@ -69,6 +69,14 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: groupByNodeLabel
       type:
         scalar: string
+    - name: headroom
+      type:
+        list:
+          elementType:
+            namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.HeadroomShape
+          elementRelationship: associative
+          keys:
+          - name
     - name: namespaceSelector
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector
@@ -97,6 +105,14 @@ var schemaYAML = typed.YAMLObject(`types:
         list:
           elementType:
             namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.GroupSummary
+          elementRelationship: associative
+          keys:
+          - name
+    - name: headroom
+      type:
+        list:
+          elementType:
+            namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.HeadroomStatus
           elementRelationship: associative
           keys:
           - name
@@ -129,6 +145,14 @@ var schemaYAML = typed.YAMLObject(`types:
 - name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.GroupSummary
   map:
     fields:
+    - name: headroom
+      type:
+        list:
+          elementType:
+            namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.HeadroomStatus
+          elementRelationship: associative
+          keys:
+          - name
     - name: name
       type:
         scalar: string
@@ -149,6 +173,52 @@ var schemaYAML = typed.YAMLObject(`types:
           elementRelationship: associative
           keys:
           - name
+- name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.HeadroomShape
+  map:
+    fields:
+    - name: minFits
+      type:
+        scalar: numeric
+    - name: name
+      type:
+        scalar: string
+      default: ""
+    - name: nodeSelector
+      type:
+        map:
+          elementType:
+            scalar: string
+          elementRelationship: atomic
+    - name: requests
+      type:
+        map:
+          elementType:
+            namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
+    - name: tolerations
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.api.core.v1.Toleration
+          elementRelationship: atomic
+- name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.HeadroomStatus
+  map:
+    fields:
+    - name: fits
+      type:
+        scalar: numeric
+      default: 0
+    - name: largestFit
+      type:
+        map:
+          elementType:
+            namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
+    - name: limitedBy
+      type:
+        scalar: string
+    - name: name
+      type:
+        scalar: string
+      default: ""
 - name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.NodeCounts
   map:
     fields:
@@ -238,6 +308,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: capacity
       type:
         namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
+    - name: free
+      type:
+        namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
     - name: limits
       type:
         namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
@@ -266,6 +339,24 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ReadyCount
       default: {}
+- name: io.k8s.api.core.v1.Toleration
+  map:
+    fields:
+    - name: effect
+      type:
+        scalar: string
+    - name: key
+      type:
+        scalar: string
+    - name: operator
+      type:
+        scalar: string
+    - name: tolerationSeconds
+      type:
+        scalar: numeric
+    - name: value
+      type:
+        scalar: string
 - name: io.k8s.apimachinery.pkg.api.resource.Quantity
   scalar: untyped
 - name: io.k8s.apimachinery.pkg.apis.meta.v1.Condition

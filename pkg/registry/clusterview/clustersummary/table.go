@@ -12,6 +12,7 @@ import (
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
 	"github.com/clusterview/clusterview/pkg/registry/table"
+	"github.com/clusterview/clusterview/pkg/summaryapi/cells"
 )
 
 // tableConvertor prints the columns of `kubectl get clustersummaries`. Until
@@ -33,7 +34,51 @@ var tableConvertor = table.Convertor[*clusterview.ClusterSummary]{
 		{Name: "Ready", Type: "string", Priority: 1, Description: "Status of the Ready condition."},
 		{Name: "Reason", Type: "string", Priority: 1, Description: "Reason of the Degraded condition."},
 	},
-	Row: clusterSummaryRow,
+	Row:   clusterSummaryRow,
+	Extra: fitsColumns,
+}
+
+// maxFitsColumns is how many headroom shapes the wide table shows.
+const maxFitsColumns = 3
+
+// fitsColumns adds, for `-o wide`, one column per headroom shape: the first
+// three names in the order the printed summaries list them. A summary
+// without that shape shows <none>; one whose status is not computed yet
+// shows <unknown>.
+func fitsColumns(objs []*clusterview.ClusterSummary) []table.ExtraColumn[*clusterview.ClusterSummary] {
+	var cols []table.ExtraColumn[*clusterview.ClusterSummary]
+	seen := map[string]bool{}
+	for _, cs := range objs {
+		for _, shape := range cs.Spec.Headroom {
+			if len(cols) == maxFitsColumns {
+				return cols
+			}
+			if seen[shape.Name] {
+				continue
+			}
+			seen[shape.Name] = true
+			cols = append(cols, table.ExtraColumn[*clusterview.ClusterSummary]{
+				Definition: metav1.TableColumnDefinition{Name: "Fits:" + shape.Name, Type: "string", Priority: 1,
+					Description: "How many more pods of the headroom shape " + shape.Name + " fit on the selected nodes."},
+				Cell: func(cs *clusterview.ClusterSummary) interface{} { return fitsCell(cs, shape.Name) },
+			})
+		}
+	}
+	return cols
+}
+
+func fitsCell(cs *clusterview.ClusterSummary, shape string) string {
+	for _, h := range cs.Status.Headroom {
+		if h.Name == shape {
+			return strconv.FormatInt(h.Fits, 10)
+		}
+	}
+	for _, s := range cs.Spec.Headroom {
+		if s.Name == shape {
+			return table.Unknown
+		}
+	}
+	return cells.None
 }
 
 func clusterSummaryRow(cs *clusterview.ClusterSummary) []interface{} {

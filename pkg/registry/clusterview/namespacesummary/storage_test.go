@@ -99,7 +99,7 @@ func TestGet(t *testing.T) {
 		t.Fatalf("Get: %v", err)
 	}
 	got := obj.(*clusterview.NamespaceSummary)
-	want, _ := e.Namespace("team-a")
+	want, _, _ := e.NamespaceAt("team-a")
 	if got.Name != "team-a" || got.Namespace != "team-a" || got.Labels["team"] != "a" || got.Pods.Running != 1 ||
 		got.ResourceVersion != strconv.FormatUint(want.Revision, 10) {
 		t.Errorf("Get returned %+v", got)
@@ -287,7 +287,7 @@ func rev(e *summary.Engine) string { return strconv.FormatUint(e.Revision(), 10)
 func TestWatchInNamespace(t *testing.T) {
 	e := testEngine()
 	r := NewREST(e)
-	a, _ := e.Namespace("team-a")
+	a, _, _ := e.NamespaceAt("team-a")
 	w, err := r.Watch(nsCtx("team-a"), &metainternalversion.ListOptions{ResourceVersion: "0"})
 	if err != nil {
 		t.Fatal(err)
@@ -333,7 +333,7 @@ func TestWatchAllNamespaces(t *testing.T) {
 }
 
 func mustRV(e *summary.Engine, ns string) string {
-	s, ok := e.Namespace(ns)
+	s, _, ok := e.NamespaceAt(ns)
 	if !ok {
 		panic(ns)
 	}

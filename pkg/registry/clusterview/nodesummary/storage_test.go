@@ -65,7 +65,7 @@ func TestGet(t *testing.T) {
 		t.Fatalf("Get: %v", err)
 	}
 	n := obj.(*clusterview.NodeSummary)
-	want, _ := e.Node("node-a")
+	want, _, _ := e.NodeAt("node-a")
 	if n.Name != "node-a" || n.Labels["zone"] != "a" || !n.Ready || n.Pods.Running != 1 || n.PodCapacity != 110 ||
 		n.ResourceVersion != strconv.FormatUint(want.Revision, 10) || !n.CreationTimestamp.Equal(&want.CreationTimestamp) {
 		t.Errorf("Get returned %+v", n)
@@ -222,7 +222,7 @@ func TestTable(t *testing.T) {
 	for _, c := range tbl.ColumnDefinitions {
 		headers = append(headers, c.Name)
 	}
-	wantHeaders := []string{"Name", "Ready", "CPU Req", "CPU Alloc", "CPU%", "Mem Req", "Mem Alloc", "Mem%", "Pods", "Age",
+	wantHeaders := []string{"Name", "Ready", "CPU Req", "CPU Alloc", "CPU%", "Mem Req", "Mem Alloc", "Mem%", "Pods", "Free CPU", "Free Mem", "Age",
 		"Unschedulable", "Pressure", "Restarts", "CrashLooping", "Zone"}
 	if diff := cmp.Diff(wantHeaders, headers); diff != "" {
 		t.Errorf("headers (-want +got):\n%s", diff)
@@ -232,8 +232,9 @@ func TestTable(t *testing.T) {
 	}
 	want := [][]interface{}{
 		// The succeeded pod requests nothing any more and holds no slot.
-		{"node-a", "True", "1500m", "4", "37%", "1.5Gi", "16Gi", "9%", "2/110", "5h", "True", "Memory,PID", int64(7), int64(1), "eu-1a"},
-		{"node-b", "False", "0", "0", "<unknown>", "0", "0", "<unknown>", "0/<unknown>", "5h", "False", "<none>", int64(0), int64(0), "<none>"},
+		// 14.5Gi free reads 14Gi: ten units and more print whole.
+		{"node-a", "True", "1500m", "4", "37%", "1.5Gi", "16Gi", "9%", "2/110", "2500m", "14Gi", "5h", "True", "Memory,PID", int64(7), int64(1), "eu-1a"},
+		{"node-b", "False", "0", "0", "<unknown>", "0", "0", "<unknown>", "0/<unknown>", "0", "0", "5h", "False", "<none>", int64(0), int64(0), "<none>"},
 	}
 	if len(tbl.Rows) != len(want) {
 		t.Fatalf("%d rows, want %d", len(tbl.Rows), len(want))
@@ -284,8 +285,8 @@ func TestWatchFromZeroSendsInitialEvents(t *testing.T) {
 	e := testEngine()
 	r := NewREST(e)
 	w := startWatch(t, r, &metainternalversion.ListOptions{ResourceVersion: "0"})
-	a, _ := e.Node("node-a")
-	b, _ := e.Node("node-b")
+	a, _, _ := e.NodeAt("node-a")
+	b, _, _ := e.NodeAt("node-b")
 	expectEvents(t, w,
 		"ADDED node-a "+strconv.FormatUint(a.Revision, 10),
 		"ADDED node-b "+strconv.FormatUint(b.Revision, 10))

@@ -46,6 +46,9 @@ type ClusterSummarySpecApplyConfiguration struct {
 	// extended resource like nvidia.com/gpu. Defaults to [cpu, memory, pods].
 	// At most 16 entries.
 	Resources []corev1.ResourceName `json:"resources,omitempty"`
+	// Headroom lists pod shapes (at most 8) for which status.headroom reports
+	// how many more pods of the shape fit on the selected nodes.
+	Headroom []HeadroomShapeApplyConfiguration `json:"headroom,omitempty"`
 	// DisableHistory stops recording this summary's history when true.
 	// History already recorded is kept until its retention ends; the
 	// summary's history is deleted with the summary. Default: recorded.
@@ -88,6 +91,19 @@ func (b *ClusterSummarySpecApplyConfiguration) WithGroupByNodeLabel(value string
 func (b *ClusterSummarySpecApplyConfiguration) WithResources(values ...corev1.ResourceName) *ClusterSummarySpecApplyConfiguration {
 	for i := range values {
 		b.Resources = append(b.Resources, values[i])
+	}
+	return b
+}
+
+// WithHeadroom adds the given value to the Headroom field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Headroom field.
+func (b *ClusterSummarySpecApplyConfiguration) WithHeadroom(values ...*HeadroomShapeApplyConfiguration) *ClusterSummarySpecApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithHeadroom")
+		}
+		b.Headroom = append(b.Headroom, *values[i])
 	}
 	return b
 }

@@ -31,8 +31,8 @@ import (
 type ClusterSummaryStatusApplyConfiguration struct {
 	// ObservedGeneration is the metadata.generation the status was computed for.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
-	// Conditions are Ready and Degraded, and GroupsTruncated when
-	// spec.groupByNodeLabel is set.
+	// Conditions are Ready, Degraded, HeadroomLow when a shape sets
+	// minFits, and GroupsTruncated when spec.groupByNodeLabel is set.
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 	// Nodes counts the selected nodes by state.
 	Nodes *NodeCountsApplyConfiguration `json:"nodes,omitempty"`
@@ -48,6 +48,9 @@ type ClusterSummaryStatusApplyConfiguration struct {
 	Workloads *WorkloadCountsApplyConfiguration `json:"workloads,omitempty"`
 	// Groups breaks the summary down by the value of spec.groupByNodeLabel.
 	Groups []GroupSummaryApplyConfiguration `json:"groups,omitempty"`
+	// Headroom reports, for each spec.headroom shape, how many more pods of
+	// it fit on the selected nodes.
+	Headroom []HeadroomStatusApplyConfiguration `json:"headroom,omitempty"`
 	// LastUpdateTime is when the status last changed.
 	LastUpdateTime *metav1.Time `json:"lastUpdateTime,omitempty"`
 }
@@ -133,6 +136,19 @@ func (b *ClusterSummaryStatusApplyConfiguration) WithGroups(values ...*GroupSumm
 			panic("nil value passed to WithGroups")
 		}
 		b.Groups = append(b.Groups, *values[i])
+	}
+	return b
+}
+
+// WithHeadroom adds the given value to the Headroom field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Headroom field.
+func (b *ClusterSummaryStatusApplyConfiguration) WithHeadroom(values ...*HeadroomStatusApplyConfiguration) *ClusterSummaryStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithHeadroom")
+		}
+		b.Headroom = append(b.Headroom, *values[i])
 	}
 	return b
 }

@@ -33,6 +33,8 @@ type GroupSummaryApplyConfiguration struct {
 	Pods *PodCountsApplyConfiguration `json:"pods,omitempty"`
 	// Resources reports the group's resources, as in status.resources.
 	Resources []ResourceUsageApplyConfiguration `json:"resources,omitempty"`
+	// Headroom reports the group's headroom, as in status.headroom.
+	Headroom []HeadroomStatusApplyConfiguration `json:"headroom,omitempty"`
 }
 
 // GroupSummaryApplyConfiguration constructs a declarative configuration of the GroupSummary type for use with
@@ -74,6 +76,19 @@ func (b *GroupSummaryApplyConfiguration) WithResources(values ...*ResourceUsageA
 			panic("nil value passed to WithResources")
 		}
 		b.Resources = append(b.Resources, *values[i])
+	}
+	return b
+}
+
+// WithHeadroom adds the given value to the Headroom field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Headroom field.
+func (b *GroupSummaryApplyConfiguration) WithHeadroom(values ...*HeadroomStatusApplyConfiguration) *GroupSummaryApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithHeadroom")
+		}
+		b.Headroom = append(b.Headroom, *values[i])
 	}
 	return b
 }

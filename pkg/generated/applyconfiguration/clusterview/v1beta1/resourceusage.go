@@ -46,6 +46,9 @@ type ResourceUsageApplyConfiguration struct {
 	// PodsWithoutLimit is the number of pods with a container that sets no
 	// limit for this resource.
 	PodsWithoutLimit *int64 `json:"podsWithoutLimit,omitempty"`
+	// Free is allocatable minus requests, never below zero. Set only in a
+	// NodeSummary.
+	Free *resource.Quantity `json:"free,omitempty"`
 }
 
 // ResourceUsageApplyConfiguration constructs a declarative configuration of the ResourceUsage type for use with
@@ -99,5 +102,13 @@ func (b *ResourceUsageApplyConfiguration) WithLimits(value resource.Quantity) *R
 // If called multiple times, the PodsWithoutLimit field is set to the value of the last call.
 func (b *ResourceUsageApplyConfiguration) WithPodsWithoutLimit(value int64) *ResourceUsageApplyConfiguration {
 	b.PodsWithoutLimit = &value
+	return b
+}
+
+// WithFree sets the Free field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Free field is set to the value of the last call.
+func (b *ResourceUsageApplyConfiguration) WithFree(value resource.Quantity) *ResourceUsageApplyConfiguration {
+	b.Free = &value
 	return b
 }
