@@ -9,13 +9,20 @@ BIN := $(OUTPUT)/bin
 # Integration tests start real processes; give a loaded 2-core machine time.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all build tools run test test-unit test-integration bench-smoke verify verify-codegen update-codegen vet clean
+.PHONY: all build install-plugin tools run test test-unit test-integration bench-smoke verify verify-codegen update-codegen vet clean
 
 all: build
 
-## build: compile clusterview-apiserver into _output/bin.
+## build: compile clusterview-apiserver and the kubectl plugin kubectl-clusterview into _output/bin.
 build:
 	$(GO) build -o $(BIN)/clusterview-apiserver ./cmd/apiserver
+	$(GO) build -o $(BIN)/kubectl-clusterview ./cmd/kubectl-clusterview
+
+## install-plugin: install kubectl-clusterview into PREFIX (default: $(go env GOPATH)/bin), so `kubectl clusterview` finds it on PATH.
+PREFIX ?= $(shell $(GO) env GOPATH)/bin
+install-plugin:
+	mkdir -p $(PREFIX)
+	$(GO) build -o $(PREFIX)/kubectl-clusterview ./cmd/kubectl-clusterview
 
 ## tools: build the pinned etcd, kube-apiserver and kubectl (cached in _output/bin).
 tools:

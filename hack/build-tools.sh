@@ -5,10 +5,13 @@
 # (kube-capacity, kube-state-metrics).
 #
 # Usage: hack/build-tools.sh [--check] [etcd|kube-apiserver|kubectl|all|
+#                                       metrics-server|kwok|metrics|
 #                                       kube-capacity|kube-state-metrics|peers]...
 #
-#   all is the control plane (etcd, kube-apiserver, kubectl) and the default; peers is
-#   kube-capacity and kube-state-metrics, which only the benchmark needs.
+#   all is the control plane (etcd, kube-apiserver, kubectl) and the default; metrics is
+#   metrics-server and kwok (the simulated kubelets it scrapes), which the local cluster
+#   starts when usage is wanted; peers is kube-capacity and kube-state-metrics, which
+#   only the benchmark needs.
 #
 #   Binaries land in _output/bin/ (override with CLUSTERVIEW_BIN_DIR). A binary is
 #   rebuilt only when its fingerprint changed: the fingerprint covers the tool module's
@@ -83,6 +86,16 @@ tool_spec() {
       TOOL_PKG="k8s.io/kubernetes/cmd/kubectl"
       TOOL_MOD="k8s.io/kubernetes"
       ;;
+    metrics-server)
+      TOOL_DIR="${ROOT}/hack/tools/metrics-server"
+      TOOL_PKG="sigs.k8s.io/metrics-server/cmd/metrics-server"
+      TOOL_MOD="sigs.k8s.io/metrics-server"
+      ;;
+    kwok)
+      TOOL_DIR="${ROOT}/hack/tools/kwok"
+      TOOL_PKG="sigs.k8s.io/kwok/cmd/kwok"
+      TOOL_MOD="sigs.k8s.io/kwok"
+      ;;
     kube-capacity)
       TOOL_DIR="${ROOT}/hack/tools/kube-capacity"
       TOOL_PKG="github.com/robscott/kube-capacity"
@@ -93,7 +106,7 @@ tool_spec() {
       TOOL_PKG="k8s.io/kube-state-metrics/v2"
       TOOL_MOD="k8s.io/kube-state-metrics/v2"
       ;;
-    *) die "unknown binary '$1' (want etcd, kube-apiserver, kubectl, all, kube-capacity, kube-state-metrics or peers)" ;;
+    *) die "unknown binary '$1' (want etcd, kube-apiserver, kubectl, all, metrics-server, kwok, metrics, kube-capacity, kube-state-metrics or peers)" ;;
   esac
 }
 
@@ -157,6 +170,10 @@ ldflags_for() {
       client_go="$("${TOOL_ENV[@]}" go -C "${TOOL_DIR}" list -m -f '{{.Version}}' k8s.io/client-go)"
       printf '%s' "-s -w -X github.com/prometheus/common/version.Version=${version#v}" \
         " -X k8s.io/kube-state-metrics/v2/pkg/app.ClientGoVersion=${client_go}"
+      ;;
+    metrics-server)
+      # What its release build stamps: it reports client-go's version variables.
+      printf '%s' "-s -w -X k8s.io/client-go/pkg/version.gitVersion=${version}"
       ;;
     *) printf '%s' "-s -w" ;;
   esac
@@ -250,6 +267,7 @@ main() {
       --check) check=true ;;
       -h | --help) usage; exit 0 ;;
       all) targets+=(etcd kube-apiserver kubectl) ;;
+      metrics) targets+=(metrics-server kwok) ;;
       peers) targets+=(kube-capacity kube-state-metrics) ;;
       *) tool_spec "${arg}"; targets+=("${arg}") ;;
     esac

@@ -41,6 +41,12 @@ type options struct {
 	kubeconfig   string
 	seed         bool
 	availableFor time.Duration
+	// historyResolution is short so that `kubectl clusterview history`
+	// draws a moving curve within a minute.
+	historyResolution time.Duration
+	// churnRate is how many real pod and node status changes per second
+	// keep the seeded demo moving; 0 leaves it still.
+	churnRate float64
 }
 
 func main() {
@@ -51,6 +57,8 @@ func main() {
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "Use the cluster of this kubeconfig instead of starting a local control plane. Its kube-apiserver must run on this machine to reach clusterview on 127.0.0.1.")
 	seed := flag.String("seed", "auto", "Seed a demo cluster: true, false, or auto (only on the local control plane). Env CLUSTERVIEW_SEED overrides.")
 	flag.DurationVar(&o.availableFor, "available-timeout", 2*time.Minute, "How long to wait for the APIService to become Available.")
+	flag.DurationVar(&o.historyResolution, "history-resolution", 5*time.Second, "clusterview's --history-resolution: time between two recorded samples.")
+	flag.Float64Var(&o.churnRate, "churn-rate", 0.3, "Status changes per second (container restarts, pods leaving and re-entering Running, crash loops, node readiness) written to the seeded demo through the API while it runs; 0 keeps it still.")
 	klog.InitFlags(nil)
 	flag.Parse()
 	if env := os.Getenv("CLUSTERVIEW_SEED"); env != "" {
@@ -160,6 +168,9 @@ func run(ctx context.Context, o options) (retErr error) {
 			return fmt.Errorf("seeding the demo cluster: %w", err)
 		}
 		logger.Info("Seeded the demo cluster", "report", report)
+		if o.churnRate > 0 {
+			go keepChanging(ctx, kube, o.churnRate)
+		}
 	}
 
 	kubeconfig := filepath.Join(dir, "kubeconfig")
@@ -173,6 +184,8 @@ Try:
   kubectl get namespacesummaries -A
   kubectl get clustersummary cluster -o yaml
   kubectl explain clustersummary.spec
+  _output/bin/kubectl-clusterview history --since 10m   (or kubectl clusterview after make install-plugin)
+  _output/bin/kubectl-clusterview top nodes --sort-by cpu
 Logs: %s. Press Ctrl-C to stop.
 `, kubeconfig, dir)
 
@@ -189,9 +202,10 @@ Logs: %s. Press Ctrl-C to stop.
 // a real deployment.
 func startClusterview(ctx context.Context, o options, dir, kubeconfig, certFile, keyFile string) (*localcluster.Process, error) {
 	p, err := localcluster.StartProcess(localcluster.ProcessOptions{
-		Name:    "clusterview-apiserver",
-		Path:    o.binary,
-		Args:    append(localcluster.ClusterviewFlags(kubeconfig, certFile, keyFile, filepath.Join(dir, "clusterview-etcd")), "--secure-port="+strconv.Itoa(o.port)),
+		Name: "clusterview-apiserver",
+		Path: o.binary,
+		Args: append(localcluster.ClusterviewFlags(kubeconfig, certFile, keyFile, filepath.Join(dir, "clusterview-etcd")),
+			"--secure-port="+strconv.Itoa(o.port), "--history-resolution="+o.historyResolution.String()),
 		LogPath: filepath.Join(dir, "clusterview.log"),
 		Logger:  klog.FromContext(ctx),
 	})
@@ -226,4 +240,23 @@ func copyFile(from, to string) error {
 		return errors.Join(fmt.Errorf("writing %s", to), err)
 	}
 	return nil
+}
+
+// keepChanging writes gentle, real status changes to the demo's pods and
+// nodes until ctx ends, so that recorded history moves. Every figure it
+// causes is computed by clusterview from the changed objects.
+func keepChanging(ctx context.Context, kube kubernetes.Interface, rate float64) {
+	logger := klog.FromContext(ctx)
+	for seed := int64(1); ctx.Err() == nil; seed++ {
+		_, err := clusterfill.Churn(ctx, kube, clusterfill.ChurnOptions{
+			Rate: rate, Duration: time.Minute, Seed: seed, LabelSelector: clusterfill.DemoLabel + "=true",
+		})
+		if err != nil && ctx.Err() == nil {
+			logger.Error(err, "Changing the demo cluster; retrying in a minute")
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Minute):
+			}
+		}
+	}
 }

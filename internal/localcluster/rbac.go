@@ -37,7 +37,8 @@ var readVerbs = []string{"get", "list", "watch"}
 //   - Role kube-system/extension-apiserver-authentication-reader, to read the client
 //     and request-header CAs it trusts;
 //   - ClusterRole clusterview:informers: get/list/watch on nodes, pods, namespaces,
-//     resourcequotas and apps deployments, statefulsets and daemonsets;
+//     resourcequotas and apps deployments, statefulsets and daemonsets, and get/list
+//     on metrics.k8s.io nodes and pods (NodeMetrics, PodMetrics) for usage;
 //   - ClusterRole clusterview:apiserver: get/list/watch on admission webhook and
 //     policy configurations and on flow-control objects, which k8s.io/apiserver's
 //     default admission chain and priority and fairness watch (without it clusterview
@@ -63,6 +64,9 @@ func ApplyClusterviewRBAC(ctx context.Context, cfg *rest.Config, user string) er
 				WithResources("nodes", "pods", "namespaces", "resourcequotas").WithVerbs(readVerbs...),
 			rbacv1ac.PolicyRule().WithAPIGroups("apps").
 				WithResources("deployments", "statefulsets", "daemonsets").WithVerbs(readVerbs...),
+			// The usage reader lists NodeMetrics and PodMetrics.
+			rbacv1ac.PolicyRule().WithAPIGroups("metrics.k8s.io").
+				WithResources("nodes", "pods").WithVerbs("get", "list"),
 		),
 		rbacv1ac.ClusterRole(APIServerClusterRole).WithRules(
 			rbacv1ac.PolicyRule().WithAPIGroups("admissionregistration.k8s.io").

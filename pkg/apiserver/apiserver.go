@@ -47,6 +47,9 @@ type ExtraConfig struct {
 	// MaxStatusGroups caps status.groups of every ClusterSummary; zero
 	// means clustersummarystatus.DefaultMaxGroups.
 	MaxStatusGroups int
+	// UsageInterval is how often usage is read from the resource metrics
+	// API; zero means never.
+	UsageInterval time.Duration
 	// LeaderElection decides which replica writes statuses and records history.
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
 	// History is how ClusterSummary history is recorded and kept.
@@ -124,16 +127,12 @@ func (c completedConfig) New() (*Server, error) {
 	// The history subresource's query parameters are our own type: decode
 	// them with our scheme, which also holds the meta/v1 options.
 	group := genericapiserver.NewDefaultAPIGroupInfo(clusterview.GroupName, scheme.Scheme, runtime.NewParameterCodec(scheme.Scheme), scheme.Codecs)
-	group.VersionedResourcesStorageMap[v1beta1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		"clustersummaries":        clusterSummaries,
-		"clustersummaries/status": clusterSummaryStatus,
-		// Authorized apart from the summary: clustersummaries/history.
-		"clustersummaries/history": clustersummarystorage.NewHistoryREST(clusterSummaries, s.History, raw, rollup),
-		// Served live from the engine: read-only, nothing in etcd. Without
-		// a core API (standalone) they are empty.
-		"nodesummaries":      nodesummary.NewREST(engine),
-		"namespacesummaries": namespacesummary.NewREST(engine),
-	}
+	storage := liveSummaryStorage(engine)
+	storage["clustersummaries"] = clusterSummaries
+	storage["clustersummaries/status"] = clusterSummaryStatus
+	// Authorized apart from the summary: clustersummaries/history.
+	storage["clustersummaries/history"] = clustersummarystorage.NewHistoryREST(clusterSummaries, s.History, raw, rollup)
+	group.VersionedResourcesStorageMap[v1beta1.SchemeGroupVersion.Version] = storage
 	if err := genericServer.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", clusterview.GroupName, err)
 	}
@@ -156,6 +155,16 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("adding the default-summary hook: %w", err)
 	}
 	return s, nil
+}
+
+// liveSummaryStorage returns the storage of the resources served live from
+// engine: read-only, nothing in etcd. Without a core API (standalone) they
+// are empty.
+func liveSummaryStorage(engine *summary.Engine) map[string]rest.Storage {
+	return map[string]rest.Storage{
+		"nodesummaries":      nodesummary.NewREST(engine),
+		"namespacesummaries": namespacesummary.NewREST(engine),
+	}
 }
 
 // installSummaryRuntime keeps summaries live: informers feed the engine

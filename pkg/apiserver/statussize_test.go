@@ -233,13 +233,17 @@ func internalSpec(t *testing.T, in *v1beta1.ClusterSummarySpec) *clusterview.Clu
 	return &out
 }
 
-// maximizeFigures sets every integer and quantity of a status to the
-// longest value it can encode to, so the size does not depend on the
-// fixture's figures.
+// maximizeFigures sets every integer and quantity of a status, present or
+// optional, to the longest value it can encode to, so the size does not
+// depend on the fixture's figures.
 func maximizeFigures(v reflect.Value) {
 	maxQuantity := resource.MustParse("9223372036854775807m")
 	switch v.Kind() {
 	case reflect.Pointer:
+		// Optional quantities (usage, idle) count as present.
+		if v.IsNil() && v.Type().Elem() == reflect.TypeOf(resource.Quantity{}) {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
 		if !v.IsNil() {
 			maximizeFigures(v.Elem())
 		}

@@ -20,6 +20,7 @@ import (
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 	"k8s.io/utils/clock"
 
 	"github.com/clusterview/clusterview/pkg/controller/clustersummaryhistory"
@@ -29,6 +30,7 @@ import (
 	"github.com/clusterview/clusterview/pkg/history"
 	"github.com/clusterview/clusterview/pkg/summary"
 	"github.com/clusterview/clusterview/pkg/summary/feed"
+	"github.com/clusterview/clusterview/pkg/summary/usagefeed"
 )
 
 // summaryRuntime owns what keeps summaries live: the core informers that
@@ -92,6 +94,14 @@ func (r *summaryRuntime) startInformers(ctx context.Context) error {
 	}
 	r.synced.Store(&synced)
 	factory.Start(ctx.Done())
+	if r.extra.UsageInterval > 0 {
+		// JSON, the default: metrics-server serves nothing else.
+		metrics, err := metricsclient.NewForConfig(rest.CopyConfig(r.extra.CoreClientConfig))
+		if err != nil {
+			return fmt.Errorf("creating the resource metrics API client: %w", err)
+		}
+		go usagefeed.New(metrics.MetricsV1beta1(), r.engine, r.extra.UsageInterval).Run(ctx)
+	}
 	return nil
 }
 

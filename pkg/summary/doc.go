@@ -81,6 +81,19 @@
 // status.readyReplicas >= spec.replicas (default 1). A DaemonSet is ready
 // when status.numberReady >= status.desiredNumberScheduled.
 //
+// # Usage
+//
+// Usage comes from the resource metrics API (metrics.k8s.io), one round at a
+// time: ReplaceUsage gives every node its NodeMetrics and every pod its
+// PodMetrics (cpu in millicores, memory in bytes), and everything not listed
+// loses its usage; ClearUsage drops all of it while the API cannot be read.
+// A pod keeps its usage in its record (two numbers and a flag) across pod
+// events until the next round, and loses it when it is deleted. Tallies sum
+// the usage of the pods they count and their idle amount, max(0, request -
+// usage) per resource, incrementally like requests; each node also keeps its
+// own usage. A round costs O(pods + nodes) and records a change only for the
+// summaries whose usage moved.
+//
 // # Concurrency
 //
 // One sync.RWMutex guards all state. Event methods (called from informer

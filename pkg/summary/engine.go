@@ -39,6 +39,7 @@ type podFlags uint8
 const (
 	podUnscheduled podFlags = 1 << iota
 	podCrashLooping
+	podHasUsage // use holds the pod's current usage (usage.go)
 )
 
 // podRec is all the engine remembers of a pod.
@@ -52,6 +53,7 @@ type podRec struct {
 	phase   phase
 	flags   podFlags
 	noLimit uint8 // bit i set: unbounded limit for resource i (see unboundedTracked)
+	use     podUse
 }
 
 // podRes is one resource of a pod. limits is zero when the limit is unbounded.
@@ -101,6 +103,9 @@ type nodeEntry struct {
 	flags     nodeFlags
 	resources []nodeRes // sorted by id
 	pods      tally
+	// use is the node's own usage, podUse sums its pods' (usage.go).
+	use    nodeUse
+	podUse useTally
 	// taints are the node's NoSchedule and NoExecute taints (see
 	// SchedulingTaints), for headroom.
 	taints []v1.Taint
@@ -126,6 +131,7 @@ type nsEntry struct {
 	unbound   tally
 	workloads [numWorkloadKinds]ReadyCount
 	quotas    map[string]quotaRec
+	use       useTally // usage of its pods (usage.go)
 }
 
 // inUse says whether anything but the Namespace object refers to the name.
@@ -150,6 +156,7 @@ type cell struct {
 	// and of its namespace (idx[nsCells]).
 	idx  [2]int32
 	pods tally
+	use  useTally // usage of its pods (usage.go)
 }
 
 // The two lists a cell is in, as indexes of cell.idx.
@@ -223,6 +230,7 @@ type Engine struct {
 	notReady        map[nodeID]struct{}
 	knownNamespaces int64
 	workloadCounts  [numWorkloadKinds]ReadyCount
+	usage           usageState
 
 	// scratch buffers reused under the write lock so that steady-state
 	// events do not allocate.

@@ -28,6 +28,7 @@ func (e *Engine) UpsertPodUsage(namespace, name string, u *PodUsage) {
 	key := podKey{ns: ns.id, name: name}
 	old, existed := e.pods[key]
 	next := e.podRecord(u)
+	next.carryUsage(&old)
 	var node *nodeEntry
 	if u.NodeName != "" {
 		// Most updates keep the node: comparing its name is cheaper than
@@ -114,6 +115,7 @@ func sameNode(c *cell, n *nodeEntry) bool {
 
 // applyPod adds or subtracts a pod record in every tally it belongs to.
 func (e *Engine) applyPod(ns *nsEntry, r *podRec, sign int32) {
+	e.applyPodUse(ns, r, int64(sign))
 	if r.cell == nil {
 		ns.unbound.apply(r, sign)
 		e.unbound.apply(r, sign)
@@ -183,6 +185,7 @@ func (e *Engine) DeleteNode(name string) {
 	last := e.nodeTotals(n) // deletes are rare: the record keeps the last state
 	e.applyNodeAggregate(n, -1)
 	delete(e.notReady, n.id)
+	e.setNodeUse(n, nodeUse{})
 	n.flags, n.resources, n.taints = 0, nil, nil
 	e.recordDelete(KindNode, &n.object, &last)
 	e.releaseNodeIfUnused(n)

@@ -63,6 +63,7 @@ func (e *Engine) Cluster(sel Selection) ClusterTotals {
 	r.selectNamespaces()
 	r.addBoundPods()
 	r.addNamespaceFigures()
+	r.addUsage()
 	r.addGroups()
 	r.addHeadroom()
 	r.addNames()
@@ -455,6 +456,11 @@ func (e *Engine) nodeTotals(n *nodeEntry) NodeTotals {
 		vec[r.id].Allocatable = r.allocatable
 	}
 	n.pods.addResTo(vec)
+	if n.use.has {
+		nu := n.nodeUseTally()
+		setUsageRows(vec, &nu, &useTally{})
+		t.UsageTimestamp, t.UsageWindow = n.use.timestamp, n.use.window
+	}
 	t.Resources = e.rows(vec, nil)
 	return t
 }
@@ -470,6 +476,9 @@ func (e *Engine) namespaceTotals(ns *nsEntry) NamespaceTotals {
 	vec := make([]ResourceTotals, len(e.res.names))
 	ns.bound.addTo(&t.Pods, vec)
 	ns.unbound.addTo(&t.Pods, vec)
+	if e.usage.available {
+		setUsageRows(vec, &ns.use, &ns.use)
+	}
 	t.Resources = e.rows(vec, nil)
 	for name, q := range ns.quotas {
 		t.Quotas = append(t.Quotas, QuotaTotals{Name: name, Hard: q.hard.DeepCopy(), Used: q.used.DeepCopy()})

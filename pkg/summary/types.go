@@ -2,6 +2,7 @@ package summary
 
 import (
 	"strings"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -86,6 +87,14 @@ type PodCounts struct {
 // Failed). Limits only sums pods whose limit for the resource is bounded;
 // PodsWithoutLimit counts the others (see the package documentation).
 // Capacity and Allocatable are always zero for namespaces.
+//
+// Usage and Idle are set, and HasUsage is true, only for cpu and memory and
+// only while usage from the resource metrics API is current (see
+// Engine.ReplaceUsage): Usage is the node's own usage for a node, the sum of
+// the pods' usage for a namespace, and for a cluster read the selected
+// nodes' own usage without a namespace selector, the selected pods' usage
+// with one. Idle sums, over the pods counted that have usage, max(0,
+// request - usage). A node's Idle is zero.
 type ResourceTotals struct {
 	Name             v1.ResourceName
 	Capacity         int64
@@ -93,6 +102,9 @@ type ResourceTotals struct {
 	Requests         int64
 	Limits           int64
 	PodsWithoutLimit int64
+	Usage            int64
+	Idle             int64
+	HasUsage         bool
 }
 
 // ReadyCount counts workloads of one kind and how many of them are ready.
@@ -143,6 +155,9 @@ type ClusterTotals struct {
 	// capped by Selection.MaxNames, for a short Degraded message.
 	NotReadyNodes    []string
 	CrashLoopingPods []string
+	// UsageAvailable is true while usage from the resource metrics API is
+	// current; Resources and Groups carry usage only then.
+	UsageAvailable bool
 }
 
 // NodeTotals summarises one known node and the pods bound to it.
@@ -160,6 +175,10 @@ type NodeTotals struct {
 	Pods      PodCounts
 	// PodCapacity is the node's allocatable "pods".
 	PodCapacity int64
+	// UsageTimestamp and UsageWindow describe the sample of the node's
+	// usage; zero when its Resources carry none.
+	UsageTimestamp time.Time
+	UsageWindow    time.Duration
 	// Revision is the engine revision of the last change to this summary.
 	Revision uint64
 }

@@ -28,7 +28,7 @@ func ResourceVersion(rev uint64) string { return strconv.FormatUint(rev, 10) }
 // labels and creation time; its resourceVersion is the engine revision of the
 // summary's last change, so it changes exactly when the summary does.
 func NodeSummary(n summary.NodeTotals) *clusterview.NodeSummary {
-	return &clusterview.NodeSummary{
+	out := &clusterview.NodeSummary{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:              n.Name,
 			Labels:            n.Labels,
@@ -44,6 +44,16 @@ func NodeSummary(n summary.NodeTotals) *clusterview.NodeSummary {
 		PodCapacity:    n.PodCapacity,
 		Resources:      withFree(withPodRequests(ResourceUsages(n.Resources, true), n.Pods)),
 	}
+	if !n.UsageTimestamp.IsZero() {
+		out.UsageTimestamp = &metav1.Time{Time: n.UsageTimestamp}
+		out.UsageWindow = &metav1.Duration{Duration: n.UsageWindow}
+	}
+	// A node's usage is its own (NodeMetrics), not its pods': the idle
+	// amount of its pods is no figure of the node.
+	for i := range out.Resources {
+		out.Resources[i].Idle = nil
+	}
+	return out
 }
 
 // NamespaceSummary converts the summary of one namespace. The object lives
@@ -174,6 +184,10 @@ func ResourceUsage(r summary.ResourceTotals, withNodes bool) clusterview.Resourc
 	if withNodes {
 		u.Capacity = quantityPtr(summary.Quantity(r.Name, r.Capacity))
 		u.Allocatable = quantityPtr(summary.Quantity(r.Name, r.Allocatable))
+	}
+	if r.HasUsage {
+		u.Usage = quantityPtr(summary.Quantity(r.Name, r.Usage))
+		u.Idle = quantityPtr(summary.Quantity(r.Name, r.Idle))
 	}
 	return u
 }

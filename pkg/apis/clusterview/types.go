@@ -19,6 +19,10 @@ const (
 	// fewest nodes are summed in the OtherGroup group. NodeSummary objects
 	// keep the per-node figures.
 	ConditionGroupsTruncated = "GroupsTruncated"
+	// ConditionUsageAvailable is True while usage from the resource metrics
+	// API (metrics.k8s.io) is current, so that resources[].usage and idle are
+	// set; False, with reason MetricsAPIUnavailable, while they are absent.
+	ConditionUsageAvailable = "UsageAvailable"
 	// ConditionHeadroomLow is True when fewer pods of a spec.headroom shape
 	// fit than its minFits. Its message names the shapes.
 	ConditionHeadroomLow = "HeadroomLow"
@@ -126,8 +130,8 @@ type ClusterSummaryStatus struct {
 	// ObservedGeneration is the metadata.generation the status was computed for.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Conditions are Ready, Degraded, HeadroomLow when a shape sets
-	// minFits, and GroupsTruncated when spec.groupByNodeLabel is set.
+	// Conditions are Ready, Degraded, UsageAvailable, HeadroomLow when a
+	// shape sets minFits, and GroupsTruncated when spec.groupByNodeLabel is set.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -233,6 +237,20 @@ type ResourceUsage struct {
 	// limit for this resource.
 	// +optional
 	PodsWithoutLimit int64 `json:"podsWithoutLimit,omitempty"`
+	// Usage is what is in use, for cpu and memory, from the resource metrics
+	// API (metrics.k8s.io): a node's own usage (NodeMetrics, as `kubectl top
+	// node` shows); for a namespace the sum of its pods' usage (PodMetrics);
+	// for a ClusterSummary and its groups the selected nodes' own usage when
+	// spec.namespaceSelector is empty, else the selected pods' usage. Absent
+	// while usage is unavailable (see the UsageAvailable condition) and for
+	// other resources.
+	// +optional
+	Usage *resource.Quantity `json:"usage,omitempty"`
+	// Idle is what is requested but not used: the sum, over the pods counted
+	// that have usage, of max(0, request - usage). Absent where usage is, and
+	// in a NodeSummary.
+	// +optional
+	Idle *resource.Quantity `json:"idle,omitempty"`
 	// Free is allocatable minus requests, never below zero. Set only in a
 	// NodeSummary.
 	// +optional
@@ -343,6 +361,14 @@ type NodeSummary struct {
 	// PodCapacity is the number of pods the node can run (allocatable pods).
 	// +optional
 	PodCapacity int64 `json:"podCapacity,omitempty"`
+	// UsageTimestamp is when the node's usage (resources[].usage) was
+	// sampled; absent while the node has none.
+	// +optional
+	UsageTimestamp *metav1.Time `json:"usageTimestamp,omitempty"`
+	// UsageWindow is the interval the node's usage is averaged over, ending
+	// at usageTimestamp.
+	// +optional
+	UsageWindow *metav1.Duration `json:"usageWindow,omitempty"`
 	// Resources reports capacity, allocatable, requests and limits per resource.
 	// +optional
 	// +listType=map

@@ -492,6 +492,15 @@ func (in *NodeSummary) DeepCopyInto(out *NodeSummary) {
 	out.TypeMeta = in.TypeMeta
 	in.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
 	out.Pods = in.Pods
+	if in.UsageTimestamp != nil {
+		in, out := &in.UsageTimestamp, &out.UsageTimestamp
+		*out = (*in).DeepCopy()
+	}
+	if in.UsageWindow != nil {
+		in, out := &in.UsageWindow, &out.UsageWindow
+		*out = new(v1.Duration)
+		**out = **in
+	}
 	if in.Resources != nil {
 		in, out := &in.Resources, &out.Resources
 		*out = make([]ResourceUsage, len(*in))
@@ -630,6 +639,16 @@ func (in *ResourceUsage) DeepCopyInto(out *ResourceUsage) {
 	}
 	out.Requests = in.Requests.DeepCopy()
 	out.Limits = in.Limits.DeepCopy()
+	if in.Usage != nil {
+		in, out := &in.Usage, &out.Usage
+		x := (*in).DeepCopy()
+		*out = &x
+	}
+	if in.Idle != nil {
+		in, out := &in.Idle, &out.Idle
+		x := (*in).DeepCopy()
+		*out = &x
+	}
 	if in.Free != nil {
 		in, out := &in.Free, &out.Free
 		x := (*in).DeepCopy()

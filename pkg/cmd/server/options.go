@@ -32,6 +32,7 @@ import (
 	"github.com/clusterview/clusterview/pkg/controller/clustersummarystatus"
 	"github.com/clusterview/clusterview/pkg/embeddedetcd"
 	"github.com/clusterview/clusterview/pkg/generated/openapi"
+	"github.com/clusterview/clusterview/pkg/summary/usagefeed"
 )
 
 // etcdPathPrefix is where clusterview's objects live in etcd, apart from any
@@ -53,6 +54,9 @@ type Options struct {
 	StatusUpdateInterval time.Duration
 	// MaxStatusGroups caps status.groups of every ClusterSummary.
 	MaxStatusGroups int
+	// UsageInterval is how often usage is read from the resource metrics
+	// API (metrics.k8s.io); zero turns reading usage off.
+	UsageInterval time.Duration
 	// LeaderElection decides which replica writes ClusterSummary statuses.
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
 	// History is how ClusterSummary history is recorded and kept.
@@ -73,6 +77,7 @@ func NewOptions() *Options {
 		DataDir:                             "clusterview-data",
 		StatusUpdateInterval:                time.Second,
 		MaxStatusGroups:                     clustersummarystatus.DefaultMaxGroups,
+		UsageInterval:                       usagefeed.DefaultInterval,
 		ShutdownWatchTerminationGracePeriod: 10 * time.Second,
 		History: apiserver.HistoryConfig{
 			Resolution:      time.Minute,
@@ -113,6 +118,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.MaxStatusGroups, "max-status-groups", o.MaxStatusGroups,
 		"Most entries in a ClusterSummary's status.groups. Beyond it the groups with the fewest nodes are summed in one \"<other>\" group and the GroupsTruncated condition is True; "+
 			"the default keeps the largest status validation allows within etcd's 1.5 MiB request limit.")
+	fs.DurationVar(&o.UsageInterval, "usage-interval", o.UsageInterval,
+		"How often to read node and pod usage from the resource metrics API (metrics.k8s.io, served by metrics-server): one list of NodeMetrics and one of PodMetrics per round. Usage older than 3 intervals is not reported. 0 turns usage off.")
 	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, fs)
 	fs.DurationVar(&o.History.Resolution, "history-resolution", o.History.Resolution,
 		"Time between two recorded samples of every ClusterSummary's status figures (at least 1s). Samples are taken at multiples of it since the Unix epoch.")
@@ -158,6 +165,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ShutdownWatchTerminationGracePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-watch-termination-grace-period must not be negative, not %s", o.ShutdownWatchTerminationGracePeriod))
+	}
+	if o.UsageInterval < 0 {
+		errs = append(errs, fmt.Errorf("--usage-interval must not be negative, not %s", o.UsageInterval))
 	}
 	if o.StatusUpdateInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--status-update-interval must be positive, not %s", o.StatusUpdateInterval))
@@ -225,6 +235,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 			CoreClientConfig:     serverConfig.ClientConfig,
 			StatusUpdateInterval: o.StatusUpdateInterval,
 			MaxStatusGroups:      o.MaxStatusGroups,
+			UsageInterval:        o.UsageInterval,
 			LeaderElection:       o.LeaderElection,
 			History:              o.History,
 		},

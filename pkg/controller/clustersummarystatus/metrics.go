@@ -80,19 +80,7 @@ func recordSummaryMetrics(name string, st *v1beta1.ClusterSummaryStatus) {
 			summaryPods.WithLabelValues(name, phase).Set(float64(v))
 		}
 	}
-	// Shapes and groups come and go with the spec and the nodes: start over
-	// (the vector is nil until registered).
-	if summaryHeadroom.IsCreated() {
-		summaryHeadroom.DeletePartialMatch(map[string]string{"summary": name})
-	}
-	for _, h := range st.Headroom {
-		summaryHeadroom.WithLabelValues(name, h.Name, "").Set(float64(h.Fits))
-	}
-	for _, g := range st.Groups {
-		for _, h := range g.Headroom {
-			summaryHeadroom.WithLabelValues(name, h.Name, g.Name).Set(float64(h.Fits))
-		}
-	}
+	recordHeadroomMetrics(name, st)
 	for _, r := range st.Resources {
 		summaryRequests.WithLabelValues(name, string(r.Name)).Set(r.Requests.AsApproximateFloat64())
 		if r.Allocatable != nil {
@@ -101,7 +89,42 @@ func recordSummaryMetrics(name string, st *v1beta1.ClusterSummaryStatus) {
 	}
 }
 
+// headroomSeries remembers, per summary, the (shape, group) series last
+// set, so that series of shapes and groups that went away are deleted
+// without ever removing, even briefly, one that is still current.
+var headroomSeries = struct {
+	sync.Mutex
+	bySummary map[string]map[[2]string]bool
+}{bySummary: map[string]map[[2]string]bool{}}
+
+func recordHeadroomMetrics(name string, st *v1beta1.ClusterSummaryStatus) {
+	current := map[[2]string]bool{}
+	set := func(shape, group string, fits int64) {
+		summaryHeadroom.WithLabelValues(name, shape, group).Set(float64(fits))
+		current[[2]string{shape, group}] = true
+	}
+	for _, h := range st.Headroom {
+		set(h.Name, "", h.Fits)
+	}
+	for _, g := range st.Groups {
+		for _, h := range g.Headroom {
+			set(h.Name, g.Name, h.Fits)
+		}
+	}
+	headroomSeries.Lock()
+	defer headroomSeries.Unlock()
+	for s := range headroomSeries.bySummary[name] {
+		if !current[s] {
+			summaryHeadroom.DeleteLabelValues(name, s[0], s[1])
+		}
+	}
+	headroomSeries.bySummary[name] = current
+}
+
 func deleteSummaryMetrics(name string) {
+	headroomSeries.Lock()
+	delete(headroomSeries.bySummary, name)
+	headroomSeries.Unlock()
 	for _, g := range []*metrics.GaugeVec{summaryNodes, summaryPods, summaryRequests, summaryAllocatable, summaryHeadroom} {
 		g.DeletePartialMatch(map[string]string{"summary": name})
 	}

@@ -23,6 +23,9 @@ const (
 	ReasonPodsCrashLooping   = "PodsCrashLooping"
 	ReasonAllGroupsShown     = "AllGroupsShown"
 	ReasonTooManyGroups      = "TooManyGroups"
+	// Reasons of the UsageAvailable condition.
+	ReasonMetricsAPIRead        = "MetricsAPIRead"
+	ReasonMetricsAPIUnavailable = "MetricsAPIUnavailable"
 )
 
 // DefaultMaxGroups is the default of --max-status-groups. With it, the
@@ -71,6 +74,7 @@ func ComputeStatus(cs *v1beta1.ClusterSummary, engine Engine, engineSynced bool,
 			Reason: ReasonComputed, Message: fmt.Sprintf("computed from synced informers for generation %d", cs.Generation),
 		},
 		degradedCondition(&totals, cs.Generation),
+		usageCondition(&totals, cs.Generation),
 	}
 	if c, ok := headroomLowCondition(cs.Spec.Headroom, status.Headroom, cs.Generation); ok {
 		status.Conditions = append(status.Conditions, c)
@@ -96,6 +100,22 @@ func groupsTruncatedCondition(t *summary.ClusterTotals, label string, generation
 		Message: fmt.Sprintf("%s has %d values, more than the server's --max-status-groups=%d: the %d groups with the fewest nodes are summed in group %q; "+
 			"NodeSummary objects have the per-node figures (kubectl get nodesummaries -l %s=VALUE)",
 			label, len(t.Groups)-1+t.FoldedGroups, len(t.Groups), t.FoldedGroups, summary.OtherGroupValue, label),
+	}
+}
+
+// usageCondition says whether resources[].usage and idle are set.
+func usageCondition(t *summary.ClusterTotals, generation int64) metav1.Condition {
+	if t.UsageAvailable {
+		return metav1.Condition{
+			Type: v1beta1.ConditionUsageAvailable, Status: metav1.ConditionTrue, ObservedGeneration: generation,
+			Reason: ReasonMetricsAPIRead, Message: "usage is current: read from the resource metrics API (metrics.k8s.io)",
+		}
+	}
+	return metav1.Condition{
+		Type: v1beta1.ConditionUsageAvailable, Status: metav1.ConditionFalse, ObservedGeneration: generation,
+		Reason: ReasonMetricsAPIUnavailable,
+		Message: "the resource metrics API (metrics.k8s.io, served by metrics-server) has not answered within 3 usage intervals, " +
+			"or usage reading is off (--usage-interval=0); the server log says why",
 	}
 }
 

@@ -714,7 +714,7 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref common.Referen
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Conditions are Ready, Degraded, HeadroomLow when a shape sets minFits, and GroupsTruncated when spec.groupByNodeLabel is set.",
+							Description: "Conditions are Ready, Degraded, UsageAvailable, HeadroomLow when a shape sets minFits, and GroupsTruncated when spec.groupByNodeLabel is set.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -1431,6 +1431,18 @@ func schema_pkg_apis_clusterview_v1beta1_NodeSummary(ref common.ReferenceCallbac
 							Format:      "int64",
 						},
 					},
+					"usageTimestamp": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UsageTimestamp is when the node's usage (resources[].usage) was sampled; absent while the node has none.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"usageWindow": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UsageWindow is the interval the node's usage is averaged over, ending at usageTimestamp.",
+							Ref:         ref(metav1.Duration{}.OpenAPIModelName()),
+						},
+					},
 					"resources": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
@@ -1457,7 +1469,7 @@ func schema_pkg_apis_clusterview_v1beta1_NodeSummary(ref common.ReferenceCallbac
 			},
 		},
 		Dependencies: []string{
-			v1beta1.PodCounts{}.OpenAPIModelName(), v1beta1.ResourceUsage{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+			v1beta1.PodCounts{}.OpenAPIModelName(), v1beta1.ResourceUsage{}.OpenAPIModelName(), metav1.Duration{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -1722,6 +1734,18 @@ func schema_pkg_apis_clusterview_v1beta1_ResourceUsage(ref common.ReferenceCallb
 							Description: "PodsWithoutLimit is the number of pods with a container that sets no limit for this resource.",
 							Type:        []string{"integer"},
 							Format:      "int64",
+						},
+					},
+					"usage": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Usage is what is in use, for cpu and memory, from the resource metrics API (metrics.k8s.io): a node's own usage (NodeMetrics, as `kubectl top node` shows); for a namespace the sum of its pods' usage (PodMetrics); for a ClusterSummary and its groups the selected nodes' own usage when spec.namespaceSelector is empty, else the selected pods' usage. Absent while usage is unavailable (see the UsageAvailable condition) and for other resources.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+					"idle": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Idle is what is requested but not used: the sum, over the pods counted that have usage, of max(0, request - usage). Absent where usage is, and in a NodeSummary.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
 					"free": {

@@ -1,7 +1,8 @@
 // Package table turns clusterview objects into the server-side tables that
 // kubectl prints (metav1.Table). Each resource supplies its column
 // definitions and a function that renders one object as a row; this package
-// handles lists, list metadata and the object attached to each row.
+// handles lists, list metadata and the object attached to each row, and
+// renders the cells the resources' tables share (cells.go).
 package table
 
 import (

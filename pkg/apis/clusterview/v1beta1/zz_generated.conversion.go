@@ -26,6 +26,7 @@ import (
 	unsafe "unsafe"
 
 	clusterview "github.com/clusterview/clusterview/pkg/apis/clusterview"
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	conversion "k8s.io/apimachinery/pkg/conversion"
 	runtime "k8s.io/apimachinery/pkg/runtime"
 )
@@ -631,6 +632,8 @@ func autoConvert_v1beta1_NodeSummary_To_clusterview_NodeSummary(in *NodeSummary,
 		return err
 	}
 	out.PodCapacity = in.PodCapacity
+	out.UsageTimestamp = (*v1.Time)(unsafe.Pointer(in.UsageTimestamp))
+	out.UsageWindow = (*v1.Duration)(unsafe.Pointer(in.UsageWindow))
 	out.Resources = *(*[]clusterview.ResourceUsage)(unsafe.Pointer(&in.Resources))
 	return nil
 }
@@ -651,6 +654,8 @@ func autoConvert_clusterview_NodeSummary_To_v1beta1_NodeSummary(in *clusterview.
 		return err
 	}
 	out.PodCapacity = in.PodCapacity
+	out.UsageTimestamp = (*v1.Time)(unsafe.Pointer(in.UsageTimestamp))
+	out.UsageWindow = (*v1.Duration)(unsafe.Pointer(in.UsageWindow))
 	out.Resources = *(*[]ResourceUsage)(unsafe.Pointer(&in.Resources))
 	return nil
 }

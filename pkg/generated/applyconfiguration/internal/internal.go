@@ -311,6 +311,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: free
       type:
         namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
+    - name: idle
+      type:
+        namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
     - name: limits
       type:
         namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
@@ -322,6 +325,9 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         scalar: numeric
     - name: requests
+      type:
+        namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
+    - name: usage
       type:
         namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
 - name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.WorkloadCounts

@@ -2,17 +2,14 @@ package clustersummary
 
 import (
 	"fmt"
-	"math/big"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
 	"github.com/clusterview/clusterview/pkg/registry/table"
-	"github.com/clusterview/clusterview/pkg/summaryapi/cells"
 )
 
 // tableConvertor prints the columns of `kubectl get clustersummaries`. Until
@@ -78,7 +75,7 @@ func fitsCell(cs *clusterview.ClusterSummary, shape string) string {
 			return table.Unknown
 		}
 	}
-	return cells.None
+	return table.None
 }
 
 func clusterSummaryRow(cs *clusterview.ClusterSummary) []interface{} {
@@ -104,8 +101,8 @@ func clusterSummaryRow(cs *clusterview.ClusterSummary) []interface{} {
 		nodes,
 		running,
 		pending,
-		RequestPercent(st.Resources, corev1.ResourceCPU),
-		RequestPercent(st.Resources, corev1.ResourceMemory),
+		table.RequestPercent(st.Resources, corev1.ResourceCPU),
+		table.RequestPercent(st.Resources, corev1.ResourceMemory),
 		degraded,
 		table.Age(cs.CreationTimestamp),
 		unscheduled,
@@ -125,39 +122,4 @@ func conditionCells(conditions []metav1.Condition, condType string) (status, rea
 		return string(metav1.ConditionUnknown), ""
 	}
 	return string(c.Status), c.Reason
-}
-
-// RequestPercent renders requests as a whole percentage of allocatable for
-// one resource, or <unknown> when the resource is not reported or has no
-// allocatable amount.
-func RequestPercent(usages []clusterview.ResourceUsage, name corev1.ResourceName) string {
-	for i := range usages {
-		if usages[i].Name == name {
-			return Percent(usages[i].Requests, usages[i].Allocatable)
-		}
-	}
-	return table.Unknown
-}
-
-// Percent renders part as a whole percentage of whole, rounded down. It
-// computes exactly: CPU in millicores must not read 28% for 290m of 1, and
-// exabyte-scale memory must not overflow.
-func Percent(part resource.Quantity, whole *resource.Quantity) string {
-	if whole == nil || whole.Sign() <= 0 {
-		return table.Unknown
-	}
-	ratio := new(big.Rat).Quo(exact(part), exact(*whole))
-	ratio.Mul(ratio, big.NewRat(100, 1))
-	return new(big.Int).Quo(ratio.Num(), ratio.Denom()).String() + "%"
-}
-
-// exact returns q as an exact rational number.
-func exact(q resource.Quantity) *big.Rat {
-	d := q.AsDec()
-	scale := d.Scale()
-	pow := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(scale, -scale))), nil)
-	if scale >= 0 {
-		return new(big.Rat).SetFrac(d.UnscaledBig(), pow)
-	}
-	return new(big.Rat).SetInt(new(big.Int).Mul(d.UnscaledBig(), pow))
 }

@@ -11,13 +11,12 @@ import (
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
 	"github.com/clusterview/clusterview/pkg/registry/table"
-	"github.com/clusterview/clusterview/pkg/summaryapi/cells"
 )
 
 // tableConvertor prints the columns of `kubectl get namespacesummaries`:
 // what each namespace runs and what it asks for. A limit column reads like
 // "2 (+3 unbounded)" when some pods set no limit: the sum is then only a
-// lower bound (see cells.Limit).
+// lower bound (see table.Limit).
 var tableConvertor = table.Convertor[*clusterview.NamespaceSummary]{
 	Columns: []metav1.TableColumnDefinition{
 		table.NameColumn,
@@ -43,16 +42,16 @@ func (r *REST) ConvertToTable(ctx context.Context, object runtime.Object, tableO
 }
 
 func namespaceSummaryRow(ns *clusterview.NamespaceSummary) []interface{} {
-	cpu := cells.Usage(ns.Resources, corev1.ResourceCPU)
-	mem := cells.Usage(ns.Resources, corev1.ResourceMemory)
+	cpu := table.Usage(ns.Resources, corev1.ResourceCPU)
+	mem := table.Usage(ns.Resources, corev1.ResourceMemory)
 	return []interface{}{
 		ns.Name,
 		ns.Pods.Total,
 		ns.Pods.ContainerRestarts,
-		cells.Amount(cpu.Name, cpu.Requests),
-		cells.Amount(mem.Name, mem.Requests),
-		cells.Limit(cpu),
-		cells.Limit(mem),
+		table.Amount(cpu.Name, cpu.Requests),
+		table.Amount(mem.Name, mem.Requests),
+		table.Limit(cpu),
+		table.Limit(mem),
 		table.Age(ns.CreationTimestamp),
 		ns.Pods.Running,
 		ns.Pods.Pending,

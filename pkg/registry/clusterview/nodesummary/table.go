@@ -10,9 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
-	"github.com/clusterview/clusterview/pkg/registry/clusterview/clustersummary"
 	"github.com/clusterview/clusterview/pkg/registry/table"
-	"github.com/clusterview/clusterview/pkg/summaryapi/cells"
 )
 
 // ZoneLabel is the well-known node label the wide table shows.
@@ -49,8 +47,8 @@ func (r *REST) ConvertToTable(ctx context.Context, object runtime.Object, tableO
 }
 
 func nodeSummaryRow(n *clusterview.NodeSummary) []interface{} {
-	cpu := cells.Usage(n.Resources, corev1.ResourceCPU)
-	mem := cells.Usage(n.Resources, corev1.ResourceMemory)
+	cpu := table.Usage(n.Resources, corev1.ResourceCPU)
+	mem := table.Usage(n.Resources, corev1.ResourceMemory)
 
 	// The scheduler stops counting a pod against the node's pod capacity
 	// once it has finished, so neither does this column.
@@ -72,24 +70,24 @@ func nodeSummaryRow(n *clusterview.NodeSummary) []interface{} {
 	}
 	zone, ok := n.Labels[ZoneLabel]
 	if !ok {
-		zone = cells.None
+		zone = table.None
 	}
 
 	return []interface{}{
 		n.Name,
-		cells.Bool(n.Ready),
-		cells.Amount(cpu.Name, cpu.Requests),
-		cells.AmountPtr(cpu.Name, cpu.Allocatable),
-		clustersummary.Percent(cpu.Requests, cpu.Allocatable),
-		cells.Amount(mem.Name, mem.Requests),
-		cells.AmountPtr(mem.Name, mem.Allocatable),
-		clustersummary.Percent(mem.Requests, mem.Allocatable),
+		table.Bool(n.Ready),
+		table.Amount(cpu.Name, cpu.Requests),
+		table.AmountPtr(cpu.Name, cpu.Allocatable),
+		table.Percent(cpu.Requests, cpu.Allocatable),
+		table.Amount(mem.Name, mem.Requests),
+		table.AmountPtr(mem.Name, mem.Allocatable),
+		table.Percent(mem.Requests, mem.Allocatable),
 		fmt.Sprintf("%d/%s", used, podCapacity),
-		cells.AmountPtr(cpu.Name, cpu.Free),
-		cells.AmountPtr(mem.Name, mem.Free),
+		table.AmountPtr(cpu.Name, cpu.Free),
+		table.AmountPtr(mem.Name, mem.Free),
 		table.Age(n.CreationTimestamp),
-		cells.Bool(n.Unschedulable),
-		cells.List(pressure),
+		table.Bool(n.Unschedulable),
+		table.List(pressure),
 		n.Pods.ContainerRestarts,
 		n.Pods.CrashLooping,
 		zone,

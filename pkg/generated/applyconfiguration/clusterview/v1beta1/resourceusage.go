@@ -46,6 +46,18 @@ type ResourceUsageApplyConfiguration struct {
 	// PodsWithoutLimit is the number of pods with a container that sets no
 	// limit for this resource.
 	PodsWithoutLimit *int64 `json:"podsWithoutLimit,omitempty"`
+	// Usage is what is in use, for cpu and memory, from the resource metrics
+	// API (metrics.k8s.io): a node's own usage (NodeMetrics, as `kubectl top
+	// node` shows); for a namespace the sum of its pods' usage (PodMetrics);
+	// for a ClusterSummary and its groups the selected nodes' own usage when
+	// spec.namespaceSelector is empty, else the selected pods' usage. Absent
+	// while usage is unavailable (see the UsageAvailable condition) and for
+	// other resources.
+	Usage *resource.Quantity `json:"usage,omitempty"`
+	// Idle is what is requested but not used: the sum, over the pods counted
+	// that have usage, of max(0, request - usage). Absent where usage is, and
+	// in a NodeSummary.
+	Idle *resource.Quantity `json:"idle,omitempty"`
 	// Free is allocatable minus requests, never below zero. Set only in a
 	// NodeSummary.
 	Free *resource.Quantity `json:"free,omitempty"`
@@ -102,6 +114,22 @@ func (b *ResourceUsageApplyConfiguration) WithLimits(value resource.Quantity) *R
 // If called multiple times, the PodsWithoutLimit field is set to the value of the last call.
 func (b *ResourceUsageApplyConfiguration) WithPodsWithoutLimit(value int64) *ResourceUsageApplyConfiguration {
 	b.PodsWithoutLimit = &value
+	return b
+}
+
+// WithUsage sets the Usage field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Usage field is set to the value of the last call.
+func (b *ResourceUsageApplyConfiguration) WithUsage(value resource.Quantity) *ResourceUsageApplyConfiguration {
+	b.Usage = &value
+	return b
+}
+
+// WithIdle sets the Idle field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Idle field is set to the value of the last call.
+func (b *ResourceUsageApplyConfiguration) WithIdle(value resource.Quantity) *ResourceUsageApplyConfiguration {
+	b.Idle = &value
 	return b
 }
 

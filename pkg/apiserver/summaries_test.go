@@ -1,4 +1,4 @@
-package nodesummary_test
+package apiserver
 
 import (
 	"context"
@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/watch"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
-	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/util/compatibility"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
@@ -33,13 +32,11 @@ import (
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 	cvinformers "github.com/clusterview/clusterview/pkg/generated/informers/externalversions"
 	"github.com/clusterview/clusterview/pkg/generated/openapi"
-	"github.com/clusterview/clusterview/pkg/registry/clusterview/namespacesummary"
-	"github.com/clusterview/clusterview/pkg/registry/clusterview/nodesummary"
 	"github.com/clusterview/clusterview/pkg/summary"
 )
 
-// serve installs both summary resources in a generic API server, the way
-// pkg/apiserver wires them, and serves it over HTTP without authentication.
+// serve installs the live summary resources in a generic API server, as New
+// does, and serves it over HTTP without authentication.
 // It checks what only the real handler chain shows: discovery verbs, field
 // label conversion, encoding of the internal types, and watches as
 // client-go's reflectors run them.
@@ -67,10 +64,7 @@ func serve(t *testing.T, e *summary.Engine) *clientset.Clientset {
 		t.Fatalf("creating the server: %v", err)
 	}
 	group := genericapiserver.NewDefaultAPIGroupInfo(clusterview.GroupName, scheme, metav1.ParameterCodec, codecs)
-	group.VersionedResourcesStorageMap[v1beta1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		"nodesummaries":      nodesummary.NewREST(e),
-		"namespacesummaries": namespacesummary.NewREST(e),
-	}
+	group.VersionedResourcesStorageMap[v1beta1.SchemeGroupVersion.Version] = liveSummaryStorage(e)
 	if err := srv.InstallAPIGroup(&group); err != nil {
 		t.Fatalf("installing the group: %v", err)
 	}

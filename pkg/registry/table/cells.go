@@ -1,10 +1,12 @@
-// Package cells renders the figures of node and namespace summaries as the
-// short strings kubectl shows in table cells, so both tables print requests,
-// limits and byte sizes the same way.
-package cells
+package table
+
+// The cells below render the figures of summaries as the short strings
+// kubectl shows, so every table prints requests, limits, percentages and
+// byte sizes the same way.
 
 import (
 	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 
@@ -109,4 +111,39 @@ func List(words []string) string {
 		return None
 	}
 	return strings.Join(words, ",")
+}
+
+// RequestPercent renders requests as a whole percentage of allocatable for
+// one resource, or <unknown> when the resource is not reported or has no
+// allocatable amount.
+func RequestPercent(usages []clusterview.ResourceUsage, name corev1.ResourceName) string {
+	for i := range usages {
+		if usages[i].Name == name {
+			return Percent(usages[i].Requests, usages[i].Allocatable)
+		}
+	}
+	return Unknown
+}
+
+// Percent renders part as a whole percentage of whole, rounded down. It
+// computes exactly: CPU in millicores must not read 28% for 290m of 1, and
+// exabyte-scale memory must not overflow.
+func Percent(part resource.Quantity, whole *resource.Quantity) string {
+	if whole == nil || whole.Sign() <= 0 {
+		return Unknown
+	}
+	ratio := new(big.Rat).Quo(exact(part), exact(*whole))
+	ratio.Mul(ratio, big.NewRat(100, 1))
+	return new(big.Int).Quo(ratio.Num(), ratio.Denom()).String() + "%"
+}
+
+// exact returns q as an exact rational number.
+func exact(q resource.Quantity) *big.Rat {
+	d := q.AsDec()
+	scale := d.Scale()
+	pow := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(scale, -scale))), nil)
+	if scale >= 0 {
+		return new(big.Rat).SetFrac(d.UnscaledBig(), pow)
+	}
+	return new(big.Rat).SetInt(new(big.Int).Mul(d.UnscaledBig(), pow))
 }

@@ -1,0 +1,350 @@
+package summary
+
+import (
+	"time"
+)
+
+// This file keeps what the resource metrics API (metrics.k8s.io) reports next
+// to the requests: each node's own usage (NodeMetrics) and each pod's usage
+// (PodMetrics), for cpu and memory only, the two resources that API reports.
+//
+// A pod's usage lives in its podRec (two numbers and a flag), and every tally
+// that counts the pod also sums its usage and its idle amount, max(0, request
+// - usage) per resource, in a useTally: the same add-new, subtract-old
+// bookkeeping as requests, so a pod event or a usage round costs O(1) per pod
+// that changed and reads never visit pods.
+
+// NodeUse is one node's usage as the resource metrics API reports it:
+// NodeMetrics, what `kubectl top node` shows.
+type NodeUse struct {
+	Name string
+	// CPU is in millicores, Memory in bytes.
+	CPU, Memory int64
+	// Timestamp and Window describe the sample: usage averaged over
+	// [Timestamp-Window, Timestamp].
+	Timestamp time.Time
+	Window    time.Duration
+}
+
+// PodUse is one pod's usage as the resource metrics API reports it: the sum
+// over the containers of its PodMetrics.
+type PodUse struct {
+	Namespace, Name string
+	// CPU is in millicores, Memory in bytes.
+	CPU, Memory int64
+}
+
+// podUse is a pod's usage in its podRec; meaningful while the pod's flags
+// have podHasUsage.
+type podUse struct {
+	cpu, mem int64
+}
+
+// nodeUse is a node's own usage; meaningful while has is set.
+type nodeUse struct {
+	cpu, mem  int64
+	timestamp time.Time
+	window    time.Duration
+	has       bool
+}
+
+// useTally sums the usage of the pods a tally counts that have usage, and
+// their idle amount: per resource max(0, request - usage).
+type useTally struct {
+	cpu, mem         int64
+	cpuIdle, memIdle int64
+}
+
+func (t *useTally) add(o *useTally) {
+	t.cpu += o.cpu
+	t.mem += o.mem
+	t.cpuIdle += o.cpuIdle
+	t.memIdle += o.memIdle
+}
+
+// usageState is the engine's view of the resource metrics API.
+type usageState struct {
+	// available is true from a ReplaceUsage until a ClearUsage: usage
+	// fields are reported only while it is set.
+	available bool
+	// nodes sums the usage of the known nodes that have it, for reads that
+	// select every node.
+	nodes    useTally
+	pods     useTally // every pod with usage
+	scratch  map[podKey]podUse
+	nodeSeen map[string]int
+}
+
+// contribution is what a pod record adds to a useTally; zero without usage.
+func (r *podRec) contribution() useTally {
+	if r.flags&podHasUsage == 0 {
+		return useTally{}
+	}
+	var reqCPU, reqMem int64
+	for i := range r.res {
+		switch r.res[i].id {
+		case resCPU:
+			reqCPU = r.res[i].requests
+		case resMemory:
+			reqMem = r.res[i].requests
+		}
+	}
+	return useTally{
+		cpu: r.use.cpu, mem: r.use.mem,
+		cpuIdle: max(0, reqCPU-r.use.cpu), memIdle: max(0, reqMem-r.use.mem),
+	}
+}
+
+// carryUsage keeps the usage of the previous record of the same pod: usage
+// changes only with a usage round, never with a pod event.
+func (r *podRec) carryUsage(old *podRec) {
+	r.flags |= old.flags & podHasUsage
+	r.use = old.use
+}
+
+// applyPodUse adds (sign=+1) or subtracts (sign=-1) a pod's usage in every
+// use tally that counts the pod; applyPod calls it.
+func (e *Engine) applyPodUse(ns *nsEntry, r *podRec, sign int64) {
+	if r.flags&podHasUsage == 0 {
+		return
+	}
+	c := r.contribution()
+	c.cpu, c.mem, c.cpuIdle, c.memIdle = sign*c.cpu, sign*c.mem, sign*c.cpuIdle, sign*c.memIdle
+	ns.use.add(&c)
+	e.usage.pods.add(&c)
+	if r.cell != nil {
+		r.cell.use.add(&c)
+		e.nodes.byID[r.cell.node].podUse.add(&c)
+	}
+}
+
+// ReplaceUsage records one round of the resource metrics API: every node and
+// pod listed gets the usage given, every other node and pod loses its usage,
+// and usage is reported as available from now on. Entries for nodes or pods
+// the engine does not know are ignored: the next round will carry them once
+// their objects have arrived. Summaries whose usage changed get a new
+// revision; a round that changes nothing costs none.
+func (e *Engine) ReplaceUsage(nodes []NodeUse, pods []PodUse) {
+	e.mu.Lock()
+	defer e.unlock()
+
+	var rev uint64
+	bump := func() uint64 {
+		if rev == 0 {
+			rev = e.changes.bump()
+		}
+		return rev
+	}
+	if !e.usage.available {
+		e.usage.available = true
+		// Every summary gains usage fields, even those whose usage is zero.
+		e.touchAll(bump())
+	}
+
+	// Pods: index the round by engine key, then visit the pods once.
+	round := e.usage.scratch
+	if round == nil {
+		round = make(map[podKey]podUse, len(pods))
+	}
+	clear(round)
+	for i := range pods {
+		p := &pods[i]
+		id, ok := e.nss.ids[p.Namespace]
+		if !ok {
+			continue
+		}
+		round[podKey{ns: id, name: p.Name}] = podUse{cpu: p.CPU, mem: p.Memory}
+	}
+	for key, r := range e.pods {
+		u, has := round[key]
+		if has == (r.flags&podHasUsage != 0) && (!has || u == r.use) {
+			continue
+		}
+		ns := e.nss.byID[key.ns]
+		e.applyPodUse(ns, &r, -1)
+		if has {
+			r.flags |= podHasUsage
+			r.use = u
+		} else {
+			r.flags &^= podHasUsage
+			r.use = podUse{}
+		}
+		e.applyPodUse(ns, &r, 1)
+		e.pods[key] = r
+		// Node summaries show the node's own usage, not their pods': only
+		// the namespace summary changed.
+		e.touchNS(ns, bump())
+	}
+	clear(round)
+	e.usage.scratch = round
+
+	// Nodes.
+	seen := e.usage.nodeSeen
+	if seen == nil {
+		seen = make(map[string]int, len(nodes))
+	}
+	clear(seen)
+	for i := range nodes {
+		seen[nodes[i].Name] = i
+	}
+	for _, n := range e.nodes.byID {
+		if n == nil || !n.known {
+			continue
+		}
+		var next nodeUse
+		if i, ok := seen[n.name]; ok {
+			u := &nodes[i]
+			next = nodeUse{cpu: u.CPU, mem: u.Memory, timestamp: u.Timestamp, window: u.Window, has: true}
+		}
+		if next == n.use {
+			continue
+		}
+		e.setNodeUse(n, next)
+		e.touch(KindNode, &n.object, bump())
+	}
+	clear(seen)
+	e.usage.nodeSeen = seen
+}
+
+// ClearUsage forgets all usage and reports it as unavailable, for when the
+// resource metrics API cannot be read or its data is no longer current.
+func (e *Engine) ClearUsage() {
+	e.mu.Lock()
+	defer e.unlock()
+	if !e.usage.available {
+		return
+	}
+	for key, r := range e.pods {
+		if r.flags&podHasUsage == 0 {
+			continue
+		}
+		e.applyPodUse(e.nss.byID[key.ns], &r, -1)
+		r.flags &^= podHasUsage
+		r.use = podUse{}
+		e.pods[key] = r
+	}
+	for _, n := range e.nodes.byID {
+		if n != nil && n.use.has {
+			e.setNodeUse(n, nodeUse{})
+		}
+	}
+	e.usage.available = false
+	e.touchAll(e.changes.bump())
+}
+
+// UsageAvailable reports whether usage is current: true between a
+// ReplaceUsage and the next ClearUsage.
+func (e *Engine) UsageAvailable() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.usage.available
+}
+
+// setNodeUse replaces a node's own usage, keeping the cluster-wide sum.
+func (e *Engine) setNodeUse(n *nodeEntry, next nodeUse) {
+	if n.use.has {
+		e.usage.nodes.cpu -= n.use.cpu
+		e.usage.nodes.mem -= n.use.mem
+	}
+	n.use = next
+	if n.use.has {
+		e.usage.nodes.cpu += n.use.cpu
+		e.usage.nodes.mem += n.use.mem
+	}
+}
+
+// touchAll marks every known node and namespace summary changed at rev, for
+// when usage as a whole appears or disappears.
+func (e *Engine) touchAll(rev uint64) {
+	for _, n := range e.nodes.byID {
+		if n != nil {
+			e.touch(KindNode, &n.object, rev)
+		}
+	}
+	for _, ns := range e.nss.byID {
+		if ns != nil {
+			e.touchNS(ns, rev)
+		}
+	}
+}
+
+// setUsageRows puts a use tally into the cpu and memory rows of a read-side
+// vector: usage from use, idle from idle.
+func setUsageRows(vec []ResourceTotals, use, idle *useTally) {
+	vec[resCPU].HasUsage, vec[resMemory].HasUsage = true, true
+	vec[resCPU].Usage += use.cpu
+	vec[resMemory].Usage += use.mem
+	vec[resCPU].Idle += idle.cpuIdle
+	vec[resMemory].Idle += idle.memIdle
+}
+
+// nodeUseTally is a node's own usage as a useTally (no idle).
+func (n *nodeEntry) nodeUseTally() useTally {
+	if !n.use.has {
+		return useTally{}
+	}
+	return useTally{cpu: n.use.cpu, mem: n.use.mem}
+}
+
+// addUsage fills the usage and idle of a cluster read, after addNodes and
+// selectNamespaces. Without a namespace selector usage is the selected
+// nodes' own usage (NodeMetrics, which includes what runs outside pods);
+// with one it is the selected pods' usage (PodMetrics). Idle always sums the
+// selected pods.
+func (r *clusterRead) addUsage() {
+	e, vec, nodeOn, nsOn, groupOf := r.e, r.vec, r.nodeOn, r.nsOn, r.groupOf
+	r.out.UsageAvailable = e.usage.available
+	if !e.usage.available {
+		return
+	}
+	var use, idle useTally
+	addGroup := func(id nodeID, u, i *useTally) {
+		if groupOf == nil {
+			return
+		}
+		if g := groupOf[id]; g != nil {
+			setUsageRows(g.vec, u, i)
+		}
+	}
+	for _, g := range groupOf {
+		if g != nil {
+			// Groups with no usage still report it, as zero.
+			setUsageRows(g.vec, &useTally{}, &useTally{})
+		}
+	}
+	switch {
+	case nsOn == nil && nodeOn == nil && groupOf == nil:
+		use, idle = e.usage.nodes, e.usage.pods
+	case nsOn == nil:
+		for _, n := range e.nodes.byID {
+			if n == nil || (nodeOn != nil && !nodeOn[n.id]) {
+				continue
+			}
+			nu := n.nodeUseTally()
+			use.add(&nu)
+			idle.add(&n.podUse)
+			addGroup(n.id, &nu, &n.podUse)
+		}
+	case nodeOn == nil && groupOf == nil:
+		for _, ns := range e.nss.byID {
+			if ns != nil && nsOn[ns.id] {
+				use.add(&ns.use)
+			}
+		}
+		idle = use
+	default:
+		for _, ns := range e.nss.byID {
+			if ns == nil || !nsOn[ns.id] {
+				continue
+			}
+			for _, c := range ns.cells {
+				if nodeOn == nil || nodeOn[c.node] {
+					use.add(&c.use)
+					addGroup(c.node, &c.use, &c.use)
+				}
+			}
+		}
+		idle = use
+	}
+	setUsageRows(vec, &use, &idle)
+}

@@ -1,0 +1,295 @@
+package summary
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+)
+
+// usageWorld is a small cluster and one round of usage, with an independent
+// recount of what every read should say.
+type usageWorld struct {
+	e *Engine
+	// pods: namespace/name -> node, cpu and memory request, usage (nil: none).
+	pods  map[string]*usagePod
+	nodes map[string]*NodeUse // nil: no NodeMetrics
+	zone  map[string]string
+	team  map[string]string
+}
+
+type usagePod struct {
+	ns, name, node   string
+	reqCPU, reqMem   int64
+	useCPU, useMem   int64
+	hasUse, finished bool
+}
+
+func newUsageWorld(t *testing.T) *usageWorld {
+	w := &usageWorld{e: New(Options{}), pods: map[string]*usagePod{}, nodes: map[string]*NodeUse{},
+		zone: map[string]string{"n1": "a", "n2": "a", "n3": "b"},
+		team: map[string]string{"prod": "x", "dev": "y", "idle": "x"}}
+	for name, zone := range w.zone {
+		w.e.UpsertNode(mkNode(name, nodeLabels("zone", zone), allocatable("cpu", "4", "memory", "8Gi", "pods", "110")))
+	}
+	for name, team := range w.team {
+		w.e.UpsertNamespace(mkNS(name, "team", team))
+	}
+	i := 0
+	for _, ns := range []string{"prod", "dev", "idle"} {
+		for _, node := range []string{"n1", "n2", "n3"} {
+			i++
+			p := &usagePod{ns: ns, name: fmt.Sprintf("p%d", i), node: node, reqCPU: int64(100 * i), reqMem: int64(i) << 26}
+			w.pods[ns+"/"+p.name] = p
+			w.upsertPod(p)
+		}
+	}
+	// A pod that finished holds no requests; one with no node has none either.
+	done := &usagePod{ns: "prod", name: "done", node: "n1", reqCPU: 500, finished: true}
+	w.pods["prod/done"] = done
+	w.upsertPod(done)
+	return w
+}
+
+func (w *usageWorld) upsertPod(p *usagePod) {
+	phase := v1.PodRunning
+	if p.finished {
+		phase = v1.PodSucceeded
+	}
+	w.e.UpsertPod(mkPod(p.ns, p.name, onNode(p.node), inPhase(phase),
+		withContainers(ctr("c", rl("cpu", fmt.Sprintf("%dm", p.reqCPU), "memory", fmt.Sprint(p.reqMem)), nil))))
+}
+
+// round sets usage: pod i uses (i*37 % 300)m and (i%4)*64Mi, so some pods use
+// more than they request and some less; nodes use their pods' sum plus a
+// system share, n3 has no NodeMetrics.
+func (w *usageWorld) round(salt int64) {
+	var pods []PodUse
+	for i, key := range slices.Sorted(maps.Keys(w.pods)) {
+		p, i := w.pods[key], int64(i+1)
+		if p.ns == "idle" {
+			p.hasUse = false // the metrics API does not list them this round
+			continue
+		}
+		p.hasUse, p.useCPU, p.useMem = true, (i*37+salt)%300, ((i+salt)%4)<<26
+		pods = append(pods, PodUse{Namespace: p.ns, Name: p.name, CPU: p.useCPU, Memory: p.useMem})
+	}
+	// Usage of a pod the engine does not know is ignored.
+	pods = append(pods, PodUse{Namespace: "prod", Name: "gone", CPU: 999, Memory: 999})
+	pods = append(pods, PodUse{Namespace: "nowhere", Name: "x", CPU: 999, Memory: 999})
+	clear(w.nodes)
+	var nodes []NodeUse
+	for name, zone := range w.zone {
+		if name == "n3" || zone == NoGroupValue { // no NodeMetrics; deleted
+			continue
+		}
+		u := NodeUse{Name: name, CPU: 250 + salt, Timestamp: time.Unix(1000+salt, 0), Window: 15 * time.Second}
+		for _, p := range w.pods {
+			if p.node == name && p.hasUse {
+				u.CPU += p.useCPU
+				u.Memory += p.useMem
+			}
+		}
+		w.nodes[name] = &u
+		nodes = append(nodes, u)
+	}
+	w.e.ReplaceUsage(nodes, pods)
+}
+
+// want recounts cpu and memory usage and idle for a selection, from the
+// world's own data.
+func (w *usageWorld) want(nodeOK, nsOK func(string) bool, useNodes bool) (cpu, mem, cpuIdle, memIdle int64) {
+	if useNodes {
+		for name, u := range w.nodes {
+			if nodeOK(name) {
+				cpu += u.CPU
+				mem += u.Memory
+			}
+		}
+	}
+	for _, p := range w.pods {
+		if !p.hasUse || !nodeOK(p.node) || !nsOK(p.ns) {
+			continue
+		}
+		if !useNodes {
+			cpu += p.useCPU
+			mem += p.useMem
+		}
+		reqCPU, reqMem := p.reqCPU, p.reqMem
+		if p.finished {
+			reqCPU, reqMem = 0, 0
+		}
+		cpuIdle += max(0, reqCPU-p.useCPU)
+		memIdle += max(0, reqMem-p.useMem)
+	}
+	return
+}
+
+func (w *usageWorld) check(t *testing.T, label string) {
+	t.Helper()
+	all := func(string) bool { return true }
+	check := func(what string, r []ResourceTotals, cpu, mem, cpuIdle, memIdle int64) {
+		t.Helper()
+		c, m := resRow(r, v1.ResourceCPU), resRow(r, v1.ResourceMemory)
+		if !c.HasUsage || !m.HasUsage || c.Usage != cpu || m.Usage != mem || c.Idle != cpuIdle || m.Idle != memIdle {
+			t.Errorf("%s: %s: got cpu %d/%d idle, memory %d/%d idle (has %v,%v); want %d/%d, %d/%d",
+				label, what, c.Usage, c.Idle, m.Usage, m.Idle, c.HasUsage, m.HasUsage, cpu, cpuIdle, mem, memIdle)
+		}
+	}
+	for _, n := range w.e.ListNodes(nil) {
+		u := w.nodes[n.Name]
+		c := resRow(n.Resources, v1.ResourceCPU)
+		if u == nil {
+			if c.HasUsage || !n.UsageTimestamp.IsZero() {
+				t.Errorf("%s: node %s without NodeMetrics reports usage %+v", label, n.Name, c)
+			}
+			continue
+		}
+		check("node "+n.Name, n.Resources, u.CPU, u.Memory, 0, 0)
+		if !n.UsageTimestamp.Equal(u.Timestamp) || n.UsageWindow != u.Window {
+			t.Errorf("%s: node %s sample %v/%v, want %v/%v", label, n.Name, n.UsageTimestamp, n.UsageWindow, u.Timestamp, u.Window)
+		}
+	}
+	for _, ns := range w.e.ListNamespaces(nil) {
+		is := func(name string) func(string) bool { return func(s string) bool { return s == name } }(ns.Name)
+		cpu, mem, ci, mi := w.want(all, is, false)
+		check("namespace "+ns.Name, ns.Resources, cpu, mem, ci, mi)
+	}
+	res := []v1.ResourceName{v1.ResourceCPU, v1.ResourceMemory}
+	inZone := func(z string) func(string) bool { return func(n string) bool { return w.zone[n] == z } }
+	inTeam := func(x string) func(string) bool { return func(ns string) bool { return w.team[ns] == x } }
+	for _, tc := range []struct {
+		name          string
+		sel           Selection
+		nodeOK, nsOK  func(string) bool
+		nodeUsage     bool
+		groupsByZones bool
+	}{
+		{"all", Selection{Resources: res}, all, all, true, false},
+		{"zone=a", Selection{NodeSelector: sel("zone=a"), Resources: res}, inZone("a"), all, true, false},
+		{"team=x", Selection{NamespaceSelector: sel("team=x"), Resources: res}, all, inTeam("x"), false, false},
+		{"zone=a,team=x", Selection{NodeSelector: sel("zone=a"), NamespaceSelector: sel("team=x"), Resources: res}, inZone("a"), inTeam("x"), false, false},
+		{"grouped", Selection{GroupByNodeLabel: "zone", Resources: res}, all, all, true, true},
+		{"grouped team=y", Selection{GroupByNodeLabel: "zone", NamespaceSelector: sel("team=y"), Resources: res}, all, inTeam("y"), false, true},
+	} {
+		got := w.e.Cluster(tc.sel)
+		if !got.UsageAvailable {
+			t.Errorf("%s: cluster %s: usage not available", label, tc.name)
+		}
+		cpu, mem, ci, mi := w.want(tc.nodeOK, tc.nsOK, tc.nodeUsage)
+		check("cluster "+tc.name, got.Resources, cpu, mem, ci, mi)
+		if tc.groupsByZones {
+			values := map[string]bool{}
+			for _, z := range w.zone {
+				values[z] = true
+			}
+			if len(got.Groups) != len(values) {
+				t.Fatalf("%s: cluster %s: %d groups, want %d", label, tc.name, len(got.Groups), len(values))
+			}
+			for _, g := range got.Groups {
+				z := g.Value
+				cpu, mem, ci, mi := w.want(func(n string) bool { return tc.nodeOK(n) && w.zone[n] == z }, tc.nsOK, tc.nodeUsage)
+				check("cluster "+tc.name+" group "+z, g.Resources, cpu, mem, ci, mi)
+			}
+		}
+	}
+}
+
+func TestUsageSums(t *testing.T) {
+	w := newUsageWorld(t)
+	if w.e.UsageAvailable() || w.e.Cluster(Selection{}).UsageAvailable {
+		t.Fatal("usage available before any round")
+	}
+	for _, n := range w.e.ListNodes(nil) {
+		if resRow(n.Resources, v1.ResourceCPU).HasUsage {
+			t.Fatalf("node %s has usage before any round", n.Name)
+		}
+	}
+	w.round(0)
+	w.check(t, "first round")
+
+	// A pod event that changes requests keeps the pod's usage and moves its idle.
+	p := w.pods["prod/p1"]
+	p.reqCPU, p.reqMem = 5000, 1<<34
+	w.upsertPod(p)
+	w.check(t, "after a request change")
+
+	// A pod moving to another node takes its usage along.
+	p.node = "n3"
+	w.upsertPod(p)
+	w.check(t, "after a move")
+
+	// A pod that left drops its usage.
+	w.e.DeletePod("dev", "p4")
+	delete(w.pods, "dev/p4")
+	w.check(t, "after a delete")
+
+	// New values; a round that lists fewer pods drops the others' usage.
+	w.round(7)
+	w.check(t, "second round")
+
+	// A deleted node drops its usage from cluster sums; its pods count on,
+	// as pods of a node without labels.
+	w.e.DeleteNode("n2")
+	delete(w.nodes, "n2")
+	w.zone["n2"] = NoGroupValue
+	w.check(t, "after a node delete")
+
+	// Clearing: every usage field goes, nothing else changes.
+	before := w.e.Cluster(Selection{Resources: []v1.ResourceName{v1.ResourceCPU}})
+	w.e.ClearUsage()
+	after := w.e.Cluster(Selection{Resources: []v1.ResourceName{v1.ResourceCPU}})
+	if after.UsageAvailable || after.Resources[0].HasUsage || after.Resources[0].Usage != 0 || after.Resources[0].Idle != 0 {
+		t.Fatalf("after ClearUsage: %+v", after.Resources[0])
+	}
+	before.Resources[0].Usage, before.Resources[0].Idle, before.Resources[0].HasUsage = 0, 0, false
+	if before.Resources[0] != after.Resources[0] || before.Pods != after.Pods || before.Nodes != after.Nodes {
+		t.Fatalf("ClearUsage changed more than usage: %+v -> %+v", before, after)
+	}
+	for _, ns := range w.e.ListNamespaces(nil) {
+		for _, r := range ns.Resources {
+			if r.HasUsage || r.Usage != 0 || r.Idle != 0 {
+				t.Fatalf("namespace %s keeps usage after ClearUsage: %+v", ns.Name, r)
+			}
+		}
+	}
+	// And it comes back.
+	w.round(3)
+	w.check(t, "after coming back")
+}
+
+func TestUsageRevisions(t *testing.T) {
+	w := newUsageWorld(t)
+	w.round(0)
+	rev := w.e.Revision()
+	// The same round again changes nothing and costs no revision.
+	w.round(0)
+	if got := w.e.Revision(); got != rev {
+		t.Fatalf("an unchanged round moved the revision from %d to %d", rev, got)
+	}
+	changes, _, err := w.e.Changes(rev)
+	if err != nil || len(changes) != 0 {
+		t.Fatalf("unchanged round: changes %v, err %v", changes, err)
+	}
+	// A new round records a change for the summaries whose usage moved.
+	w.round(1)
+	changes, _, err = w.e.Changes(rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, c := range changes {
+		seen[c.Kind.String()+"/"+c.Name] = true
+	}
+	for _, want := range []string{"Node/n1", "Namespace/prod"} {
+		if !seen[want] {
+			t.Errorf("no change recorded for %s; got %v", want, seen)
+		}
+	}
+	if seen["Node/n3"] {
+		t.Errorf("n3, which has no NodeMetrics, got a change")
+	}
+}

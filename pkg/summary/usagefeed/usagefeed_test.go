@@ -1,0 +1,159 @@
+package usagefeed
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clienttesting "k8s.io/client-go/testing"
+	metricsapi "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+	"k8s.io/metrics/pkg/client/clientset/versioned/fake"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/clusterview/clusterview/pkg/summary"
+)
+
+// fakeAPI answers the two lists from what the test sets, or with err.
+type fakeAPI struct {
+	mu    sync.Mutex
+	nodes metricsapi.NodeMetricsList
+	pods  metricsapi.PodMetricsList
+	err   error
+	lists int
+}
+
+func (f *fakeAPI) client() *fake.Clientset {
+	c := fake.NewSimpleClientset()
+	c.PrependReactor("list", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.lists++
+		if f.err != nil {
+			return true, nil, f.err
+		}
+		switch a.GetResource().Resource {
+		case "nodes":
+			return true, f.nodes.DeepCopy(), nil
+		case "pods":
+			return true, f.pods.DeepCopy(), nil
+		}
+		return false, nil, nil
+	})
+	return c
+}
+
+func q(s string) resource.Quantity { return resource.MustParse(s) }
+
+func usage(cpu, mem string) v1.ResourceList {
+	return v1.ResourceList{v1.ResourceCPU: q(cpu), v1.ResourceMemory: q(mem)}
+}
+
+func TestPollFeedsTheEngine(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk := clocktesting.NewFakeClock(start)
+	e := summary.New(summary.Options{})
+	e.UpsertNamespace(&v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}})
+	e.UpsertNode(&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}})
+	e.UpsertNode(&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n2"}})
+	for _, name := range []string{"a", "b"} {
+		e.UpsertPod(&v1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
+			Spec: v1.PodSpec{NodeName: "n1", Containers: []v1.Container{{Name: "c",
+				Resources: v1.ResourceRequirements{Requests: usage("1", "1Gi")}}}},
+			Status: v1.PodStatus{Phase: v1.PodRunning},
+		})
+	}
+
+	api := &fakeAPI{}
+	ts := metav1.NewTime(start.Add(-5 * time.Second))
+	api.nodes.Items = []metricsapi.NodeMetrics{
+		{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Timestamp: ts, Window: metav1.Duration{Duration: 15 * time.Second}, Usage: usage("1500m", "3Gi")},
+		// Taken more than StaleAfter intervals ago: not current.
+		{ObjectMeta: metav1.ObjectMeta{Name: "n2"}, Timestamp: metav1.NewTime(start.Add(-time.Minute)), Usage: usage("1", "1Gi")},
+	}
+	api.pods.Items = []metricsapi.PodMetrics{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "a"}, Timestamp: ts, Containers: []metricsapi.ContainerMetrics{
+			{Name: "c", Usage: usage("200m", "512Mi")}, {Name: "d", Usage: usage("100m", "256Mi")}}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "b"}, Timestamp: ts, Containers: []metricsapi.ContainerMetrics{
+			{Name: "c", Usage: usage("1200m", "2Gi")}}},
+	}
+	p := New(api.client().MetricsV1beta1(), e, 10*time.Second)
+	p.clock = clk
+
+	p.Poll(ctx)
+	if api.lists != 2 {
+		t.Fatalf("one round made %d list calls, want 2", api.lists)
+	}
+	n1, _, _ := e.NodeAt("n1")
+	if got := rowOf(n1.Resources, v1.ResourceCPU); !got.HasUsage || got.Usage != 1500 || !n1.UsageTimestamp.Equal(ts.Time) || n1.UsageWindow != 15*time.Second {
+		t.Fatalf("n1 cpu %+v at %v/%v, want 1500m at %v/15s", got, n1.UsageTimestamp, n1.UsageWindow, ts.Time)
+	}
+	if n2, _, _ := e.NodeAt("n2"); rowOf(n2.Resources, v1.ResourceCPU).HasUsage {
+		t.Fatalf("n2's stale sample was reported: %+v", n2.Resources)
+	}
+	ns, _, _ := e.NamespaceAt("ns")
+	cpu, mem := rowOf(ns.Resources, v1.ResourceCPU), rowOf(ns.Resources, v1.ResourceMemory)
+	// Pod a: 300m and 768Mi of 1 and 1Gi; pod b: 1200m (over its request) and 2Gi.
+	if cpu.Usage != 1500 || cpu.Idle != 700 || mem.Usage != (768+2048)<<20 || mem.Idle != 256<<20 {
+		t.Fatalf("namespace cpu %+v memory %+v", cpu, mem)
+	}
+
+	// Failing reads keep the last round while it is current...
+	api.err = errors.New("the server is currently unable to handle the request")
+	clk.Step(10 * time.Second)
+	p.Poll(ctx)
+	clk.Step(10 * time.Second)
+	p.Poll(ctx)
+	if !e.UsageAvailable() {
+		t.Fatal("usage dropped after 20s without a read; it is current for 30s")
+	}
+	// ... and drop it once it is not.
+	clk.Step(11 * time.Second)
+	p.Poll(ctx)
+	if e.UsageAvailable() {
+		t.Fatal("usage still available 31s after the last read")
+	}
+	if ns, _, _ := e.NamespaceAt("ns"); rowOf(ns.Resources, v1.ResourceCPU).HasUsage {
+		t.Fatalf("namespace keeps usage: %+v", ns.Resources)
+	}
+
+	// It comes back with the API.
+	api.err = nil
+	api.nodes.Items[0].Timestamp = metav1.NewTime(clk.Now())
+	for i := range api.pods.Items {
+		api.pods.Items[i].Timestamp = metav1.NewTime(clk.Now())
+	}
+	p.Poll(ctx)
+	if ns, _, _ := e.NamespaceAt("ns"); rowOf(ns.Resources, v1.ResourceCPU).Usage != 1500 {
+		t.Fatalf("usage did not come back: %+v", ns.Resources)
+	}
+}
+
+func TestNoUsageUntilTheFirstRead(t *testing.T) {
+	e := summary.New(summary.Options{})
+	c := fake.NewSimpleClientset()
+	c.PrependReactor("list", "*", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, context.DeadlineExceeded
+	})
+	p := New(c.MetricsV1beta1(), e, time.Second)
+	p.Poll(context.Background())
+	if e.UsageAvailable() || p.failing == "" {
+		t.Fatalf("a failed read left usage available=%v, failing=%q", e.UsageAvailable(), p.failing)
+	}
+}
+
+func rowOf(rows []summary.ResourceTotals, name v1.ResourceName) summary.ResourceTotals {
+	for _, r := range rows {
+		if r.Name == name {
+			return r
+		}
+	}
+	return summary.ResourceTotals{}
+}
