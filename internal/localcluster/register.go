@@ -193,15 +193,19 @@ func (c *Cluster) ClusterviewFlags(dataDir string) []string {
 // ClusterviewFlags is the same command line for any cluster: kubeconfig
 // reaches its kube-apiserver (informers and delegated authentication and
 // authorization), certFile and keyFile are the serving certificate the
-// APIService trusts.
+// APIService trusts. An empty dataDir leaves --data-dir out, for servers
+// that are given --etcd-servers instead.
 func ClusterviewFlags(kubeconfig, certFile, keyFile, dataDir string) []string {
-	return []string{
+	flags := []string{
 		"--bind-address=127.0.0.1",
 		"--tls-cert-file=" + certFile,
 		"--tls-private-key-file=" + keyFile,
 		"--kubeconfig=" + kubeconfig,
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
-		"--data-dir=" + dataDir,
 	}
+	if dataDir != "" {
+		flags = append(flags, "--data-dir="+dataDir)
+	}
+	return flags
 }

@@ -105,14 +105,10 @@ func (r *summaryRuntime) startInformers(ctx context.Context) error {
 	return nil
 }
 
-// countEvents adds a counter per informer for /metrics.
+// countEvents adds a counter per informer that feeds the engine, for
+// /metrics.
 func countEvents(factory informers.SharedInformerFactory) error {
-	for kind, inf := range map[string]cache.SharedIndexInformer{
-		"Node": factory.Core().V1().Nodes().Informer(), "Pod": factory.Core().V1().Pods().Informer(),
-		"Namespace": factory.Core().V1().Namespaces().Informer(), "ResourceQuota": factory.Core().V1().ResourceQuotas().Informer(),
-		"Deployment": factory.Apps().V1().Deployments().Informer(), "StatefulSet": factory.Apps().V1().StatefulSets().Informer(),
-		"DaemonSet": factory.Apps().V1().DaemonSets().Informer(),
-	} {
+	for kind, inf := range feed.Informers(factory) {
 		added, updated, deleted := engineEvents.WithLabelValues(kind, "add"), engineEvents.WithLabelValues(kind, "update"), engineEvents.WithLabelValues(kind, "delete")
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(any) { added.Inc() },

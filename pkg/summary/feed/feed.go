@@ -51,6 +51,18 @@ func sources(ctx context.Context, factory informers.SharedInformerFactory, e *su
 	}
 }
 
+// Informers returns the informers Register wires, by the kind of object
+// they carry ("Node", "Pod", ...), for callers that observe the same
+// events, such as event counters. It creates them in factory like Register.
+func Informers(factory informers.SharedInformerFactory) map[string]cache.SharedIndexInformer {
+	out := make(map[string]cache.SharedIndexInformer)
+	// The handlers built for a nil engine are never called.
+	for _, s := range sources(context.Background(), factory, nil) {
+		out[s.kind] = s.informer
+	}
+	return out
+}
+
 // PodInformer returns factory's pod informer, creating it without the
 // namespace index the factory would add: nothing looks pods up by
 // namespace, and the index would cost an entry per pod. It is the informer

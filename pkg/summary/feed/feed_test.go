@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -476,4 +477,25 @@ func mustSelector(t *testing.T, s string) labels.Selector {
 		t.Fatal(err)
 	}
 	return sel
+}
+
+// TestInformersAreRegisters checks that Informers names exactly the
+// informers Register wires, so that an event counter built on it observes
+// what feeds the engine; the pod informer in particular is the one without
+// a namespace index (the typed wrappers of the others are new values on
+// each call, so only the pod informer compares by identity).
+func TestInformersAreRegisters(t *testing.T) {
+	factory := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
+	got := Informers(factory)
+	var kinds []string
+	for kind := range got {
+		kinds = append(kinds, kind)
+	}
+	want := []string{"DaemonSet", "Deployment", "Namespace", "Node", "Pod", "ResourceQuota", "StatefulSet"}
+	if diff := cmp.Diff(want, kinds, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("kinds (-want +got):\n%s", diff)
+	}
+	if got["Pod"] != PodInformer(factory) {
+		t.Errorf("pod informer %p is not the factory's %p", got["Pod"], PodInformer(factory))
+	}
 }

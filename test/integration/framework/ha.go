@@ -147,21 +147,15 @@ func StartHA(ctx context.Context, opts HAOptions) (_ *HA, retErr error) {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
 	}
-	certFile, keyFile, servingCA := h.Cluster.ClusterviewServing()
-	kubeconfig := h.Cluster.ClusterviewKubeconfig()
+	_, _, servingCA := h.Cluster.ClusterviewServing()
 	for i, name := range []string{"a", "b"} {
-		args := []string{
-			"--secure-port=" + strconv.Itoa(ports[i]),
-			"--bind-address=127.0.0.1",
-			"--tls-cert-file=" + certFile,
-			"--tls-private-key-file=" + keyFile,
-			"--kubeconfig=" + kubeconfig,
-			"--authentication-kubeconfig=" + kubeconfig,
-			"--authorization-kubeconfig=" + kubeconfig,
-			"--etcd-servers=" + strings.Join(h.Etcd.Endpoints(), ","),
+		// The flags of a deployment, on the shared etcd cluster.
+		args := append(h.Cluster.ClusterviewFlags(""),
+			"--secure-port="+strconv.Itoa(ports[i]),
+			"--etcd-servers="+strings.Join(h.Etcd.Endpoints(), ","),
 			// Level 1 logs k8s.io/apiserver's graceful-termination steps.
 			"--v=1",
-		}
+		)
 		direct := rest.CopyConfig(h.Admin)
 		direct.Host = "https://127.0.0.1:" + strconv.Itoa(ports[i])
 		direct.CAData = servingCA
