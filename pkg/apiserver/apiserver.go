@@ -23,6 +23,7 @@ import (
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	"github.com/clusterview/clusterview/pkg/apiserver/scheme"
+	"github.com/clusterview/clusterview/pkg/controller/clustersummarystatus"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 	"github.com/clusterview/clusterview/pkg/history"
 	clustersummarystorage "github.com/clusterview/clusterview/pkg/registry/clusterview/clustersummary"
@@ -43,6 +44,9 @@ type ExtraConfig struct {
 	// StatusUpdateInterval is the shortest time between two status writes
 	// of one ClusterSummary.
 	StatusUpdateInterval time.Duration
+	// MaxStatusGroups caps status.groups of every ClusterSummary; zero
+	// means clustersummarystatus.DefaultMaxGroups.
+	MaxStatusGroups int
 	// UsageInterval is how often usage is read from the resource metrics
 	// API; zero means never.
 	UsageInterval time.Duration
@@ -88,6 +92,9 @@ func (cfg *Config) Complete() CompletedConfig {
 	}
 	if extra.StatusUpdateInterval == 0 {
 		extra.StatusUpdateInterval = time.Second
+	}
+	if extra.MaxStatusGroups == 0 {
+		extra.MaxStatusGroups = clustersummarystatus.DefaultMaxGroups
 	}
 	return CompletedConfig{&completedConfig{
 		GenericConfig: cfg.GenericConfig.Complete(),

@@ -41,6 +41,8 @@ type clusterRead struct {
 	// is then the group of each selected node, indexed by nodeID.
 	groups  map[string]*groupAcc
 	groupOf []*groupAcc
+	// folded lists the groups Selection.MaxGroups summed into OtherGroupValue.
+	folded []string
 }
 
 // Cluster summarises the part of the cluster sel covers. See the package
@@ -195,13 +197,13 @@ func (r *clusterRead) addNamespaceFigures() {
 }
 
 // addGroups turns the accumulated vectors into rows, and the groups into
-// GroupTotals sorted by value.
+// GroupTotals sorted by value, folding those beyond Selection.MaxGroups.
 func (r *clusterRead) addGroups() {
 	r.out.Resources = r.e.rows(r.vec, r.sel.Resources)
-	for value, g := range r.groups {
-		r.out.Groups = append(r.out.Groups, GroupTotals{Value: value, Nodes: g.nodes, Pods: g.pods, Resources: r.e.rows(g.vec, r.sel.Resources)})
+	if r.groups != nil {
+		r.out.Groups, r.folded = r.e.groupRows(r.groups, r.sel.MaxGroups, r.sel.Resources)
+		r.out.FoldedGroups = len(r.folded)
 	}
-	slices.SortFunc(r.out.Groups, func(a, b GroupTotals) int { return cmp.Compare(a.Value, b.Value) })
 }
 
 // addHeadroom computes the headroom of the selection's pod shapes over the
@@ -210,7 +212,11 @@ func (r *clusterRead) addHeadroom() {
 	var groupHeadroom map[string][]Headroom
 	r.out.Headroom, groupHeadroom = r.e.headroom(r.sel.Headroom, r.nodeSel, r.sel.GroupByNodeLabel)
 	for i := range r.out.Groups {
-		r.out.Groups[i].Headroom = groupHeadroom[r.out.Groups[i].Value]
+		if v := r.out.Groups[i].Value; v == OtherGroupValue && len(r.folded) > 0 {
+			r.out.Groups[i].Headroom = foldHeadroom(groupHeadroom, r.folded)
+		} else {
+			r.out.Groups[i].Headroom = groupHeadroom[v]
+		}
 	}
 }
 

@@ -40,6 +40,9 @@ type Selection struct {
 	// for unknown ones. Nil reports every resource with a non-zero figure,
 	// sorted by name.
 	Resources []v1.ResourceName
+	// MaxGroups, when positive, caps Groups: the groups beyond it are summed
+	// into one OtherGroupValue group (see ClusterTotals.FoldedGroups).
+	MaxGroups int
 	// MaxNames caps NotReadyNodes and CrashLoopingPods: zero means
 	// DefaultMaxNames, negative means none.
 	MaxNames int
@@ -145,6 +148,9 @@ type ClusterTotals struct {
 	Headroom []Headroom
 	// Groups is sorted by Value; empty unless Selection.GroupByNodeLabel is set.
 	Groups []GroupTotals
+	// FoldedGroups is how many groups Selection.MaxGroups folded into the
+	// OtherGroupValue group; zero when none were.
+	FoldedGroups int
 	// NotReadyNodes and CrashLoopingPods ("namespace/name") are sorted and
 	// capped by Selection.MaxNames, for a short Degraded message.
 	NotReadyNodes    []string

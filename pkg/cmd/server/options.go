@@ -29,6 +29,7 @@ import (
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	"github.com/clusterview/clusterview/pkg/apiserver"
 	"github.com/clusterview/clusterview/pkg/apiserver/scheme"
+	"github.com/clusterview/clusterview/pkg/controller/clustersummarystatus"
 	"github.com/clusterview/clusterview/pkg/embeddedetcd"
 	"github.com/clusterview/clusterview/pkg/generated/openapi"
 	"github.com/clusterview/clusterview/pkg/summary/usagefeed"
@@ -51,6 +52,8 @@ type Options struct {
 	// StatusUpdateInterval is the shortest time between two status writes
 	// of one ClusterSummary.
 	StatusUpdateInterval time.Duration
+	// MaxStatusGroups caps status.groups of every ClusterSummary.
+	MaxStatusGroups int
 	// UsageInterval is how often usage is read from the resource metrics
 	// API (metrics.k8s.io); zero turns reading usage off.
 	UsageInterval time.Duration
@@ -73,6 +76,7 @@ func NewOptions() *Options {
 		),
 		DataDir:                             "clusterview-data",
 		StatusUpdateInterval:                time.Second,
+		MaxStatusGroups:                     clustersummarystatus.DefaultMaxGroups,
 		UsageInterval:                       usagefeed.DefaultInterval,
 		ShutdownWatchTerminationGracePeriod: 10 * time.Second,
 		History: apiserver.HistoryConfig{
@@ -111,6 +115,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Directory of the embedded etcd, used when --etcd-servers is empty. Objects survive restarts on the same directory.")
 	fs.DurationVar(&o.StatusUpdateInterval, "status-update-interval", o.StatusUpdateInterval,
 		"Shortest time between two status writes of one ClusterSummary; changes within it are coalesced into one write.")
+	fs.IntVar(&o.MaxStatusGroups, "max-status-groups", o.MaxStatusGroups,
+		"Most entries in a ClusterSummary's status.groups. Beyond it the groups with the fewest nodes are summed in one \"<other>\" group and the GroupsTruncated condition is True; "+
+			"the default keeps the largest status validation allows within etcd's 1.5 MiB request limit.")
 	fs.DurationVar(&o.UsageInterval, "usage-interval", o.UsageInterval,
 		"How often to read node and pod usage from the resource metrics API (metrics.k8s.io, served by metrics-server): one list of NodeMetrics and one of PodMetrics per round. Usage older than 3 intervals is not reported. 0 turns usage off.")
 	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, fs)
@@ -164,6 +171,9 @@ func (o *Options) Validate() error {
 	}
 	if o.StatusUpdateInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--status-update-interval must be positive, not %s", o.StatusUpdateInterval))
+	}
+	if o.MaxStatusGroups < 1 || o.MaxStatusGroups > clustersummarystatus.DefaultMaxGroups {
+		errs = append(errs, fmt.Errorf("--max-status-groups must be between 1 and %d, not %d", clustersummarystatus.DefaultMaxGroups, o.MaxStatusGroups))
 	}
 	errs = append(errs, o.History.Validate()...)
 	if le := o.LeaderElection; le.LeaderElect {
@@ -224,6 +234,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 			// config) by RecommendedOptions; nil when that option is disabled.
 			CoreClientConfig:     serverConfig.ClientConfig,
 			StatusUpdateInterval: o.StatusUpdateInterval,
+			MaxStatusGroups:      o.MaxStatusGroups,
 			UsageInterval:        o.UsageInterval,
 			LeaderElection:       o.LeaderElection,
 			History:              o.History,

@@ -42,8 +42,10 @@ type Controller struct {
 	synced   []cache.InformerSynced
 	engineOK func() bool
 	interval time.Duration
-	clock    clock.Clock
-	queue    workqueue.TypedRateLimitingInterface[string]
+	// maxGroups caps status.groups; see summary.Selection.MaxGroups.
+	maxGroups int
+	clock     clock.Clock
+	queue     workqueue.TypedRateLimitingInterface[string]
 
 	mu sync.Mutex
 	// lastWrite is when each object's status was last written, to space
@@ -56,7 +58,8 @@ type Controller struct {
 
 // New returns a controller. engineSynced reports whether the informers
 // feeding the engine have synced; until then statuses say Ready=False.
-func New(engine Engine, engineSynced func() bool, client clientset.Interface, informer cvinformers.ClusterSummaryInformer, interval time.Duration) (*Controller, error) {
+// maxGroups caps every status.groups (zero: no cap).
+func New(engine Engine, engineSynced func() bool, client clientset.Interface, informer cvinformers.ClusterSummaryInformer, interval time.Duration, maxGroups int) (*Controller, error) {
 	c := &Controller{
 		engine:     engine,
 		client:     client,
@@ -64,6 +67,7 @@ func New(engine Engine, engineSynced func() bool, client clientset.Interface, in
 		synced:     []cache.InformerSynced{informer.Informer().HasSynced},
 		engineOK:   engineSynced,
 		interval:   interval,
+		maxGroups:  maxGroups,
 		clock:      clock.RealClock{},
 		queue:      workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "clustersummary-status"}),
 		lastWrite:  map[string]time.Time{},
@@ -217,7 +221,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	now := c.clock.Now()
-	status, err := ComputeStatus(cs, c.engine, c.engineOK())
+	status, err := ComputeStatus(cs, c.engine, c.engineOK(), c.maxGroups)
 	if err != nil {
 		return err
 	}

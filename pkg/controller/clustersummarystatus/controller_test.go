@@ -2,6 +2,8 @@ package clustersummarystatus
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +56,7 @@ func newSummary(name string, generation int64) *v1beta1.ClusterSummary {
 }
 
 func TestComputeStatusBeforeSync(t *testing.T) {
-	st, err := ComputeStatus(newSummary("s", 3), summary.New(summary.Options{}), false)
+	st, err := ComputeStatus(newSummary("s", 3), summary.New(summary.Options{}), false, DefaultMaxGroups)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,7 @@ func TestComputeStatusDegraded(t *testing.T) {
 	e.UpsertPod(pod("team", "api", "n1", corev1.PodRunning, "1", true))
 	e.UpsertPod(pod("team", "queued", "", corev1.PodPending, "2", false))
 
-	st, err := ComputeStatus(newSummary("all", 2), e, true)
+	st, err := ComputeStatus(newSummary("all", 2), e, true, DefaultMaxGroups)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +106,7 @@ func TestComputeStatusDegraded(t *testing.T) {
 	// A node selector that leaves out the bad node and the crash-looping pod's node.
 	healthy := newSummary("pool-b", 1)
 	healthy.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"pool": "b"}}
-	st, err = ComputeStatus(healthy, e, true)
+	st, err = ComputeStatus(healthy, e, true, DefaultMaxGroups)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +115,7 @@ func TestComputeStatusDegraded(t *testing.T) {
 	}
 	healthy.Spec.NodeSelector.MatchLabels["pool"] = "a"
 	healthy.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"none": "such"}}
-	st, err = ComputeStatus(healthy, e, true)
+	st, err = ComputeStatus(healthy, e, true, DefaultMaxGroups)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +148,7 @@ func TestControllerWritesOnlyChanges(t *testing.T) {
 	e.UpsertNode(node("n1", corev1.ConditionTrue, nil))
 	client := fake.NewClientset(newSummary("cluster", 1))
 	factory := cvinformers.NewSharedInformerFactory(client, 0)
-	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), 50*time.Millisecond)
+	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), 50*time.Millisecond, DefaultMaxGroups)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +227,7 @@ func TestControllerCoalescesWrites(t *testing.T) {
 	e.UpsertNode(node("n1", corev1.ConditionTrue, nil))
 	client := fake.NewClientset(newSummary("cluster", 1))
 	factory := cvinformers.NewSharedInformerFactory(client, 0)
-	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), time.Hour)
+	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), time.Hour, DefaultMaxGroups)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,4 +291,62 @@ func TestControllerCoalescesWrites(t *testing.T) {
 		t.Errorf("a new generation within the interval was not written at once (%d writes, want 2)", statusWrites())
 	}
 	waitSeen(2, 2)
+}
+
+func TestComputeStatusGroupsTruncated(t *testing.T) {
+	e := summary.New(summary.Options{})
+	for i, zone := range []string{"a", "a", "b", "c"} {
+		e.UpsertNode(node(fmt.Sprintf("n%d", i), corev1.ConditionTrue, map[string]string{"zone": zone}))
+	}
+	cs := newSummary("by-zone", 1)
+	cs.Spec.GroupByNodeLabel = "zone"
+
+	st, err := ComputeStatus(cs, e, true, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := groupNames(st.Groups); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("groups within the cap = %v, want a, b, c", got)
+	}
+	if c := apimeta.FindStatusCondition(st.Conditions, v1beta1.ConditionGroupsTruncated); c == nil || c.Status != metav1.ConditionFalse || c.Reason != ReasonAllGroupsShown {
+		t.Errorf("GroupsTruncated = %+v, want False/%s", c, ReasonAllGroupsShown)
+	}
+
+	st, err = ComputeStatus(cs, e, true, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := groupNames(st.Groups); !slices.Equal(got, []string{v1beta1.OtherGroup, "a"}) {
+		t.Errorf("groups over the cap = %v, want <other>, a", got)
+	}
+	if other := st.Groups[0]; other.Nodes.Total != 2 {
+		t.Errorf("<other> has %d nodes, want 2 (zones b and c)", other.Nodes.Total)
+	}
+	c := apimeta.FindStatusCondition(st.Conditions, v1beta1.ConditionGroupsTruncated)
+	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != ReasonTooManyGroups || c.ObservedGeneration != 1 {
+		t.Fatalf("GroupsTruncated = %+v, want True/%s", c, ReasonTooManyGroups)
+	}
+	for _, want := range []string{"zone has 3 values", "--max-status-groups=2", `the 2 groups with the fewest nodes are summed in group "<other>"`, "kubectl get nodesummaries -l zone="} {
+		if !strings.Contains(c.Message, want) {
+			t.Errorf("GroupsTruncated message %q lacks %q", c.Message, want)
+		}
+	}
+
+	// Without grouping there is no such condition.
+	cs.Spec.GroupByNodeLabel = ""
+	st, err = ComputeStatus(cs, e, true, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := apimeta.FindStatusCondition(st.Conditions, v1beta1.ConditionGroupsTruncated); c != nil {
+		t.Errorf("ungrouped summary has %+v", c)
+	}
+}
+
+func groupNames(groups []v1beta1.GroupSummary) []string {
+	var out []string
+	for _, g := range groups {
+		out = append(out, g.Name)
+	}
+	return out
 }

@@ -32,7 +32,7 @@ func TestComputeStatusHeadroom(t *testing.T) {
 		{Name: "on-b", Requests: cpu("100m"), NodeSelector: map[string]string{"pool": "b"}, MinFits: int64p(1)},
 		{Name: "unwatched", Requests: cpu("3")},
 	}
-	st, err := ComputeStatus(cs, e, true)
+	st, err := ComputeStatus(cs, e, true, DefaultMaxGroups)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestComputeStatusHeadroom(t *testing.T) {
 	// Lowering the minimums clears the condition; dropping them removes it.
 	cs.Spec.Headroom[0].MinFits = int64p(5)
 	cs.Spec.Headroom[2].MinFits = int64p(0)
-	st, err = ComputeStatus(cs, e, true)
+	st, err = ComputeStatus(cs, e, true, DefaultMaxGroups)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestComputeStatusHeadroom(t *testing.T) {
 	for i := range cs.Spec.Headroom {
 		cs.Spec.Headroom[i].MinFits = nil
 	}
-	st, err = ComputeStatus(cs, e, true)
+	st, err = ComputeStatus(cs, e, true, DefaultMaxGroups)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,16 +21,24 @@ const (
 	ReasonNodesNotReady      = "NodesNotReady"
 	ReasonNodesUnderPressure = "NodesUnderPressure"
 	ReasonPodsCrashLooping   = "PodsCrashLooping"
+	ReasonAllGroupsShown     = "AllGroupsShown"
+	ReasonTooManyGroups      = "TooManyGroups"
 	// Reasons of the UsageAvailable condition.
 	ReasonMetricsAPIRead        = "MetricsAPIRead"
 	ReasonMetricsAPIUnavailable = "MetricsAPIUnavailable"
 )
 
+// DefaultMaxGroups is the default of --max-status-groups. With it, the
+// largest status validation allows stays well inside etcd's 1.5 MiB request
+// limit (see TestWorstCaseStatusFitsInEtcd).
+const DefaultMaxGroups = 16
+
 // ComputeStatus returns the status cs should have now, without
 // LastUpdateTime and with fresh condition transition times. Until the
 // engine's informers have synced the status carries only Ready=False:
-// partial counts would read as real ones.
-func ComputeStatus(cs *v1beta1.ClusterSummary, engine Engine, engineSynced bool) (v1beta1.ClusterSummaryStatus, error) {
+// partial counts would read as real ones. maxGroups caps status.groups (see
+// summary.Selection.MaxGroups).
+func ComputeStatus(cs *v1beta1.ClusterSummary, engine Engine, engineSynced bool, maxGroups int) (v1beta1.ClusterSummaryStatus, error) {
 	if !engineSynced {
 		return v1beta1.ClusterSummaryStatus{
 			ObservedGeneration: cs.Status.ObservedGeneration,
@@ -52,6 +60,7 @@ func ComputeStatus(cs *v1beta1.ClusterSummary, engine Engine, engineSynced bool)
 			}},
 		}, nil
 	}
+	sel.MaxGroups = maxGroups
 	totals := engine.Cluster(sel)
 	internal := summaryapi.ClusterStatus(totals)
 	var status v1beta1.ClusterSummaryStatus
@@ -70,7 +79,28 @@ func ComputeStatus(cs *v1beta1.ClusterSummary, engine Engine, engineSynced bool)
 	if c, ok := headroomLowCondition(cs.Spec.Headroom, status.Headroom, cs.Generation); ok {
 		status.Conditions = append(status.Conditions, c)
 	}
+	if sel.GroupByNodeLabel != "" {
+		status.Conditions = append(status.Conditions, groupsTruncatedCondition(&totals, sel.GroupByNodeLabel, cs.Generation))
+	}
 	return status, nil
+}
+
+// groupsTruncatedCondition says whether status.groups shows every value of
+// the grouping label, and where to find the figures of folded groups.
+func groupsTruncatedCondition(t *summary.ClusterTotals, label string, generation int64) metav1.Condition {
+	if t.FoldedGroups == 0 {
+		return metav1.Condition{
+			Type: v1beta1.ConditionGroupsTruncated, Status: metav1.ConditionFalse, ObservedGeneration: generation,
+			Reason: ReasonAllGroupsShown, Message: fmt.Sprintf("status.groups has one entry per value of %s", label),
+		}
+	}
+	return metav1.Condition{
+		Type: v1beta1.ConditionGroupsTruncated, Status: metav1.ConditionTrue, ObservedGeneration: generation,
+		Reason: ReasonTooManyGroups,
+		Message: fmt.Sprintf("%s has %d values, more than the server's --max-status-groups=%d: the %d groups with the fewest nodes are summed in group %q; "+
+			"NodeSummary objects have the per-node figures (kubectl get nodesummaries -l %s=VALUE)",
+			label, len(t.Groups)-1+t.FoldedGroups, len(t.Groups), t.FoldedGroups, summary.OtherGroupValue, label),
+	}
 }
 
 // usageCondition says whether resources[].usage and idle are set.

@@ -616,19 +616,19 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummarySpec(ref common.Reference
 				Properties: map[string]spec.Schema{
 					"nodeSelector": {
 						SchemaProps: spec.SchemaProps{
-							Description: "NodeSelector selects the nodes to summarise. Empty or absent selects all nodes.",
+							Description: "NodeSelector selects the nodes to summarise. Empty or absent selects all nodes. At most 32 matchLabels and 16 matchExpressions of at most 32 values.",
 							Ref:         ref(metav1.LabelSelector{}.OpenAPIModelName()),
 						},
 					},
 					"namespaceSelector": {
 						SchemaProps: spec.SchemaProps{
-							Description: "NamespaceSelector selects the namespaces whose pods, quotas and workloads are summarised. Empty or absent selects all namespaces.",
+							Description: "NamespaceSelector selects the namespaces whose pods, quotas and workloads are summarised. Empty or absent selects all namespaces. Same limits as nodeSelector.",
 							Ref:         ref(metav1.LabelSelector{}.OpenAPIModelName()),
 						},
 					},
 					"groupByNodeLabel": {
 						SchemaProps: spec.SchemaProps{
-							Description: "GroupByNodeLabel is a node label key, such as topology.kubernetes.io/zone. When set, status.groups carries one entry per value of that label; nodes without the label are grouped under \"<none>\".",
+							Description: "GroupByNodeLabel is a node label key, such as topology.kubernetes.io/zone. When set, status.groups carries one entry per value of that label; nodes without the label are grouped under \"<none>\". Beyond the server's --max-status-groups, the groups with the fewest nodes are summed under \"<other>\" and the GroupsTruncated condition is True.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -640,7 +640,7 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummarySpec(ref common.Reference
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Resources lists the resources to report, such as cpu, memory, pods or an extended resource like nvidia.com/gpu. Defaults to [cpu, memory, pods].",
+							Description: "Resources lists the resources to report, such as cpu, memory, pods or an extended resource like nvidia.com/gpu. Defaults to [cpu, memory, pods]. At most 16 entries.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -714,7 +714,7 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref common.Referen
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Conditions are Ready, Degraded, UsageAvailable and, when a shape sets minFits, HeadroomLow.",
+							Description: "Conditions are Ready, Degraded, UsageAvailable, HeadroomLow when a shape sets minFits, and GroupsTruncated when spec.groupByNodeLabel is set.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -836,7 +836,7 @@ func schema_pkg_apis_clusterview_v1beta1_GroupSummary(ref common.ReferenceCallba
 				Properties: map[string]spec.Schema{
 					"name": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Name is the label value, or \"<none>\" for nodes without the label.",
+							Description: "Name is the label value, \"<none>\" for nodes without the label, or \"<other>\" for the sum of the groups beyond the server's --max-status-groups.",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",

@@ -14,6 +14,11 @@ const (
 	// ConditionDegraded is True when selected nodes are not ready or under
 	// pressure, or selected pods are crash-looping. Its message names them.
 	ConditionDegraded = "Degraded"
+	// ConditionGroupsTruncated is True when spec.groupByNodeLabel has more
+	// values than the server's --max-status-groups: the groups with the
+	// fewest nodes are summed in the OtherGroup group. NodeSummary objects
+	// keep the per-node figures.
+	ConditionGroupsTruncated = "GroupsTruncated"
 	// ConditionUsageAvailable is True while usage from the resource metrics
 	// API (metrics.k8s.io) is current, so that resources[].usage and idle are
 	// set; False, with reason MetricsAPIUnavailable, while they are absent.
@@ -28,6 +33,10 @@ const MaxHeadroomShapes = 8
 
 // NoneGroup names the group of nodes that lack the spec.groupByNodeLabel label.
 const NoneGroup = "<none>"
+
+// OtherGroup names the group that sums the groups beyond the server's
+// --max-status-groups (see ConditionGroupsTruncated).
+const OtherGroup = "<other>"
 
 // DefaultClusterSummaryName is the ClusterSummary the server creates at its
 // first start: the whole cluster, with no selectors.
@@ -58,20 +67,25 @@ type ClusterSummary struct {
 // ClusterSummarySpec selects the nodes, namespaces and resources a
 // ClusterSummary covers.
 type ClusterSummarySpec struct {
-	// NodeSelector selects the nodes to summarise. Empty or absent selects all nodes.
+	// NodeSelector selects the nodes to summarise. Empty or absent selects all
+	// nodes. At most 32 matchLabels and 16 matchExpressions of at most 32 values.
 	// +optional
 	NodeSelector *metav1.LabelSelector `json:"nodeSelector,omitempty"`
 	// NamespaceSelector selects the namespaces whose pods, quotas and workloads
-	// are summarised. Empty or absent selects all namespaces.
+	// are summarised. Empty or absent selects all namespaces. Same limits as
+	// nodeSelector.
 	// +optional
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 	// GroupByNodeLabel is a node label key, such as topology.kubernetes.io/zone.
 	// When set, status.groups carries one entry per value of that label; nodes
-	// without the label are grouped under "<none>".
+	// without the label are grouped under "<none>". Beyond the server's
+	// --max-status-groups, the groups with the fewest nodes are summed under
+	// "<other>" and the GroupsTruncated condition is True.
 	// +optional
 	GroupByNodeLabel string `json:"groupByNodeLabel,omitempty"`
 	// Resources lists the resources to report, such as cpu, memory, pods or an
 	// extended resource like nvidia.com/gpu. Defaults to [cpu, memory, pods].
+	// At most 16 entries.
 	// +optional
 	// +listType=set
 	Resources []corev1.ResourceName `json:"resources,omitempty"`
@@ -119,8 +133,8 @@ type ClusterSummaryStatus struct {
 	// ObservedGeneration is the metadata.generation the status was computed for.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Conditions are Ready, Degraded, UsageAvailable and, when a shape sets
-	// minFits, HeadroomLow.
+	// Conditions are Ready, Degraded, UsageAvailable, HeadroomLow when a
+	// shape sets minFits, and GroupsTruncated when spec.groupByNodeLabel is set.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -267,7 +281,8 @@ type ReadyCount struct {
 // GroupSummary is the part of a summary for the nodes that share one value of
 // spec.groupByNodeLabel.
 type GroupSummary struct {
-	// Name is the label value, or "<none>" for nodes without the label.
+	// Name is the label value, "<none>" for nodes without the label, or
+	// "<other>" for the sum of the groups beyond the server's --max-status-groups.
 	Name string `json:"name"`
 	// Nodes counts the group's nodes by state.
 	Nodes NodeCounts `json:"nodes"`

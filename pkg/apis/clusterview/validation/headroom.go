@@ -46,6 +46,7 @@ func validateHeadroomShapes(shapes []clusterview.HeadroomShape, fldPath *field.P
 		allErrs = append(allErrs, validateHeadroomName(s.Name, names, sPath.Child("name"))...)
 		names.Insert(s.Name)
 		allErrs = append(allErrs, validateShapeRequests(s.Requests, sPath.Child("requests"))...)
+		allErrs = append(allErrs, validateShapeSize(s, sPath)...)
 		for j := range s.Tolerations {
 			allErrs = append(allErrs, validateToleration(&s.Tolerations[j], sPath.Child("tolerations").Index(j))...)
 		}
@@ -172,6 +173,36 @@ func validateHeadroomStatuses(statuses []clusterview.HeadroomStatus, fldPath *fi
 			if q := h.LargestFit[name]; q.Sign() < 0 {
 				allErrs = append(allErrs, field.Invalid(hPath.Child("largestFit").Key(string(name)), q.String(), "must be greater than or equal to 0"))
 			}
+		}
+	}
+	return allErrs
+}
+
+// Size limits of a headroom shape. Every group of the status repeats each
+// shape's largestFit, so these bound the status as much as the spec.
+const (
+	// MaxShapeRequests caps the requests of a shape.
+	MaxShapeRequests = 6
+	// MaxShapeTolerations caps the tolerations of a shape.
+	MaxShapeTolerations = 8
+	// MaxShapeNodeSelector caps the node selector entries of a shape.
+	MaxShapeNodeSelector = 8
+)
+
+func validateShapeSize(s *clusterview.HeadroomShape, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if n := len(s.Requests); n > MaxShapeRequests {
+		allErrs = append(allErrs, field.TooMany(fldPath.Child("requests"), n, MaxShapeRequests))
+	}
+	if n := len(s.Tolerations); n > MaxShapeTolerations {
+		allErrs = append(allErrs, field.TooMany(fldPath.Child("tolerations"), n, MaxShapeTolerations))
+	}
+	if n := len(s.NodeSelector); n > MaxShapeNodeSelector {
+		allErrs = append(allErrs, field.TooMany(fldPath.Child("nodeSelector"), n, MaxShapeNodeSelector))
+	}
+	for name := range s.Requests {
+		if len(name) > MaxResourceNameLength {
+			allErrs = append(allErrs, field.TooLong(fldPath.Child("requests").Key(string(name)), "", MaxResourceNameLength))
 		}
 	}
 	return allErrs

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/sets"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
@@ -26,6 +27,23 @@ var standardResources = sets.New[corev1.ResourceName](
 	corev1.ResourcePods,
 	corev1.ResourceEphemeralStorage,
 	corev1.ResourceStorage,
+)
+
+// Limits on what a spec may ask for. They bound the size of a stored
+// ClusterSummary (spec and status) and the work of every status computation;
+// the status size test computes the worst case they allow.
+const (
+	// MaxResources caps spec.resources.
+	MaxResources = 16
+	// MaxResourceNameLength is the longest resource name: a qualified name,
+	// a DNS subdomain prefix (253) and a name (63) around a "/".
+	MaxResourceNameLength = 253 + 1 + 63
+	// MaxMatchLabels caps the matchLabels of each selector.
+	MaxMatchLabels = 32
+	// MaxMatchExpressions caps the matchExpressions of each selector.
+	MaxMatchExpressions = 16
+	// MaxExpressionValues caps the values of each matchExpression.
+	MaxExpressionValues = 32
 )
 
 // labelSelectorOptions are the rules the core API applies to selectors in
@@ -58,10 +76,13 @@ func ValidateClusterSummaryStatusUpdate(obj, old *clusterview.ClusterSummary) fi
 // the resource list and the headroom shapes.
 func ValidateClusterSummarySpec(spec *clusterview.ClusterSummarySpec, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
-	allErrs = append(allErrs, metav1validation.ValidateLabelSelector(spec.NodeSelector, labelSelectorOptions, fldPath.Child("nodeSelector"))...)
-	allErrs = append(allErrs, metav1validation.ValidateLabelSelector(spec.NamespaceSelector, labelSelectorOptions, fldPath.Child("namespaceSelector"))...)
+	allErrs = append(allErrs, validateSelector(spec.NodeSelector, fldPath.Child("nodeSelector"))...)
+	allErrs = append(allErrs, validateSelector(spec.NamespaceSelector, fldPath.Child("namespaceSelector"))...)
 	if spec.GroupByNodeLabel != "" {
 		allErrs = append(allErrs, metav1validation.ValidateLabelName(spec.GroupByNodeLabel, fldPath.Child("groupByNodeLabel"))...)
+	}
+	if n := len(spec.Resources); n > MaxResources {
+		allErrs = append(allErrs, field.TooMany(fldPath.Child("resources"), n, MaxResources))
 	}
 	seen := sets.New[corev1.ResourceName]()
 	for i, name := range spec.Resources {
@@ -77,6 +98,26 @@ func ValidateClusterSummarySpec(spec *clusterview.ClusterSummarySpec, fldPath *f
 	return allErrs
 }
 
+// validateSelector applies the core API's selector rules and our size limits.
+func validateSelector(s *metav1.LabelSelector, fldPath *field.Path) field.ErrorList {
+	allErrs := metav1validation.ValidateLabelSelector(s, labelSelectorOptions, fldPath)
+	if s == nil {
+		return allErrs
+	}
+	if n := len(s.MatchLabels); n > MaxMatchLabels {
+		allErrs = append(allErrs, field.TooMany(fldPath.Child("matchLabels"), n, MaxMatchLabels))
+	}
+	if n := len(s.MatchExpressions); n > MaxMatchExpressions {
+		allErrs = append(allErrs, field.TooMany(fldPath.Child("matchExpressions"), n, MaxMatchExpressions))
+	}
+	for i, r := range s.MatchExpressions {
+		if n := len(r.Values); n > MaxExpressionValues {
+			allErrs = append(allErrs, field.TooMany(fldPath.Child("matchExpressions").Index(i).Child("values"), n, MaxExpressionValues))
+		}
+	}
+	return allErrs
+}
+
 // validateResourceName accepts the standard resources, hugepages-<size>, and
 // extended resources; anything else is a name no node or pod can carry.
 func validateResourceName(name corev1.ResourceName, fldPath *field.Path) field.ErrorList {
@@ -84,6 +125,8 @@ func validateResourceName(name corev1.ResourceName, fldPath *field.Path) field.E
 	switch {
 	case s == "":
 		return field.ErrorList{field.Required(fldPath, "")}
+	case len(s) > MaxResourceNameLength:
+		return field.ErrorList{field.TooLong(fldPath, "", MaxResourceNameLength)}
 	case standardResources.Has(name), isHugePagesResourceName(s):
 		return nil
 	case isExtendedResourceName(s):
@@ -148,7 +191,7 @@ func ValidateClusterSummaryStatus(status *clusterview.ClusterSummaryStatus, fldP
 			allErrs = append(allErrs, field.Required(gPath.Child("name"), ""))
 		case groupNames.Has(g.Name):
 			allErrs = append(allErrs, field.Duplicate(gPath.Child("name"), g.Name))
-		case g.Name != clusterview.NoneGroup:
+		case g.Name != clusterview.NoneGroup && g.Name != clusterview.OtherGroup:
 			// A group is named after a node label value, so it obeys the
 			// same syntax (which also keeps YAML responses encodable).
 			for _, msg := range utilvalidation.IsValidLabelValue(g.Name) {

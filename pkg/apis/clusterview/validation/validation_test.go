@@ -47,6 +47,7 @@ func required(path string) fieldErr     { return fieldErr{field.ErrorTypeRequire
 func duplicate(path string) fieldErr    { return fieldErr{field.ErrorTypeDuplicate, path} }
 func notSupported(path string) fieldErr { return fieldErr{field.ErrorTypeNotSupported, path} }
 func forbidden(path string) fieldErr    { return fieldErr{field.ErrorTypeForbidden, path} }
+func tooLong(path string) fieldErr      { return fieldErr{field.ErrorTypeTooLong, path} }
 
 func q(s string) *resource.Quantity {
 	v := resource.MustParse(s)
@@ -152,6 +153,34 @@ func TestValidateClusterSummarySpec(t *testing.T) {
 			spec: clusterview.ClusterSummarySpec{Resources: []corev1.ResourceName{
 				"cpu", "memory", "pods", "ephemeral-storage", "storage", "hugepages-2Mi", "hugepages-1Gi", "nvidia.com/gpu", "example.com/foo",
 			}},
+		},
+
+		// Size limits.
+		{name: "as many resources as allowed", spec: clusterview.ClusterSummarySpec{Resources: extendedResources(MaxResources)}},
+		{
+			name: "one resource too many",
+			spec: clusterview.ClusterSummarySpec{Resources: extendedResources(MaxResources + 1)},
+			want: []fieldErr{tooMany("spec.resources")},
+		},
+		{
+			name: "longest resource name",
+			spec: clusterview.ClusterSummarySpec{Resources: []corev1.ResourceName{longestResourceName()}},
+		},
+		{
+			name: "hugepages name longer than any resource name",
+			spec: clusterview.ClusterSummarySpec{Resources: []corev1.ResourceName{corev1.ResourceName("hugepages-" + strings.Repeat("0", MaxResourceNameLength) + "1Mi")}},
+			want: []fieldErr{tooLong("spec.resources[0]")},
+		},
+		{name: "largest selectors", spec: clusterview.ClusterSummarySpec{NodeSelector: largestSelector(0), NamespaceSelector: largestSelector(0)}},
+		{
+			name: "selectors one term too large",
+			spec: clusterview.ClusterSummarySpec{NodeSelector: largestSelector(1), NamespaceSelector: largestSelector(1)},
+			want: []fieldErr{
+				tooMany("spec.nodeSelector.matchLabels"), tooMany("spec.nodeSelector.matchExpressions"),
+				tooMany("spec.nodeSelector.matchExpressions[0].values"),
+				tooMany("spec.namespaceSelector.matchLabels"), tooMany("spec.namespaceSelector.matchExpressions"),
+				tooMany("spec.namespaceSelector.matchExpressions[0].values"),
+			},
 		},
 
 		// Selectors.
@@ -329,6 +358,43 @@ func TestValidateClusterSummarySpec(t *testing.T) {
 			checkErrs(t, ValidateClusterSummaryUpdate(updated, old), tc.want)
 		})
 	}
+}
+
+// extendedResources returns n distinct extended resource names.
+func extendedResources(n int) []corev1.ResourceName {
+	out := make([]corev1.ResourceName, n)
+	for i := range out {
+		out[i] = corev1.ResourceName(fmt.Sprintf("example.com/r%d", i))
+	}
+	return out
+}
+
+// longestResourceName is the longest extended resource name validation
+// accepts: "requests." plus its prefix must stay a DNS subdomain.
+func longestResourceName() corev1.ResourceName {
+	prefix := strings.Repeat(strings.Repeat("a", 62)+".", 4)[:253-len(quotaRequestsPrefix)-4] + ".com"
+	return corev1.ResourceName(prefix + "/" + strings.Repeat("n", 63))
+}
+
+// largestSelector is a valid selector at every size limit, plus extra terms
+// beyond each limit (only the first expression gets extra values).
+func largestSelector(extra int) *metav1.LabelSelector {
+	s := &metav1.LabelSelector{MatchLabels: map[string]string{}}
+	for i := range MaxMatchLabels + extra {
+		s.MatchLabels[fmt.Sprintf("label-%d", i)] = "v"
+	}
+	for i := range MaxMatchExpressions + extra {
+		r := metav1.LabelSelectorRequirement{Key: fmt.Sprintf("key-%d", i), Operator: metav1.LabelSelectorOpIn}
+		values := MaxExpressionValues
+		if i == 0 {
+			values += extra
+		}
+		for j := range values {
+			r.Values = append(r.Values, fmt.Sprintf("value-%d", j))
+		}
+		s.MatchExpressions = append(s.MatchExpressions, r)
+	}
+	return s
 }
 
 func TestValidateResourceNameNotSupportedListsTheChoices(t *testing.T) {
@@ -636,6 +702,7 @@ func TestGroupNamesAreLabelValues(t *testing.T) {
 	}{
 		{"zone-a", false},
 		{clusterview.NoneGroup, false},
+		{clusterview.OtherGroup, false},
 		{"zone\u007f", true},
 		{"has space", true},
 	} {
@@ -650,4 +717,26 @@ func TestGroupNamesAreLabelValues(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestValidateHeadroomShapeSizeLimits(t *testing.T) {
+	shape := func(extra int) clusterview.HeadroomShape {
+		s := clusterview.HeadroomShape{Name: "web", Requests: corev1.ResourceList{}, NodeSelector: map[string]string{}}
+		for _, r := range extendedResources(MaxShapeRequests + extra) {
+			s.Requests[r] = resource.MustParse("1")
+		}
+		for i := range MaxShapeTolerations + extra {
+			s.Tolerations = append(s.Tolerations, corev1.Toleration{Key: fmt.Sprintf("t%d", i), Operator: corev1.TolerationOpExists})
+		}
+		for i := range MaxShapeNodeSelector + extra {
+			s.NodeSelector[fmt.Sprintf("l%d", i)] = "v"
+		}
+		return s
+	}
+	spec := clusterview.ClusterSummarySpec{Headroom: []clusterview.HeadroomShape{shape(0)}}
+	checkErrs(t, ValidateClusterSummarySpec(&spec, field.NewPath("spec")), nil)
+	spec.Headroom[0] = shape(1)
+	checkErrs(t, ValidateClusterSummarySpec(&spec, field.NewPath("spec")), []fieldErr{
+		tooMany("spec.headroom[0].requests"), tooMany("spec.headroom[0].tolerations"), tooMany("spec.headroom[0].nodeSelector"),
+	})
 }

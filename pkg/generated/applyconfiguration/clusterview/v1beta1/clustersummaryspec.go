@@ -29,17 +29,22 @@ import (
 // ClusterSummarySpec selects the nodes, namespaces and resources a
 // ClusterSummary covers.
 type ClusterSummarySpecApplyConfiguration struct {
-	// NodeSelector selects the nodes to summarise. Empty or absent selects all nodes.
+	// NodeSelector selects the nodes to summarise. Empty or absent selects all
+	// nodes. At most 32 matchLabels and 16 matchExpressions of at most 32 values.
 	NodeSelector *v1.LabelSelectorApplyConfiguration `json:"nodeSelector,omitempty"`
 	// NamespaceSelector selects the namespaces whose pods, quotas and workloads
-	// are summarised. Empty or absent selects all namespaces.
+	// are summarised. Empty or absent selects all namespaces. Same limits as
+	// nodeSelector.
 	NamespaceSelector *v1.LabelSelectorApplyConfiguration `json:"namespaceSelector,omitempty"`
 	// GroupByNodeLabel is a node label key, such as topology.kubernetes.io/zone.
 	// When set, status.groups carries one entry per value of that label; nodes
-	// without the label are grouped under "<none>".
+	// without the label are grouped under "<none>". Beyond the server's
+	// --max-status-groups, the groups with the fewest nodes are summed under
+	// "<other>" and the GroupsTruncated condition is True.
 	GroupByNodeLabel *string `json:"groupByNodeLabel,omitempty"`
 	// Resources lists the resources to report, such as cpu, memory, pods or an
 	// extended resource like nvidia.com/gpu. Defaults to [cpu, memory, pods].
+	// At most 16 entries.
 	Resources []corev1.ResourceName `json:"resources,omitempty"`
 	// Headroom lists pod shapes (at most 8) for which status.headroom reports
 	// how many more pods of the shape fit on the selected nodes.

@@ -31,8 +31,8 @@ import (
 type ClusterSummaryStatusApplyConfiguration struct {
 	// ObservedGeneration is the metadata.generation the status was computed for.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
-	// Conditions are Ready, Degraded, UsageAvailable and, when a shape sets
-	// minFits, HeadroomLow.
+	// Conditions are Ready, Degraded, UsageAvailable, HeadroomLow when a
+	// shape sets minFits, and GroupsTruncated when spec.groupByNodeLabel is set.
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 	// Nodes counts the selected nodes by state.
 	Nodes *NodeCountsApplyConfiguration `json:"nodes,omitempty"`

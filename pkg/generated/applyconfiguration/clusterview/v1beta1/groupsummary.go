@@ -24,7 +24,8 @@ package v1beta1
 // GroupSummary is the part of a summary for the nodes that share one value of
 // spec.groupByNodeLabel.
 type GroupSummaryApplyConfiguration struct {
-	// Name is the label value, or "<none>" for nodes without the label.
+	// Name is the label value, "<none>" for nodes without the label, or
+	// "<other>" for the sum of the groups beyond the server's --max-status-groups.
 	Name *string `json:"name,omitempty"`
 	// Nodes counts the group's nodes by state.
 	Nodes *NodeCountsApplyConfiguration `json:"nodes,omitempty"`
