@@ -26,6 +26,9 @@ var resourceFigures = []resourceFigure{
 	{"allocatable", func(r *v1beta1.ResourceUsage) *resource.Quantity { return r.Allocatable }},
 	{"requests", func(r *v1beta1.ResourceUsage) *resource.Quantity { return &r.Requests }},
 	{"limits", func(r *v1beta1.ResourceUsage) *resource.Quantity { return &r.Limits }},
+	// Absent while usage is unavailable: the sample then lacks them.
+	{"usage", func(r *v1beta1.ResourceUsage) *resource.Quantity { return r.Usage }},
+	{"idle", func(r *v1beta1.ResourceUsage) *resource.Quantity { return r.Idle }},
 }
 
 // Figures returns the figures of a computed status, keyed by figure name
