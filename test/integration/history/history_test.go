@@ -77,12 +77,18 @@ func seriesOf(h *v1beta1.ClusterSummaryHistory, figure string) []v1beta1.History
 	return nil
 }
 
-// waitPoints polls until the summary's raw history of figure holds at least n points.
+// waitPoints polls until the summary's raw history of figure holds at least
+// n points in the raw tier's window.
 func waitPoints(t *testing.T, name, figure string, n int, timeout time.Duration) []v1beta1.HistoryPoint {
 	t.Helper()
 	var points []v1beta1.HistoryPoint
 	err := wait.PollUntilContextTimeout(t.Context(), 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		h, err := historyclient.Get(ctx, env.Client, name, &v1beta1.ClusterSummaryHistoryOptions{Since: "1h", Step: "1s", Fields: []string{figure}})
+		// The raw tier answers only windows it still holds: a window
+		// longer than the raw retention is served from rollups. One
+		// resolution less than the retention keeps the window's start,
+		// rounded down to the step, inside it.
+		h, err := historyclient.Get(ctx, env.Client, name, &v1beta1.ClusterSummaryHistoryOptions{
+			Since: (rawRetention - resolution).String(), Step: resolution.String(), Fields: []string{figure}})
 		if err != nil {
 			return false, err
 		}
