@@ -143,15 +143,29 @@ func TestLocalCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		byPhase := map[corev1.PodPhase]int{}
-		unscheduled := 0
+		unscheduled, podLevel, overhead := 0, 0, 0
 		for _, p := range pods.Items {
 			byPhase[p.Status.Phase]++
+			if p.Spec.Resources != nil && len(p.Spec.Resources.Requests) > 0 {
+				podLevel++
+			}
+			// Admission copies the RuntimeClass's overhead into its pods:
+			// the shape the bench's recount must add.
+			if p.Spec.RuntimeClassName != nil && *p.Spec.RuntimeClassName == clusterfill.SyntheticRuntimeClass {
+				if !equality.Semantic.DeepEqual(p.Spec.Overhead, clusterfill.SyntheticOverhead) {
+					t.Errorf("pod %s in %s has overhead %v, want %v", p.Name, clusterfill.SyntheticRuntimeClass, p.Spec.Overhead, clusterfill.SyntheticOverhead)
+				}
+				overhead++
+			}
 			if p.Spec.NodeName == "" {
 				unscheduled++
 				if p.Status.Phase != corev1.PodPending {
 					t.Errorf("unscheduled pod %s is %s", p.Name, p.Status.Phase)
 				}
 			}
+		}
+		if podLevel == 0 || overhead == 0 {
+			t.Errorf("%d pods with pod-level resources and %d with an overhead class; want some of each", podLevel, overhead)
 		}
 		if !equality.Semantic.DeepEqual(byPhase, r.PodsByPhase) || unscheduled != r.UnscheduledPods || len(pods.Items) != 800 {
 			t.Errorf("stored pods by phase %v (%d unscheduled), report %v (%d)", byPhase, unscheduled, r.PodsByPhase, r.UnscheduledPods)
