@@ -74,21 +74,27 @@ func renderRuns(w io.Writer, reps []*Report, names []string) {
 
 // headline is the value of the first row whose metric contains every part.
 func (r *Report) headline(parts ...string) string {
-	for _, row := range r.Rows {
-		if containsAll(row.Metric, parts) {
-			return mdCell(row.Value)
-		}
+	if row := r.rowWith(parts); row != nil {
+		return mdCell(row.Value)
 	}
 	return "n/a"
 }
 
+// ratioOf is the ratio of that row, where it has one.
 func (r *Report) ratioOf(parts ...string) string {
-	for _, row := range r.Rows {
-		if containsAll(row.Metric, parts) && row.Ratio != "" {
-			return mdCell(row.Ratio)
-		}
+	if row := r.rowWith(parts); row != nil && row.Ratio != "" {
+		return mdCell(row.Ratio)
 	}
 	return "n/a"
+}
+
+func (r *Report) rowWith(parts []string) *Row {
+	for i := range r.Rows {
+		if containsAll(r.Rows[i].Metric, parts) {
+			return &r.Rows[i]
+		}
+	}
+	return nil
 }
 
 func containsAll(s string, parts []string) bool {
