@@ -1,7 +1,8 @@
 // Package clustersummarystatus keeps every ClusterSummary's status equal to
 // what the summary engine computes for its spec. It writes through the status
-// subresource, only when the status changed, and at most once per object per
-// interval, however fast the cluster changes.
+// subresource, only when the status changed, at most once per object per
+// interval and within a write budget shared by all objects, however fast the
+// cluster changes and however many summaries there are.
 package clustersummarystatus
 
 import (
@@ -17,6 +18,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -34,6 +36,42 @@ type Engine interface {
 	Wait(afterRev uint64) <-chan struct{}
 }
 
+// Default write budget: a summary's status is written at most four times a
+// second, and all summaries together at most DefaultWritesPerSecond times a
+// second. Four a second keeps a change visible within half a second (one
+// interval plus the write) at any rate of change; the shared budget bounds
+// what a hundred busy summaries cost etcd, at one write per summary per
+// second each when all are dirty at once.
+const (
+	DefaultInterval        = 250 * time.Millisecond
+	DefaultWritesPerSecond = 100
+)
+
+// Options are the controller's knobs; zero values take the defaults.
+type Options struct {
+	// Interval is the shortest time between two status writes of one
+	// summary; changes within it are coalesced into one write.
+	Interval time.Duration
+	// WritesPerSecond is the budget of status writes of all summaries
+	// together (token bucket, burst of one second's worth).
+	WritesPerSecond float64
+	// MaxGroups caps status.groups; see summary.Selection.MaxGroups.
+	MaxGroups int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.WritesPerSecond <= 0 {
+		o.WritesPerSecond = DefaultWritesPerSecond
+	}
+	if o.MaxGroups <= 0 {
+		o.MaxGroups = DefaultMaxGroups
+	}
+	return o
+}
+
 // Controller computes and writes ClusterSummary statuses.
 type Controller struct {
 	engine   Engine
@@ -44,8 +82,10 @@ type Controller struct {
 	interval time.Duration
 	// maxGroups caps status.groups; see summary.Selection.MaxGroups.
 	maxGroups int
-	clock     clock.Clock
-	queue     workqueue.TypedRateLimitingInterface[string]
+	// writes is the budget shared by all summaries' status writes.
+	writes flowcontrol.RateLimiter
+	clock  clock.Clock
+	queue  workqueue.TypedRateLimitingInterface[string]
 
 	mu sync.Mutex
 	// lastWrite is when each object's status was last written, to space
@@ -58,16 +98,17 @@ type Controller struct {
 
 // New returns a controller. engineSynced reports whether the informers
 // feeding the engine have synced; until then statuses say Ready=False.
-// maxGroups caps every status.groups (zero: no cap).
-func New(engine Engine, engineSynced func() bool, client clientset.Interface, informer cvinformers.ClusterSummaryInformer, interval time.Duration, maxGroups int) (*Controller, error) {
+func New(engine Engine, engineSynced func() bool, client clientset.Interface, informer cvinformers.ClusterSummaryInformer, opts Options) (*Controller, error) {
+	opts = opts.withDefaults()
 	c := &Controller{
 		engine:     engine,
 		client:     client,
 		lister:     informer.Lister(),
 		synced:     []cache.InformerSynced{informer.Informer().HasSynced},
 		engineOK:   engineSynced,
-		interval:   interval,
-		maxGroups:  maxGroups,
+		interval:   opts.Interval,
+		maxGroups:  opts.MaxGroups,
+		writes:     flowcontrol.NewTokenBucketRateLimiter(float32(opts.WritesPerSecond), max(1, int(opts.WritesPerSecond))),
 		clock:      clock.RealClock{},
 		queue:      workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "clustersummary-status"}),
 		lastWrite:  map[string]time.Time{},
@@ -125,7 +166,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	if !cache.WaitForNamedCacheSync("clustersummary-status", ctx.Done(), c.synced...) {
 		return
 	}
-	logger.Info("Starting", "interval", c.interval, "workers", workers)
+	logger.Info("Starting", "interval", c.interval, "writesPerSecond", c.writes.QPS(), "workers", workers)
 	// Statuses computed before the engine synced say Ready=False; resync
 	// everything once it has.
 	go func() {
@@ -244,6 +285,20 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if wait := c.interval - now.Sub(last); wait > 0 && cs.Status.ObservedGeneration == cs.Generation {
 		c.queue.AddAfter(key, wait)
 		return nil
+	}
+	// Within the shared budget. A summary that had to wait for it is
+	// computed again, so that what is written is as fresh as the write.
+	if !c.writes.TryAccept() {
+		waited := c.clock.Now()
+		if err := c.writes.Wait(ctx); err != nil {
+			return fmt.Errorf("waiting for the status write budget: %w", err)
+		}
+		budgetWait.Observe(c.clock.Since(waited).Seconds())
+		if status, err = ComputeStatus(cs, c.engine, c.engineOK(), c.maxGroups); err != nil {
+			return err
+		}
+		now = c.clock.Now()
+		status.Conditions = mergeConditions(cs.Status.Conditions, status.Conditions, metav1.NewTime(now))
 	}
 	written := cs.DeepCopy()
 	lastUpdate := metav1.NewTime(now)

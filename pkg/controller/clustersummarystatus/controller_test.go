@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	clienttesting "k8s.io/client-go/testing"
 
@@ -135,7 +136,7 @@ func TestControllerWritesOnlyChanges(t *testing.T) {
 	e.UpsertNode(node("n1", true))
 	client := fake.NewClientset(newSummary("cluster", 1))
 	factory := cvinformers.NewSharedInformerFactory(client, 0)
-	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), 50*time.Millisecond, DefaultMaxGroups)
+	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), Options{Interval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestControllerCoalescesWrites(t *testing.T) {
 	e.UpsertNode(node("n1", true))
 	client := fake.NewClientset(newSummary("cluster", 1))
 	factory := cvinformers.NewSharedInformerFactory(client, 0)
-	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), time.Hour, DefaultMaxGroups)
+	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), Options{Interval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,4 +332,53 @@ func groupNames(groups []v1beta1.GroupSummary) []string {
 		out = append(out, g.Name)
 	}
 	return out
+}
+
+// TestControllerSharesWriteBudget checks the budget shared by all
+// summaries: however many need a write at once, no more are written than
+// the token bucket allows in the time that passed, and every one is written
+// in the end. The bound grows with elapsed time, so a slow machine only
+// loosens it; a controller that ignored the budget would write all twelve
+// within milliseconds and break it.
+func TestControllerSharesWriteBudget(t *testing.T) {
+	ctx := t.Context()
+	e := summary.New(summary.Options{})
+	e.UpsertNode(node("n1", corev1.ConditionTrue, nil))
+	const summaries, perSecond = 12, 4
+	var objs []runtime.Object
+	for i := range summaries {
+		objs = append(objs, newSummary(fmt.Sprintf("s%02d", i), 1))
+	}
+	client := fake.NewClientset(objs...)
+	factory := cvinformers.NewSharedInformerFactory(client, 0)
+	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(),
+		Options{Interval: time.Millisecond, WritesPerSecond: perSecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	factory.Start(ctx.Done())
+	go c.Run(ctx, 4)
+
+	written := func() int {
+		n := 0
+		for _, a := range client.Actions() {
+			if a.GetVerb() == "update" && a.GetSubresource() == "status" {
+				n++
+			}
+		}
+		return n
+	}
+	err = wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		n := written()
+		// Burst of perSecond, then perSecond a second, plus one token of
+		// slack for the instant between the write and this read.
+		if allowed := perSecond + 1 + int(time.Since(start).Seconds()*perSecond); n > allowed {
+			return false, fmt.Errorf("%d status writes %v after start, the budget allows %d", n, time.Since(start), allowed)
+		}
+		return n >= summaries, nil
+	})
+	if err != nil {
+		t.Fatalf("%v (actions %v)", err, actionsOf(client.Actions()))
+	}
 }

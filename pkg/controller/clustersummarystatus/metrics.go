@@ -25,6 +25,13 @@ var (
 		StabilityLevel: metrics.ALPHA,
 	})
 
+	budgetWait = metrics.NewHistogram(&metrics.HistogramOpts{
+		Namespace: namespace, Subsystem: "status", Name: "write_budget_wait_seconds",
+		Help:           "Time a status write waited for the write budget shared by all ClusterSummaries (--status-writes-per-second); writes that did not wait are not observed.",
+		Buckets:        []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5},
+		StabilityLevel: metrics.ALPHA,
+	})
+
 	summaryNodes = metrics.NewGaugeVec(&metrics.GaugeOpts{
 		Namespace: namespace, Subsystem: "summary", Name: "nodes",
 		Help:           "Selected nodes of a ClusterSummary by state.",
@@ -61,7 +68,7 @@ var (
 // RegisterMetrics adds the controller's metrics to the server's /metrics.
 func RegisterMetrics() {
 	registerOnce.Do(func() {
-		for _, c := range []metrics.Registerable{statusWrites, freshness, summaryNodes, summaryPods, summaryRequests, summaryAllocatable, summaryHeadroom} {
+		for _, c := range []metrics.Registerable{statusWrites, freshness, budgetWait, summaryNodes, summaryPods, summaryRequests, summaryAllocatable, summaryHeadroom} {
 			legacyregistry.MustRegister(c)
 		}
 	})
