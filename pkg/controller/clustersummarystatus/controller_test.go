@@ -343,7 +343,7 @@ func groupNames(groups []v1beta1.GroupSummary) []string {
 func TestControllerSharesWriteBudget(t *testing.T) {
 	ctx := t.Context()
 	e := summary.New(summary.Options{})
-	e.UpsertNode(node("n1", corev1.ConditionTrue, nil))
+	e.UpsertNode(node("n1", true))
 	const summaries, perSecond = 12, 4
 	var objs []runtime.Object
 	for i := range summaries {
