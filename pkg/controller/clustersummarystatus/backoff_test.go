@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,7 +42,7 @@ func TestControllerBacksOffFailingWrites(t *testing.T) {
 	RegisterMetrics()
 	ctx := t.Context()
 	e := summary.New(summary.Options{})
-	e.UpsertNode(node("n00", corev1.ConditionTrue, nil))
+	e.UpsertNode(node("n00", true))
 	good := []string{"good0", "good1", "good2", "good3"}
 	objs := []runtime.Object{newSummary("bad", 1)}
 	for _, name := range good {
@@ -98,7 +97,7 @@ func TestControllerBacksOffFailingWrites(t *testing.T) {
 	var slowest time.Duration
 	for i := 1; i <= changes; i++ {
 		changed := time.Now()
-		e.UpsertNode(node(fmt.Sprintf("n%02d", i), corev1.ConditionTrue, nil))
+		e.UpsertNode(node(fmt.Sprintf("n%02d", i), true))
 		waitAll(good, showsNodes(int64(i+1)), fmt.Sprintf("showed change %d", i))
 		slowest = max(slowest, time.Since(changed))
 	}
@@ -133,7 +132,7 @@ func TestControllerBacksOffFailingWrites(t *testing.T) {
 	// The server takes it again: the next attempt (within RetryMax) writes
 	// the full status and the failure series go away.
 	refuse.Store(false)
-	e.UpsertNode(node("n99", corev1.ConditionTrue, nil))
+	e.UpsertNode(node("n99", true))
 	waitAll([]string{"bad"}, func(cs *v1beta1.ClusterSummary) bool {
 		r := apimeta.FindStatusCondition(cs.Status.Conditions, v1beta1.ConditionReady)
 		return showsNodes(changes+2)(cs) && r != nil && r.Status == metav1.ConditionTrue

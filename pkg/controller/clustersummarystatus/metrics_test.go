@@ -16,7 +16,7 @@ import (
 func TestSummaryMetricsFollowTheSpec(t *testing.T) {
 	RegisterMetrics()
 	e := summary.New(summary.Options{})
-	e.UpsertNode(node("n1", corev1.ConditionTrue, nil))
+	e.UpsertNode(node("n1", true))
 	e.UpsertPod(pod("team", "web", "n1", corev1.PodRunning, "500m", false))
 	cs := newSummary("follows-spec", 1)
 	cs.Spec.Resources = []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourcePods}
