@@ -6,14 +6,19 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	metricsv1beta1 "k8s.io/metrics/pkg/client/clientset/versioned/typed/metrics/v1beta1"
 
@@ -407,4 +412,300 @@ func TestUsageEqualsTheMetricsAPI(t *testing.T) {
 	if idle := idleOf(m, "usage-idle"); idle.cpu < 1000 {
 		t.Errorf("usage-idle leaves %dm CPU idle, want most of its 2 cores", idle.cpu)
 	}
+}
+
+// TestUsageFollowsAChange changes what a pod uses and measures how long the
+// summaries take to show a value after the metrics API first serves it: at
+// most two usage intervals (one read that can see it, plus slack for the
+// read in flight).
+func TestUsageFollowsAChange(t *testing.T) {
+	ctx := t.Context()
+	f := setUp(ctx, t)
+	ensureSummaries(ctx, t)
+	f.agree(ctx, t, metricsTimeout)
+
+	const namespace, name = "usage-busy", "under-request"
+	key := namespace + "/" + name
+	setUse := func(ctx context.Context, cpu, mem string) {
+		t.Helper()
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q,%q:%q}}}`,
+			localcluster.UsageCPUAnnotation, cpu, localcluster.UsageMemoryAnnotation, mem)
+		if _, err := f.kube.CoreV1().Pods(namespace).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatalf("changing the usage of %s: %v", key, err)
+		}
+	}
+	setUse(ctx, "900m", "700Mi")
+	// Back to the fixture's figures for the tests that follow.
+	t.Cleanup(func() { setUse(context.Background(), "200m", "200Mi") })
+
+	// The first read of the metrics API that shows the new memory figure.
+	var seen metricsRead
+	var seenAt time.Time
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, metricsTimeout, true, func(ctx context.Context) (bool, error) {
+		m, err := f.readMetrics(ctx)
+		if err != nil || m.pods[key].mem != 700<<20 {
+			return false, nil
+		}
+		seen, seenAt = m, time.Now()
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("the metrics API never showed the new usage of %s: %v", key, err)
+	}
+	var want use
+	for k, u := range seen.pods {
+		if strings.HasPrefix(k, namespace+"/") {
+			want.cpu += u.cpu
+			want.mem += u.mem
+		}
+	}
+	var got use
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, metricsTimeout, true, func(ctx context.Context) (bool, error) {
+		ns, err := env.Client.ClusterviewV1beta1().NamespaceSummaries(namespace).Get(ctx, namespace, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		got, _, _, _ = usageOf(ns.Resources)
+		return got.mem == want.mem, nil
+	})
+	lag := time.Since(seenAt)
+	if err != nil {
+		t.Fatalf("NamespaceSummary %s never showed the new usage: memory %d, want %d", namespace, got.mem, want.mem)
+	}
+	t.Logf("FIGURE usage lag from the metrics API to NamespaceSummary: %v (interval %v)", lag.Round(time.Millisecond), usageInterval)
+	if lag > 2*usageInterval {
+		t.Errorf("NamespaceSummary %s showed the new usage %v after the metrics API did, want at most two intervals (%v)", namespace, lag, 2*usageInterval)
+	}
+	f.agree(ctx, t, metricsTimeout)
+}
+
+// withoutUsage is a copy of a summary's resources with usage and idle
+// removed: what must not change while usage comes and goes.
+func withoutUsage(resources []v1beta1.ResourceUsage) []v1beta1.ResourceUsage {
+	out := make([]v1beta1.ResourceUsage, len(resources))
+	for i, r := range resources {
+		r.Usage, r.Idle = nil, nil
+		out[i] = r
+	}
+	return out
+}
+
+// waitUsageUnavailable polls until both ClusterSummaries say
+// UsageAvailable=False with reason MetricsAPIUnavailable, then checks that
+// no summary carries any usage or idle figure.
+func (f *fixture) waitUsageUnavailable(ctx context.Context, t *testing.T, timeout time.Duration) {
+	t.Helper()
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		for _, name := range []string{"usage-nodes", "usage-namespaces"} {
+			cs, err := env.Client.ClusterviewV1beta1().ClusterSummaries().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				last = err.Error()
+				return false, nil
+			}
+			cond := apimeta.FindStatusCondition(cs.Status.Conditions, v1beta1.ConditionUsageAvailable)
+			if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != "MetricsAPIUnavailable" {
+				last = fmt.Sprintf("%s: %+v", name, cond)
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("UsageAvailable never turned False with reason MetricsAPIUnavailable: %v; last %s", err, last)
+	}
+	cv := env.Client.ClusterviewV1beta1()
+	var leftovers []string
+	for _, name := range f.nodes {
+		ns, err := cv.NodeSummaries().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, hasUsage, _ := usageOf(ns.Resources); hasUsage || ns.UsageTimestamp != nil || ns.UsageWindow != nil {
+			leftovers = append(leftovers, "NodeSummary "+name)
+		}
+	}
+	for _, namespace := range f.namespaces {
+		ns, err := cv.NamespaceSummaries(namespace).Get(ctx, namespace, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if anyUsage(ns.Resources) {
+			leftovers = append(leftovers, "NamespaceSummary "+namespace)
+		}
+	}
+	for _, name := range []string{"usage-nodes", "usage-namespaces"} {
+		cs, err := cv.ClusterSummaries().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if anyUsage(cs.Status.Resources) {
+			leftovers = append(leftovers, "ClusterSummary "+name)
+		}
+	}
+	if len(leftovers) > 0 {
+		t.Errorf("usage or idle still reported without a metrics API: %v", leftovers)
+	}
+}
+
+func anyUsage(resources []v1beta1.ResourceUsage) bool {
+	return slices.ContainsFunc(resources, func(r v1beta1.ResourceUsage) bool { return r.Usage != nil || r.Idle != nil })
+}
+
+// cpuRequests is a ClusterSummary's cpu requests in millicores.
+func cpuRequests(ctx context.Context, t *testing.T, name string) int64 {
+	t.Helper()
+	cs, err := env.Client.ClusterviewV1beta1().ClusterSummaries().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range cs.Status.Resources {
+		if r.Name == corev1.ResourceCPU {
+			return r.Requests.MilliValue()
+		}
+	}
+	return -1
+}
+
+// addRequest creates a pod without usage requesting cpuMilli on the node
+// nobody scrapes and returns how long ClusterSummary usage-nodes took to
+// count it.
+func (f *fixture) addRequest(ctx context.Context, t *testing.T, name string, cpuMilli int64) time.Duration {
+	t.Helper()
+	before := cpuRequests(ctx, t, "usage-nodes")
+	start := time.Now()
+	f.createPod(ctx, t, podSpec{"usage-busy", name, plainNode, 1, fmt.Sprintf("%dm", cpuMilli), "1Mi", "", ""})
+	t.Cleanup(func() {
+		zero := int64(0)
+		_ = f.kube.CoreV1().Pods("usage-busy").Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	})
+	var got int64
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		got = cpuRequests(ctx, t, "usage-nodes")
+		return got == before+cpuMilli, nil
+	})
+	if err != nil {
+		t.Fatalf("ClusterSummary usage-nodes never counted pod %s: cpu requests %dm, want %dm", name, got, before+cpuMilli)
+	}
+	return time.Since(start)
+}
+
+func TestDeletedMetricsAPIServiceRemovesUsageOnly(t *testing.T) {
+	ctx := t.Context()
+	f := setUp(ctx, t)
+	ensureSummaries(ctx, t)
+	f.agree(ctx, t, metricsTimeout)
+
+	before := map[string][]v1beta1.ResourceUsage{}
+	for _, name := range []string{"usage-nodes", "usage-namespaces"} {
+		cs, err := env.Client.ClusterviewV1beta1().ClusterSummaries().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[name] = withoutUsage(cs.Status.Resources)
+	}
+
+	dyn := dynamic.NewForConfigOrDie(env.Admin)
+	apiServices := dyn.Resource(schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"})
+	if err := apiServices.Delete(ctx, localcluster.MetricsAPIServiceName, metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("deleting APIService %s: %v", localcluster.MetricsAPIServiceName, err)
+	}
+	restored := false
+	t.Cleanup(func() {
+		if !restored {
+			_ = env.Cluster.RegisterMetricsServer(context.Background())
+		}
+	})
+	// Stale after 3 intervals without a successful read, plus the round
+	// that notices and a status write.
+	f.waitUsageUnavailable(ctx, t, 5*usageInterval+10*time.Second)
+
+	// Everything but usage is what it was, and still follows the cluster.
+	for name, want := range before {
+		cs, err := env.Client.ClusterviewV1beta1().ClusterSummaries().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cs.Status.Resources; !equality.Semantic.DeepEqual(got, want) {
+			t.Errorf("ClusterSummary %s: resources changed with the metrics API gone:\n got %+v\nwant %+v", name, got, want)
+		}
+	}
+	f.addRequest(ctx, t, "during-outage", 10)
+
+	// Back: usage returns by itself and agrees with the metrics API again.
+	if err := env.Cluster.RegisterMetricsServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	restored = true
+	if err := env.Cluster.WaitForMetricsAvailable(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	f.agree(ctx, t, metricsTimeout)
+}
+
+func TestSlowMetricsServerDelaysNothing(t *testing.T) {
+	ctx := t.Context()
+	f := setUp(ctx, t)
+	ensureSummaries(ctx, t)
+	f.agree(ctx, t, metricsTimeout)
+
+	// A stopped process still accepts connections (the kernel completes the
+	// handshakes) but never answers: the slowest metrics-server there is.
+	ms := env.Cluster.MetricsServer()
+	if err := ms.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			if err := ms.Signal(syscall.SIGCONT); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(resume)
+	probe, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_, err := f.metrics.NodeMetricses().List(probe, metav1.ListOptions{})
+	cancel()
+	if err == nil {
+		t.Fatal("the stopped metrics-server still answered")
+	}
+
+	// Reads through the aggregator answer at once, whatever clusterview's
+	// usage read is waiting for.
+	cv := env.Client.ClusterviewV1beta1()
+	var slowest time.Duration
+	for range 10 {
+		start := time.Now()
+		if _, err := cv.ClusterSummaries().Get(ctx, "usage-nodes", metav1.GetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cv.NodeSummaries().List(ctx, metav1.ListOptions{LabelSelector: testLabel}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cv.NamespaceSummaries("usage-busy").Get(ctx, "usage-busy", metav1.GetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		slowest = max(slowest, time.Since(start))
+	}
+	// Status writes follow the cluster as fast as ever: a status waiting
+	// for a usage read would wait for most of an interval.
+	var slowestWrite time.Duration
+	for i := range 3 {
+		slowestWrite = max(slowestWrite, f.addRequest(ctx, t, fmt.Sprintf("while-slow-%d", i), 10))
+	}
+	t.Logf("FIGURE with metrics-server stopped: slowest 3 reads %v, slowest status update %v (usage interval %v)",
+		slowest.Round(time.Millisecond), slowestWrite.Round(time.Millisecond), usageInterval)
+	if slowest > time.Second {
+		t.Errorf("reads took up to %v with metrics-server stopped, want under 1s", slowest)
+	}
+	if slowestWrite >= usageInterval {
+		t.Errorf("a status update took %v with metrics-server stopped, want less than the usage interval %v", slowestWrite, usageInterval)
+	}
+	// Each read gives up after an interval, so usage goes stale rather than
+	// hanging on, and comes back once metrics-server answers again.
+	f.waitUsageUnavailable(ctx, t, 5*usageInterval+10*time.Second)
+	resume()
+	f.agree(ctx, t, metricsTimeout)
 }
