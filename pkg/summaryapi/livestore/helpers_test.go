@@ -138,7 +138,7 @@ func describe(ev watch.Event) string {
 	if ev.Type == watch.Error {
 		return fmt.Sprintf("%s %v -", ev.Type, ev.Object)
 	}
-	obj, err := meta.Accessor(ev.Object)
+	obj, err := meta.Accessor(object(ev))
 	if err != nil {
 		return fmt.Sprintf("%s <%v> -", ev.Type, err)
 	}
@@ -166,4 +166,13 @@ func expectClosed(t *testing.T, w watch.Interface) {
 			t.Fatalf("watch channel not closed within 5s")
 		}
 	}
+}
+
+// object returns what an event carries, unwrapping a summary the watchers
+// share (livestore.Shared) as the serializers do.
+func object(ev watch.Event) runtime.Object {
+	if co, ok := ev.Object.(runtime.CacheableObject); ok {
+		return co.GetObject()
+	}
+	return ev.Object
 }
