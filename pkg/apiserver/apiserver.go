@@ -44,6 +44,9 @@ type ExtraConfig struct {
 	// StatusUpdateInterval is the shortest time between two status writes
 	// of one ClusterSummary.
 	StatusUpdateInterval time.Duration
+	// StatusWritesPerSecond is the budget of status writes of all
+	// ClusterSummaries together.
+	StatusWritesPerSecond float64
 	// MaxStatusGroups caps status.groups of every ClusterSummary; zero
 	// means clustersummarystatus.DefaultMaxGroups.
 	MaxStatusGroups int
@@ -91,7 +94,10 @@ func (cfg *Config) Complete() CompletedConfig {
 		extra.BootstrapTimeout = time.Minute
 	}
 	if extra.StatusUpdateInterval == 0 {
-		extra.StatusUpdateInterval = time.Second
+		extra.StatusUpdateInterval = clustersummarystatus.DefaultInterval
+	}
+	if extra.StatusWritesPerSecond == 0 {
+		extra.StatusWritesPerSecond = clustersummarystatus.DefaultWritesPerSecond
 	}
 	if extra.MaxStatusGroups == 0 {
 		extra.MaxStatusGroups = clustersummarystatus.DefaultMaxGroups

@@ -133,7 +133,8 @@ func (r *summaryRuntime) runStatusController(ctx context.Context) error {
 	lead := func(ctx context.Context) {
 		// A fresh informer and queue per term: a stopped workqueue cannot restart.
 		factory := cvinformers.NewSharedInformerFactory(client, 0)
-		c, err := clustersummarystatus.New(r.engine, r.informersSynced, client, factory.Clusterview().V1beta1().ClusterSummaries(), r.extra.StatusUpdateInterval, r.extra.MaxStatusGroups)
+		c, err := clustersummarystatus.New(r.engine, r.informersSynced, client, factory.Clusterview().V1beta1().ClusterSummaries(),
+			clustersummarystatus.Options{Interval: r.extra.StatusUpdateInterval, WritesPerSecond: r.extra.StatusWritesPerSecond, MaxGroups: r.extra.MaxStatusGroups})
 		if err != nil {
 			logger.Error(err, "Creating the status controller")
 			return

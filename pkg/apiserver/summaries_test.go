@@ -12,7 +12,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -26,6 +25,7 @@ import (
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	fx "github.com/clusterview/clusterview/internal/testfixtures"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/install"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
@@ -73,23 +73,17 @@ func serve(t *testing.T, e *summary.Engine) *clientset.Clientset {
 	return clientset.NewForConfigOrDie(&restclient.Config{Host: ts.URL})
 }
 
+// node is a Ready 4-CPU node in a zone, created now.
 func node(name, zone string) *corev1.Node {
-	return &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"zone": zone}, CreationTimestamp: metav1.Now()},
-		Status: corev1.NodeStatus{
-			Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
-			Allocatable: corev1.ResourceList{"cpu": resource.MustParse("4"), "pods": resource.MustParse("10")},
-			Capacity:    corev1.ResourceList{"cpu": resource.MustParse("4"), "pods": resource.MustParse("10")},
-		},
-	}
+	return fx.CreatedAgo(fx.Node(name, fx.NodeLabels("zone", zone), fx.Holds("cpu", "4", "pods", "10")), 0)
 }
 
 func TestServedOverHTTP(t *testing.T) {
 	e := summary.New(summary.Options{})
 	e.UpsertNode(node("node-a", "a"))
 	e.UpsertNode(node("node-b", "b"))
-	e.UpsertNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}})
-	e.UpsertNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-b"}})
+	e.UpsertNamespace(fx.Namespace("team-a"))
+	e.UpsertNamespace(fx.Namespace("team-b"))
 	cs := serve(t, e)
 	ctx := context.Background()
 	api := cs.ClusterviewV1beta1()
@@ -193,7 +187,7 @@ func TestServedOverHTTP(t *testing.T) {
 func TestInformer(t *testing.T) {
 	e := summary.New(summary.Options{})
 	e.UpsertNode(node("node-a", "a"))
-	e.UpsertNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}})
+	e.UpsertNamespace(fx.Namespace("team-a"))
 	cs := serve(t, e)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -213,7 +207,7 @@ func TestInformer(t *testing.T) {
 	}
 
 	e.UpsertNode(node("node-b", "b"))
-	e.UpsertNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-b"}})
+	e.UpsertNamespace(fx.Namespace("team-b"))
 	e.DeleteNode("node-a")
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -10,6 +10,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
 )
 
 var cpuOnly = []v1.ResourceName{v1.ResourceCPU}
@@ -196,21 +197,21 @@ func TestWorkloadReadiness(t *testing.T) {
 		apply func(e *Engine)
 		want  WorkloadCounts
 	}{
-		{"deployment: ready replicas reach spec, generation observed", func(e *Engine) { e.UpsertDeployment(mkDeployment("ns", "d", 2, 2, int32p(3), 3)) },
+		{"deployment: ready replicas reach spec, generation observed", func(e *Engine) { e.UpsertDeployment(mkDeployment("ns", "d", 2, 2, ptr.To[int32](3), 3)) },
 			WorkloadCounts{Deployments: ReadyCount{1, 1}}},
-		{"deployment: more ready than wanted (scale-down in progress) is ready", func(e *Engine) { e.UpsertDeployment(mkDeployment("ns", "d", 2, 2, int32p(3), 4)) },
+		{"deployment: more ready than wanted (scale-down in progress) is ready", func(e *Engine) { e.UpsertDeployment(mkDeployment("ns", "d", 2, 2, ptr.To[int32](3), 4)) },
 			WorkloadCounts{Deployments: ReadyCount{1, 1}}},
-		{"deployment: too few ready replicas", func(e *Engine) { e.UpsertDeployment(mkDeployment("ns", "d", 2, 2, int32p(3), 2)) },
+		{"deployment: too few ready replicas", func(e *Engine) { e.UpsertDeployment(mkDeployment("ns", "d", 2, 2, ptr.To[int32](3), 2)) },
 			WorkloadCounts{Deployments: ReadyCount{1, 0}}},
-		{"deployment: latest generation not observed yet", func(e *Engine) { e.UpsertDeployment(mkDeployment("ns", "d", 3, 2, int32p(3), 3)) },
+		{"deployment: latest generation not observed yet", func(e *Engine) { e.UpsertDeployment(mkDeployment("ns", "d", 3, 2, ptr.To[int32](3), 3)) },
 			WorkloadCounts{Deployments: ReadyCount{1, 0}}},
 		{"deployment: nil replicas defaults to 1", func(e *Engine) { e.UpsertDeployment(mkDeployment("ns", "d", 1, 1, nil, 0)) },
 			WorkloadCounts{Deployments: ReadyCount{1, 0}}},
-		{"deployment: scaled to zero is ready", func(e *Engine) { e.UpsertDeployment(mkDeployment("ns", "d", 1, 1, int32p(0), 0)) },
+		{"deployment: scaled to zero is ready", func(e *Engine) { e.UpsertDeployment(mkDeployment("ns", "d", 1, 1, ptr.To[int32](0), 0)) },
 			WorkloadCounts{Deployments: ReadyCount{1, 1}}},
 		{"statefulset: same rule", func(e *Engine) {
-			e.UpsertStatefulSet(mkStatefulSet("ns", "a", 1, 1, int32p(2), 2))
-			e.UpsertStatefulSet(mkStatefulSet("ns", "b", 2, 1, int32p(2), 2))
+			e.UpsertStatefulSet(mkStatefulSet("ns", "a", 1, 1, ptr.To[int32](2), 2))
+			e.UpsertStatefulSet(mkStatefulSet("ns", "b", 2, 1, ptr.To[int32](2), 2))
 			e.UpsertStatefulSet(mkStatefulSet("ns", "c", 1, 1, nil, 1))
 		}, WorkloadCounts{StatefulSets: ReadyCount{3, 2}}},
 		{"daemonset: numberReady >= desiredNumberScheduled", func(e *Engine) {
@@ -219,9 +220,9 @@ func TestWorkloadReadiness(t *testing.T) {
 			e.UpsertDaemonSet(mkDaemonSet("ns", "c", 0, 0))
 		}, WorkloadCounts{DaemonSets: ReadyCount{3, 2}}},
 		{"update becomes ready, then a delete (and a repeated delete) removes it", func(e *Engine) {
-			e.UpsertDeployment(mkDeployment("ns", "d", 1, 1, int32p(2), 0))
-			e.UpsertDeployment(mkDeployment("ns", "d", 1, 1, int32p(2), 2))
-			e.UpsertDeployment(mkDeployment("ns", "e", 1, 1, int32p(2), 2))
+			e.UpsertDeployment(mkDeployment("ns", "d", 1, 1, ptr.To[int32](2), 0))
+			e.UpsertDeployment(mkDeployment("ns", "d", 1, 1, ptr.To[int32](2), 2))
+			e.UpsertDeployment(mkDeployment("ns", "e", 1, 1, ptr.To[int32](2), 2))
 			e.DeleteDeployment("ns", "e")
 			e.DeleteDeployment("ns", "e")
 			e.DeleteStatefulSet("ns", "d") // another kind with the same name is not affected
@@ -310,8 +311,8 @@ func selectionFixture() *Engine {
 	} {
 		e.UpsertPod(p)
 	}
-	e.UpsertDeployment(mkDeployment("prod", "web", 1, 1, int32p(1), 1))
-	e.UpsertDeployment(mkDeployment("dev", "api", 1, 1, int32p(1), 0))
+	e.UpsertDeployment(mkDeployment("prod", "web", 1, 1, ptr.To[int32](1), 1))
+	e.UpsertDeployment(mkDeployment("dev", "api", 1, 1, ptr.To[int32](1), 0))
 	e.UpsertDaemonSet(mkDaemonSet("lost", "agent", 1, 1))
 	return e
 }

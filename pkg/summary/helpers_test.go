@@ -63,8 +63,6 @@ func withInitRestarts(counts ...int32) podOpt {
 	}
 }
 
-func int32p(v int32) *int32 { return &v }
-
 func mkDeployment(ns, name string, gen, observed int64, replicas *int32, ready int32) *appsv1.Deployment {
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Generation: gen},

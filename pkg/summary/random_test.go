@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
 )
 
 // This file checks the incremental engine against a recount from scratch.
@@ -887,7 +888,7 @@ func TestRandomizedAgainstRecount(t *testing.T) {
 			desc = "workload " + k
 			switch r.IntN(3) {
 			case 0:
-				x := mkDeployment(ns, name, int64(1+r.IntN(2)), int64(1+r.IntN(2)), pick(r, []*int32{nil, int32p(0), int32p(2)}), int32(r.IntN(3)))
+				x := mkDeployment(ns, name, int64(1+r.IntN(2)), int64(1+r.IntN(2)), pick(r, []*int32{nil, ptr.To[int32](0), ptr.To[int32](2)}), int32(r.IntN(3)))
 				if del {
 					delete(truth.deploys, k)
 				} else {
@@ -903,7 +904,7 @@ func TestRandomizedAgainstRecount(t *testing.T) {
 					}
 				}
 			case 1:
-				x := mkStatefulSet(ns, name, int64(1+r.IntN(2)), int64(1+r.IntN(2)), pick(r, []*int32{nil, int32p(1), int32p(3)}), int32(r.IntN(4)))
+				x := mkStatefulSet(ns, name, int64(1+r.IntN(2)), int64(1+r.IntN(2)), pick(r, []*int32{nil, ptr.To[int32](1), ptr.To[int32](3)}), int32(r.IntN(4)))
 				if del {
 					delete(truth.sets, k)
 				} else {

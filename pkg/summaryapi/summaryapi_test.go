@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	fx "github.com/clusterview/clusterview/internal/testfixtures"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
 	"github.com/clusterview/clusterview/pkg/summary"
 )
@@ -204,19 +205,14 @@ func TestNamespaceSummary(t *testing.T) {
 // groups sorted with the <none> group, and the degraded names.
 func TestClusterStatusFromEngine(t *testing.T) {
 	e := summary.New(summary.Options{})
-	e.UpsertNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns1"}})
-	e.UpsertNode(node("b-node", "zone", "z2", true, "cpu", "2", "memory", "4Gi", "pods", "10"))
-	e.UpsertNode(node("a-node", "zone", "z1", false, "cpu", "4", "memory", "8Gi", "pods", "20"))
-	e.UpsertNode(node("c-node", "", "", true, "cpu", "1", "memory", "1Gi", "pods", "5"))
-	e.UpsertPod(pod("ns1", "p1", "a-node", "500m", "1Gi", "1", ""))
-	e.UpsertPod(pod("ns1", "p2", "b-node", "250m", "", "", ""))
-	crash := pod("ns1", "p3", "c-node", "100m", "", "", "")
-	crash.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", RestartCount: 5,
-		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}}}
-	e.UpsertPod(crash)
-	unscheduled := pod("ns1", "p4", "", "1", "", "", "")
-	unscheduled.Status.Phase = corev1.PodPending
-	e.UpsertPod(unscheduled)
+	e.UpsertNamespace(fx.Namespace("ns1"))
+	e.UpsertNode(fx.Node("b-node", fx.NodeLabels("zone", "z2"), fx.Holds("cpu", "2", "memory", "4Gi", "pods", "10")))
+	e.UpsertNode(fx.Node("a-node", fx.NotReady(), fx.NodeLabels("zone", "z1"), fx.Holds("cpu", "4", "memory", "8Gi", "pods", "20")))
+	e.UpsertNode(fx.Node("c-node", fx.Holds("cpu", "1", "memory", "1Gi", "pods", "5")))
+	e.UpsertPod(fx.Pod("ns1", "p1", fx.OnNode("a-node"), fx.Requests("cpu", "500m", "memory", "1Gi"), fx.Limits("cpu", "1")))
+	e.UpsertPod(fx.Pod("ns1", "p2", fx.OnNode("b-node"), fx.Requests("cpu", "250m")))
+	e.UpsertPod(fx.Pod("ns1", "p3", fx.OnNode("c-node"), fx.Requests("cpu", "100m"), fx.CrashLooping(), fx.WithRestarts(5)))
+	e.UpsertPod(fx.Pod("ns1", "p4", fx.InPhase(corev1.PodPending), fx.Requests("cpu", "1")))
 
 	totals := e.Cluster(summary.Selection{
 		NodeSelector:     labels.Everything(),
@@ -302,56 +298,15 @@ func TestClusterStatusLeavesControllerFieldsEmpty(t *testing.T) {
 	}
 }
 
-// node builds a node with one label (when key is set), a Ready condition and
-// capacity = allocatable = the given resource pairs.
-func node(name, key, value string, ready bool, res ...string) *corev1.Node {
-	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if key != "" {
-		n.Labels = map[string]string{key: value}
-	}
-	status := corev1.ConditionFalse
-	if ready {
-		status = corev1.ConditionTrue
-	}
-	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status}}
-	list := corev1.ResourceList{}
-	for i := 0; i < len(res); i += 2 {
-		list[corev1.ResourceName(res[i])] = q(res[i+1])
-	}
-	n.Status.Capacity, n.Status.Allocatable = list, list
-	return n
-}
-
-// pod builds a Running pod with one container; empty quantities are omitted.
-func pod(ns, name, nodeName, cpuReq, memReq, cpuLim, memLim string) *corev1.Pod {
-	req, lim := corev1.ResourceList{}, corev1.ResourceList{}
-	for _, x := range []struct {
-		list corev1.ResourceList
-		name corev1.ResourceName
-		val  string
-	}{{req, "cpu", cpuReq}, {req, "memory", memReq}, {lim, "cpu", cpuLim}, {lim, "memory", memLim}} {
-		if x.val != "" {
-			x.list[x.name] = q(x.val)
-		}
-	}
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: corev1.PodSpec{NodeName: nodeName, Containers: []corev1.Container{{
-			Name: "c", Resources: corev1.ResourceRequirements{Requests: req, Limits: lim},
-		}}},
-		Status: corev1.PodStatus{Phase: corev1.PodRunning},
-	}
-}
-
 // TestHeadroomStatuses converts engine headroom for the summary and its
 // groups, in spec order, with largestFit as quantities.
 func TestHeadroomStatuses(t *testing.T) {
 	e := summary.New(summary.Options{})
-	e.UpsertNode(node("b-node", "zone", "z2", true, "cpu", "2", "memory", "4Gi", "pods", "10"))
-	e.UpsertNode(node("a-node", "zone", "z1", false, "cpu", "4", "memory", "8Gi", "pods", "20"))
-	e.UpsertNode(node("c-node", "", "", true, "cpu", "1", "memory", "1Gi", "pods", "5"))
-	e.UpsertPod(pod("ns1", "p1", "b-node", "250m", "", "", ""))
-	e.UpsertPod(pod("ns1", "p2", "c-node", "100m", "", "", ""))
+	e.UpsertNode(fx.Node("b-node", fx.NodeLabels("zone", "z2"), fx.Holds("cpu", "2", "memory", "4Gi", "pods", "10")))
+	e.UpsertNode(fx.Node("a-node", fx.NotReady(), fx.NodeLabels("zone", "z1"), fx.Holds("cpu", "4", "memory", "8Gi", "pods", "20")))
+	e.UpsertNode(fx.Node("c-node", fx.Holds("cpu", "1", "memory", "1Gi", "pods", "5")))
+	e.UpsertPod(fx.Pod("ns1", "p1", fx.OnNode("b-node"), fx.Requests("cpu", "250m")))
+	e.UpsertPod(fx.Pod("ns1", "p2", fx.OnNode("c-node"), fx.Requests("cpu", "100m")))
 	shapes := []summary.Shape{
 		{Name: "web", Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")}},
 		{Name: "big", Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}},

@@ -52,6 +52,9 @@ type Options struct {
 	// StatusUpdateInterval is the shortest time between two status writes
 	// of one ClusterSummary.
 	StatusUpdateInterval time.Duration
+	// StatusWritesPerSecond is the budget of status writes of all
+	// ClusterSummaries together.
+	StatusWritesPerSecond float64
 	// MaxStatusGroups caps status.groups of every ClusterSummary.
 	MaxStatusGroups int
 	// UsageInterval is how often usage is read from the resource metrics
@@ -75,7 +78,8 @@ func NewOptions() *Options {
 			scheme.Codecs.LegacyCodec(v1beta1.SchemeGroupVersion),
 		),
 		DataDir:                             "clusterview-data",
-		StatusUpdateInterval:                time.Second,
+		StatusUpdateInterval:                clustersummarystatus.DefaultInterval,
+		StatusWritesPerSecond:               clustersummarystatus.DefaultWritesPerSecond,
 		MaxStatusGroups:                     clustersummarystatus.DefaultMaxGroups,
 		UsageInterval:                       usagefeed.DefaultInterval,
 		ShutdownWatchTerminationGracePeriod: 10 * time.Second,
@@ -115,6 +119,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Directory of the embedded etcd, used when --etcd-servers is empty. Objects survive restarts on the same directory.")
 	fs.DurationVar(&o.StatusUpdateInterval, "status-update-interval", o.StatusUpdateInterval,
 		"Shortest time between two status writes of one ClusterSummary; changes within it are coalesced into one write.")
+	fs.Float64Var(&o.StatusWritesPerSecond, "status-writes-per-second", o.StatusWritesPerSecond,
+		"Budget of ClusterSummary status writes per second, shared by all summaries: when many change at once, each waits its turn (first in, first out) and is written with what it counts after the wait.")
 	fs.IntVar(&o.MaxStatusGroups, "max-status-groups", o.MaxStatusGroups,
 		"Most entries in a ClusterSummary's status.groups. Beyond it the groups with the fewest nodes are summed in one \"<other>\" group and the GroupsTruncated condition is True; "+
 			"the default keeps the largest status validation allows within etcd's 1.5 MiB request limit.")
@@ -171,6 +177,9 @@ func (o *Options) Validate() error {
 	}
 	if o.StatusUpdateInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--status-update-interval must be positive, not %s", o.StatusUpdateInterval))
+	}
+	if o.StatusWritesPerSecond <= 0 {
+		errs = append(errs, fmt.Errorf("--status-writes-per-second must be positive, not %g", o.StatusWritesPerSecond))
 	}
 	if o.MaxStatusGroups < 1 || o.MaxStatusGroups > clustersummarystatus.DefaultMaxGroups {
 		errs = append(errs, fmt.Errorf("--max-status-groups must be between 1 and %d, not %d", clustersummarystatus.DefaultMaxGroups, o.MaxStatusGroups))
@@ -232,12 +241,13 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		ExtraConfig: apiserver.ExtraConfig{
 			// The core API's client: set from --kubeconfig (or the in-cluster
 			// config) by RecommendedOptions; nil when that option is disabled.
-			CoreClientConfig:     serverConfig.ClientConfig,
-			StatusUpdateInterval: o.StatusUpdateInterval,
-			MaxStatusGroups:      o.MaxStatusGroups,
-			UsageInterval:        o.UsageInterval,
-			LeaderElection:       o.LeaderElection,
-			History:              o.History,
+			CoreClientConfig:      serverConfig.ClientConfig,
+			StatusUpdateInterval:  o.StatusUpdateInterval,
+			StatusWritesPerSecond: o.StatusWritesPerSecond,
+			MaxStatusGroups:       o.MaxStatusGroups,
+			UsageInterval:         o.UsageInterval,
+			LeaderElection:        o.LeaderElection,
+			History:               o.History,
 		},
 	}, stop, nil
 }

@@ -1,7 +1,8 @@
 // Package clustersummarystatus keeps every ClusterSummary's status equal to
 // what the summary engine computes for its spec. It writes through the status
-// subresource, only when the status changed, and at most once per object per
-// interval, however fast the cluster changes.
+// subresource, only when the status changed, at most once per object per
+// interval and within a write budget shared by all objects, however fast the
+// cluster changes and however many summaries there are.
 package clustersummarystatus
 
 import (
@@ -12,15 +13,18 @@ import (
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 	cvinformers "github.com/clusterview/clusterview/pkg/generated/informers/externalversions/clusterview/v1beta1"
 	cvlisters "github.com/clusterview/clusterview/pkg/generated/listers/clusterview/v1beta1"
@@ -34,6 +38,65 @@ type Engine interface {
 	Wait(afterRev uint64) <-chan struct{}
 }
 
+// Default write budget: a summary's status is written at most four times a
+// second, and all summaries together at most DefaultWritesPerSecond times a
+// second. Four a second keeps a change visible within half a second (one
+// interval plus the write) at any rate of change; the shared budget bounds
+// what a hundred busy summaries cost etcd, at one write per summary per
+// second each when all are dirty at once.
+const (
+	DefaultInterval        = 250 * time.Millisecond
+	DefaultWritesPerSecond = 100
+)
+
+// Default backoff of a summary whose status write failed: the first retry
+// after 100 ms (a conflict is usually resolved by then, once the informer
+// has the newer object), doubling per consecutive failure up to 5 minutes.
+// Each summary backs off on its own; the others keep their interval.
+const (
+	DefaultRetryBase = 100 * time.Millisecond
+	DefaultRetryMax  = 5 * time.Minute
+	// writeTimeout bounds one status write, so that a write that hangs
+	// holds a worker for a bounded time.
+	writeTimeout = 30 * time.Second
+	// maxFailureMessage bounds the error quoted in the Ready condition.
+	maxFailureMessage = 1024
+)
+
+// Options are the controller's knobs; zero values take the defaults.
+type Options struct {
+	// Interval is the shortest time between two status writes of one
+	// summary; changes within it are coalesced into one write.
+	Interval time.Duration
+	// WritesPerSecond is the budget of status writes of all summaries
+	// together (token bucket, burst of one second's worth).
+	WritesPerSecond float64
+	// MaxGroups caps status.groups; see summary.Selection.MaxGroups.
+	MaxGroups int
+	// RetryBase and RetryMax bound the per-summary exponential backoff of
+	// failed status writes.
+	RetryBase, RetryMax time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.WritesPerSecond <= 0 {
+		o.WritesPerSecond = DefaultWritesPerSecond
+	}
+	if o.MaxGroups <= 0 {
+		o.MaxGroups = DefaultMaxGroups
+	}
+	if o.RetryBase <= 0 {
+		o.RetryBase = DefaultRetryBase
+	}
+	if o.RetryMax < o.RetryBase {
+		o.RetryMax = max(DefaultRetryMax, o.RetryBase)
+	}
+	return o
+}
+
 // Controller computes and writes ClusterSummary statuses.
 type Controller struct {
 	engine   Engine
@@ -44,8 +107,13 @@ type Controller struct {
 	interval time.Duration
 	// maxGroups caps status.groups; see summary.Selection.MaxGroups.
 	maxGroups int
-	clock     clock.Clock
-	queue     workqueue.TypedRateLimitingInterface[string]
+	// writes is the budget shared by all summaries' status writes.
+	writes flowcontrol.RateLimiter
+	clock  clock.Clock
+	queue  workqueue.TypedRateLimitingInterface[string]
+	// backoff counts each summary's consecutive failed syncs and gives the
+	// delay before its next attempt; the queue uses it for AddRateLimited.
+	backoff workqueue.TypedRateLimiter[string]
 
 	mu sync.Mutex
 	// lastWrite is when each object's status was last written, to space
@@ -54,24 +122,31 @@ type Controller struct {
 	// dirtySince is when the engine first changed after each object's last
 	// sync: the start of the freshness measurement.
 	dirtySince map[string]time.Time
+	// retryAt is, for each object whose last sync failed, the earliest
+	// time of the next attempt: engine changes do not bring it forward.
+	retryAt map[string]time.Time
 }
 
 // New returns a controller. engineSynced reports whether the informers
 // feeding the engine have synced; until then statuses say Ready=False.
-// maxGroups caps every status.groups (zero: no cap).
-func New(engine Engine, engineSynced func() bool, client clientset.Interface, informer cvinformers.ClusterSummaryInformer, interval time.Duration, maxGroups int) (*Controller, error) {
+func New(engine Engine, engineSynced func() bool, client clientset.Interface, informer cvinformers.ClusterSummaryInformer, opts Options) (*Controller, error) {
+	opts = opts.withDefaults()
+	backoff := workqueue.NewTypedItemExponentialFailureRateLimiter[string](opts.RetryBase, opts.RetryMax)
 	c := &Controller{
 		engine:     engine,
 		client:     client,
 		lister:     informer.Lister(),
 		synced:     []cache.InformerSynced{informer.Informer().HasSynced},
 		engineOK:   engineSynced,
-		interval:   interval,
-		maxGroups:  maxGroups,
+		interval:   opts.Interval,
+		maxGroups:  opts.MaxGroups,
+		writes:     flowcontrol.NewTokenBucketRateLimiter(float32(opts.WritesPerSecond), max(1, int(opts.WritesPerSecond))),
 		clock:      clock.RealClock{},
-		queue:      workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "clustersummary-status"}),
+		queue:      workqueue.NewTypedRateLimitingQueueWithConfig(backoff, workqueue.TypedRateLimitingQueueConfig[string]{Name: "clustersummary-status"}),
+		backoff:    backoff,
 		lastWrite:  map[string]time.Time{},
 		dirtySince: map[string]time.Time{},
+		retryAt:    map[string]time.Time{},
 	}
 	_, err := informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj interface{}) { c.enqueue(obj) },
@@ -108,9 +183,12 @@ func (c *Controller) forget(key string) {
 	c.mu.Lock()
 	delete(c.lastWrite, key)
 	delete(c.dirtySince, key)
+	delete(c.retryAt, key)
 	c.mu.Unlock()
 	c.queue.Forget(key)
 	deleteSummaryMetrics(key)
+	writeFailures.DeleteLabelValues(key)
+	retryDelay.DeleteLabelValues(key)
 }
 
 // Run syncs statuses until ctx ends. Only the leader runs it.
@@ -125,7 +203,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	if !cache.WaitForNamedCacheSync("clustersummary-status", ctx.Done(), c.synced...) {
 		return
 	}
-	logger.Info("Starting", "interval", c.interval, "workers", workers)
+	logger.Info("Starting", "interval", c.interval, "writesPerSecond", c.writes.QPS(), "workers", workers)
 	// Statuses computed before the engine synced say Ready=False; resync
 	// everything once it has.
 	go func() {
@@ -182,7 +260,7 @@ func (c *Controller) enqueueAll(ctx context.Context) {
 		if _, dirty := c.dirtySince[key]; !dirty {
 			c.dirtySince[key] = now
 		}
-		delay := c.interval - now.Sub(c.lastWrite[key])
+		delay := max(c.interval-now.Sub(c.lastWrite[key]), c.retryAt[key].Sub(now))
 		if delay > 0 {
 			c.queue.AddAfter(key, delay)
 		} else {
@@ -198,17 +276,68 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	}
 	defer c.queue.Done(key)
 	if err := c.sync(ctx, key); err != nil {
-		if apierrors.IsConflict(err) {
-			klog.FromContext(ctx).V(2).Info("Status write conflicted; retrying", "clusterSummary", key)
-		} else {
-			utilruntime.HandleErrorWithContext(ctx, err, "Syncing ClusterSummary status", "clusterSummary", key)
-		}
-		c.queue.AddRateLimited(key)
-		return true
+		c.retryLater(ctx, key, err)
 	}
-	c.queue.Forget(key)
 	return true
 }
+
+// retryLater schedules the next sync of a summary whose sync failed, after
+// its own exponential backoff, and makes the failure visible: in /metrics,
+// and, unless the write merely conflicted, in its Ready condition.
+func (c *Controller) retryLater(ctx context.Context, key string, err error) {
+	delay := c.backoff.When(key)
+	failures := c.backoff.NumRequeues(key)
+	c.mu.Lock()
+	c.retryAt[key] = c.clock.Now().Add(delay)
+	c.mu.Unlock()
+	c.queue.AddAfter(key, delay)
+	writeFailures.WithLabelValues(key).Set(float64(failures))
+	retryDelay.WithLabelValues(key).Set(delay.Seconds())
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		klog.FromContext(ctx).V(2).Info("Status write conflicted; retrying", "clusterSummary", key, "retryIn", delay)
+		return
+	}
+	utilruntime.HandleErrorWithContext(ctx, err, "Syncing ClusterSummary status", "clusterSummary", key, "failures", failures, "retryIn", delay)
+	c.reportFailure(ctx, key, err, failures, delay)
+}
+
+// reportFailure writes Ready=False with reason StatusWriteFailed over the
+// stored status, so that readers know its figures are not current. When
+// the computed status itself is what the server refuses (too large,
+// invalid), this small change still goes through; when the server refuses
+// every write, only /metrics can tell, and the next success replaces it.
+func (c *Controller) reportFailure(ctx context.Context, key string, cause error, failures int, delay time.Duration) {
+	cs, err := c.lister.Get(key)
+	if err != nil || !c.writes.TryAccept() {
+		return
+	}
+	msg := cause.Error()
+	if len(msg) > maxFailureMessage {
+		msg = msg[:maxFailureMessage] + "..."
+	}
+	written := cs.DeepCopy()
+	apimeta.SetStatusCondition(&written.Status.Conditions, metav1.Condition{
+		Type: v1beta1.ConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: cs.Generation, Reason: ReasonStatusWriteFailed,
+		Message: fmt.Sprintf("the figures below are from %s: writing the current status failed %d %s in a row, next attempt in %s: %s",
+			lastUpdate(cs), failures, plural(int64(failures), "time", "times"), delay.Round(time.Millisecond), msg),
+	})
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	_, err = c.client.ClusterviewV1beta1().ClusterSummaries().UpdateStatus(ctx, written, metav1.UpdateOptions{FieldManager: fieldManager})
+	statusWrites.WithLabelValues(writeResult(err)).Inc()
+	if err != nil {
+		klog.FromContext(ctx).V(2).Info("Could not report the failed status write either", "clusterSummary", key, "err", err)
+	}
+}
+
+func lastUpdate(cs *v1beta1.ClusterSummary) string {
+	if cs.Status.LastUpdateTime == nil {
+		return "no successful write yet"
+	}
+	return cs.Status.LastUpdateTime.UTC().Format(time.RFC3339)
+}
+
+const fieldManager = "clusterview-status-controller"
 
 // sync computes one status and writes it if it differs from the stored one.
 func (c *Controller) sync(ctx context.Context, key string) error {
@@ -245,11 +374,27 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		c.queue.AddAfter(key, wait)
 		return nil
 	}
+	// Within the shared budget. A summary that had to wait for it is
+	// computed again, so that what is written is as fresh as the write.
+	if !c.writes.TryAccept() {
+		waited := c.clock.Now()
+		if err := c.writes.Wait(ctx); err != nil {
+			return fmt.Errorf("waiting for the status write budget: %w", err)
+		}
+		budgetWait.Observe(c.clock.Since(waited).Seconds())
+		if status, err = ComputeStatus(cs, c.engine, c.engineOK(), c.maxGroups); err != nil {
+			return err
+		}
+		now = c.clock.Now()
+		status.Conditions = mergeConditions(cs.Status.Conditions, status.Conditions, metav1.NewTime(now))
+	}
 	written := cs.DeepCopy()
 	lastUpdate := metav1.NewTime(now)
 	status.LastUpdateTime = &lastUpdate
 	written.Status = status
-	if _, err := c.client.ClusterviewV1beta1().ClusterSummaries().UpdateStatus(ctx, written, metav1.UpdateOptions{FieldManager: "clusterview-status-controller"}); err != nil {
+	writeCtx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	if _, err := c.client.ClusterviewV1beta1().ClusterSummaries().UpdateStatus(writeCtx, written, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil {
 		statusWrites.WithLabelValues(writeResult(err)).Inc()
 		return fmt.Errorf("writing the status of ClusterSummary %q: %w", key, err)
 	}
@@ -265,10 +410,15 @@ func (c *Controller) markSynced(key string, since time.Time, dirty bool, at time
 	if dirty {
 		freshness.Observe(at.Sub(since).Seconds())
 	}
+	// Its status is what it should be: any backoff is over.
+	c.backoff.Forget(key)
+	writeFailures.DeleteLabelValues(key)
+	retryDelay.DeleteLabelValues(key)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// The next engine change marks it dirty again (enqueueAll).
 	delete(c.dirtySince, key)
+	delete(c.retryAt, key)
 	if wrote {
 		c.lastWrite[key] = at
 	}

@@ -10,42 +10,30 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	clienttesting "k8s.io/client-go/testing"
 
+	fx "github.com/clusterview/clusterview/internal/testfixtures"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	"github.com/clusterview/clusterview/pkg/generated/clientset/versioned/fake"
 	cvinformers "github.com/clusterview/clusterview/pkg/generated/informers/externalversions"
 	"github.com/clusterview/clusterview/pkg/summary"
 )
 
-func node(name string, ready corev1.ConditionStatus, labels map[string]string) *corev1.Node {
-	return &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
-		Status: corev1.NodeStatus{
-			Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}},
-			Allocatable: corev1.ResourceList{corev1.ResourceCPU: *resourceQ("4"), corev1.ResourcePods: *resourceQ("110")},
-			Capacity:    corev1.ResourceList{corev1.ResourceCPU: *resourceQ("4"), corev1.ResourcePods: *resourceQ("110")},
-		},
-	}
+// node is a 4-CPU node; pod requests cpu and, when crashLooping, has one
+// container waiting in CrashLoopBackOff and another restarted three times.
+func node(name string, ready bool, kv ...string) *corev1.Node {
+	return fx.Node(name, fx.Ready(ready), fx.Holds("cpu", "4", "pods", "110"), fx.NodeLabels(kv...))
 }
 
 func pod(ns, name, nodeName string, phase corev1.PodPhase, cpu string, crashLooping bool) *corev1.Pod {
-	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: corev1.PodSpec{NodeName: nodeName, Containers: []corev1.Container{{
-			Name:      "app",
-			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: *resourceQ(cpu)}},
-		}}},
-		Status: corev1.PodStatus{Phase: phase},
-	}
+	opts := []fx.PodOption{fx.OnNode(nodeName), fx.InPhase(phase), fx.Requests("cpu", cpu)}
 	if crashLooping {
-		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", RestartCount: 3,
-			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}}}
+		opts = append(opts, fx.CrashLooping(), fx.WithRestarts(3))
 	}
-	return p
+	return fx.Pod(ns, name, opts...)
 }
 
 func newSummary(name string, generation int64) *v1beta1.ClusterSummary {
@@ -71,8 +59,8 @@ func TestComputeStatusBeforeSync(t *testing.T) {
 
 func TestComputeStatusDegraded(t *testing.T) {
 	e := summary.New(summary.Options{})
-	e.UpsertNode(node("n1", corev1.ConditionTrue, map[string]string{"pool": "a"}))
-	e.UpsertNode(node("n2", corev1.ConditionFalse, map[string]string{"pool": "b"}))
+	e.UpsertNode(node("n1", true, "pool", "a"))
+	e.UpsertNode(node("n2", false, "pool", "b"))
 	e.UpsertPod(pod("team", "web", "n1", corev1.PodRunning, "500m", false))
 	e.UpsertPod(pod("team", "api", "n1", corev1.PodRunning, "1", true))
 	e.UpsertPod(pod("team", "queued", "", corev1.PodPending, "2", false))
@@ -145,10 +133,10 @@ func TestControllerWritesOnlyChanges(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	e := summary.New(summary.Options{})
-	e.UpsertNode(node("n1", corev1.ConditionTrue, nil))
+	e.UpsertNode(node("n1", true))
 	client := fake.NewClientset(newSummary("cluster", 1))
 	factory := cvinformers.NewSharedInformerFactory(client, 0)
-	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), 50*time.Millisecond, DefaultMaxGroups)
+	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), Options{Interval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +189,7 @@ func TestControllerWritesOnlyChanges(t *testing.T) {
 		t.Errorf("unchanged engine: %d status writes after the first %d", got-writes, writes)
 	}
 
-	e.UpsertNode(node("n2", corev1.ConditionTrue, nil))
+	e.UpsertNode(node("n2", true))
 	waitFor(2)
 }
 
@@ -213,21 +201,16 @@ func actionsOf(actions []clienttesting.Action) []string {
 	return out
 }
 
-func resourceQ(s string) *resource.Quantity {
-	q := resource.MustParse(s)
-	return &q
-}
-
 // TestControllerCoalescesWrites checks the write budget: after a write, an
 // engine change within the interval is deferred, while a new spec is
 // written at once.
 func TestControllerCoalescesWrites(t *testing.T) {
 	ctx := t.Context()
 	e := summary.New(summary.Options{})
-	e.UpsertNode(node("n1", corev1.ConditionTrue, nil))
+	e.UpsertNode(node("n1", true))
 	client := fake.NewClientset(newSummary("cluster", 1))
 	factory := cvinformers.NewSharedInformerFactory(client, 0)
-	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), time.Hour, DefaultMaxGroups)
+	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), Options{Interval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +245,7 @@ func TestControllerCoalescesWrites(t *testing.T) {
 	}
 	waitSeen(1, 1)
 
-	e.UpsertNode(node("n2", corev1.ConditionTrue, nil))
+	e.UpsertNode(node("n2", true))
 	if err := c.sync(ctx, "cluster"); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +279,7 @@ func TestControllerCoalescesWrites(t *testing.T) {
 func TestComputeStatusGroupsTruncated(t *testing.T) {
 	e := summary.New(summary.Options{})
 	for i, zone := range []string{"a", "a", "b", "c"} {
-		e.UpsertNode(node(fmt.Sprintf("n%d", i), corev1.ConditionTrue, map[string]string{"zone": zone}))
+		e.UpsertNode(node(fmt.Sprintf("n%d", i), true, "zone", zone))
 	}
 	cs := newSummary("by-zone", 1)
 	cs.Spec.GroupByNodeLabel = "zone"
@@ -349,4 +332,53 @@ func groupNames(groups []v1beta1.GroupSummary) []string {
 		out = append(out, g.Name)
 	}
 	return out
+}
+
+// TestControllerSharesWriteBudget checks the budget shared by all
+// summaries: however many need a write at once, no more are written than
+// the token bucket allows in the time that passed, and every one is written
+// in the end. The bound grows with elapsed time, so a slow machine only
+// loosens it; a controller that ignored the budget would write all twelve
+// within milliseconds and break it.
+func TestControllerSharesWriteBudget(t *testing.T) {
+	ctx := t.Context()
+	e := summary.New(summary.Options{})
+	e.UpsertNode(node("n1", true))
+	const summaries, perSecond = 12, 4
+	var objs []runtime.Object
+	for i := range summaries {
+		objs = append(objs, newSummary(fmt.Sprintf("s%02d", i), 1))
+	}
+	client := fake.NewClientset(objs...)
+	factory := cvinformers.NewSharedInformerFactory(client, 0)
+	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(),
+		Options{Interval: time.Millisecond, WritesPerSecond: perSecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	factory.Start(ctx.Done())
+	go c.Run(ctx, 4)
+
+	written := func() int {
+		n := 0
+		for _, a := range client.Actions() {
+			if a.GetVerb() == "update" && a.GetSubresource() == "status" {
+				n++
+			}
+		}
+		return n
+	}
+	err = wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		n := written()
+		// Burst of perSecond, then perSecond a second, plus one token of
+		// slack for the instant between the write and this read.
+		if allowed := perSecond + 1 + int(time.Since(start).Seconds()*perSecond); n > allowed {
+			return false, fmt.Errorf("%d status writes %v after start, the budget allows %d", n, time.Since(start), allowed)
+		}
+		return n >= summaries, nil
+	})
+	if err != nil {
+		t.Fatalf("%v (actions %v)", err, actionsOf(client.Actions()))
+	}
 }

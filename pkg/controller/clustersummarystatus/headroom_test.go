@@ -8,28 +8,28 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/component-base/metrics/testutil"
+	"k8s.io/utils/ptr"
 
+	fx "github.com/clusterview/clusterview/internal/testfixtures"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	"github.com/clusterview/clusterview/pkg/summary"
 )
 
-func int64p(v int64) *int64 { return &v }
-
 func TestComputeStatusHeadroom(t *testing.T) {
 	e := summary.New(summary.Options{})
-	e.UpsertNode(node("n1", corev1.ConditionTrue, map[string]string{"pool": "a"}))
-	e.UpsertNode(node("n2", corev1.ConditionFalse, map[string]string{"pool": "b"}))
+	e.UpsertNode(node("n1", true, "pool", "a"))
+	e.UpsertNode(node("n2", false, "pool", "b"))
 	e.UpsertPod(pod("team", "web", "n1", corev1.PodRunning, "500m", false))
 	e.UpsertPod(pod("team", "api", "n1", corev1.PodRunning, "1", false))
 
 	cs := newSummary("shapes", 4)
 	cs.Spec.GroupByNodeLabel = "pool"
-	cpu := func(q string) corev1.ResourceList { return corev1.ResourceList{corev1.ResourceCPU: *resourceQ(q)} }
+	cpu := func(q string) corev1.ResourceList { return fx.Resources("cpu", q) }
 	cs.Spec.Headroom = []v1beta1.HeadroomShape{
 		// n1 has 2500m left: 5 of these; n2 is not Ready.
-		{Name: "web", Requests: cpu("500m"), MinFits: int64p(6)},
-		{Name: "tiny", Requests: cpu("100m"), NodeSelector: map[string]string{"pool": "a"}, MinFits: int64p(25)},
-		{Name: "on-b", Requests: cpu("100m"), NodeSelector: map[string]string{"pool": "b"}, MinFits: int64p(1)},
+		{Name: "web", Requests: cpu("500m"), MinFits: ptr.To[int64](6)},
+		{Name: "tiny", Requests: cpu("100m"), NodeSelector: map[string]string{"pool": "a"}, MinFits: ptr.To[int64](25)},
+		{Name: "on-b", Requests: cpu("100m"), NodeSelector: map[string]string{"pool": "b"}, MinFits: ptr.To[int64](1)},
 		{Name: "unwatched", Requests: cpu("3")},
 	}
 	st, err := ComputeStatus(cs, e, true, DefaultMaxGroups)
@@ -66,8 +66,8 @@ func TestComputeStatusHeadroom(t *testing.T) {
 	}
 
 	// Lowering the minimums clears the condition; dropping them removes it.
-	cs.Spec.Headroom[0].MinFits = int64p(5)
-	cs.Spec.Headroom[2].MinFits = int64p(0)
+	cs.Spec.Headroom[0].MinFits = ptr.To[int64](5)
+	cs.Spec.Headroom[2].MinFits = ptr.To[int64](0)
 	st, err = ComputeStatus(cs, e, true, DefaultMaxGroups)
 	if err != nil {
 		t.Fatal(err)

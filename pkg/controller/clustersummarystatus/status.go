@@ -17,6 +17,7 @@ const (
 	ReasonComputed           = "StatusComputed"
 	ReasonInformersNotSynced = "InformersNotSynced"
 	ReasonInvalidSelector    = "InvalidSelector"
+	ReasonStatusWriteFailed  = "StatusWriteFailed"
 	ReasonAsExpected         = "AsExpected"
 	ReasonNodesNotReady      = "NodesNotReady"
 	ReasonNodesUnderPressure = "NodesUnderPressure"

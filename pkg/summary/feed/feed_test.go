@@ -20,43 +20,31 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 
+	fx "github.com/clusterview/clusterview/internal/testfixtures"
 	"github.com/clusterview/clusterview/pkg/summary"
 )
 
-func node(name string, ready bool, labels map[string]string) *v1.Node {
-	status := v1.ConditionFalse
-	if ready {
-		status = v1.ConditionTrue
-	}
-	return &v1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
-		Status: v1.NodeStatus{
-			Capacity:    v1.ResourceList{v1.ResourceCPU: resource.MustParse("4"), v1.ResourcePods: resource.MustParse("110")},
-			Allocatable: v1.ResourceList{v1.ResourceCPU: resource.MustParse("3"), v1.ResourcePods: resource.MustParse("100")},
-			Conditions:  []v1.NodeCondition{{Type: v1.NodeReady, Status: status, Message: "kubelet is posting ready status", LastHeartbeatTime: metav1.Now()}},
-		},
-	}
+// node and pod build objects as the API serves them: besides what the engine
+// reads they carry the heartbeat, message, image, env and annotations the
+// feed's transforms must drop.
+func node(name string, ready bool, kv ...string) *v1.Node {
+	n := fx.Node(name, fx.Ready(ready), fx.NodeLabels(kv...),
+		fx.Capacity("cpu", "4", "pods", "110"), fx.Allocatable("cpu", "3", "pods", "100"))
+	n.Status.Conditions[0].Message = "kubelet is posting ready status"
+	n.Status.Conditions[0].LastHeartbeatTime = metav1.Now()
+	return n
 }
 
 func pod(ns, name, nodeName, cpu string, phase v1.PodPhase) *v1.Pod {
-	return &v1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{"a": "b"}, Labels: map[string]string{"app": "x"}},
-		Spec: v1.PodSpec{
-			NodeName: nodeName,
-			Containers: []v1.Container{{
-				Name: "c", Image: "registry.example/app:1", Env: []v1.EnvVar{{Name: "X", Value: "y"}},
-				Resources: v1.ResourceRequirements{
-					Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse(cpu)},
-					Limits:   v1.ResourceList{v1.ResourceCPU: resource.MustParse(cpu), v1.ResourceMemory: resource.MustParse("1Gi")},
-				},
-			}},
-		},
-		Status: v1.PodStatus{Phase: phase},
-	}
+	p := fx.Pod(ns, name, fx.OnNode(nodeName), fx.InPhase(phase),
+		fx.Requests("cpu", cpu), fx.Limits("cpu", cpu, "memory", "1Gi"))
+	p.Annotations, p.Labels = map[string]string{"a": "b"}, map[string]string{"app": "x"}
+	p.Spec.Containers[0].Image = "registry.example/app:1"
+	p.Spec.Containers[0].Env = []v1.EnvVar{{Name: "X", Value: "y"}}
+	return p
 }
-
-func int32p(v int32) *int32 { return &v }
 
 type harness struct {
 	cs      *fake.Clientset
@@ -102,14 +90,14 @@ var cpuSel = summary.Selection{Resources: []v1.ResourceName{v1.ResourceCPU}}
 
 func TestRegisterFeedsEngine(t *testing.T) {
 	cs := fake.NewClientset(
-		node("n1", true, map[string]string{"zone": "a"}),
-		node("n2", false, nil),
+		node("n1", true, "zone", "a"),
+		node("n2", false),
 		&v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "prod", Labels: map[string]string{"team": "x"}}},
 		pod("prod", "web-1", "n1", "100m", v1.PodRunning),
 		pod("prod", "web-2", "", "200m", v1.PodPending),
 		pod("prod", "job-1", "n2", "400m", v1.PodSucceeded),
 		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "web", Generation: 1},
-			Spec: appsv1.DeploymentSpec{Replicas: int32p(2)}, Status: appsv1.DeploymentStatus{ObservedGeneration: 1, ReadyReplicas: 1}},
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2)}, Status: appsv1.DeploymentStatus{ObservedGeneration: 1, ReadyReplicas: 1}},
 		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "db", Generation: 1},
 			Status: appsv1.StatefulSetStatus{ObservedGeneration: 1, ReadyReplicas: 1}},
 		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "agent"},
@@ -164,7 +152,7 @@ func TestRegisterFeedsEngine(t *testing.T) {
 	}
 	eventually(t, "the deleted pod", func() bool { return cpuRequests(h.engine.Cluster(cpuSel)) == 1200 })
 
-	if _, err := cs.CoreV1().Nodes().Update(ctx, node("n2", true, map[string]string{"zone": "b"}), metav1.UpdateOptions{}); err != nil {
+	if _, err := cs.CoreV1().Nodes().Update(ctx, node("n2", true, "zone", "b"), metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the node update", func() bool { return h.engine.Cluster(summary.Selection{}).Nodes.Ready == 2 })
@@ -174,7 +162,7 @@ func TestRegisterFeedsEngine(t *testing.T) {
 	}
 
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "web", Generation: 1},
-		Spec: appsv1.DeploymentSpec{Replicas: int32p(2)}, Status: appsv1.DeploymentStatus{ObservedGeneration: 1, ReadyReplicas: 2}}
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2)}, Status: appsv1.DeploymentStatus{ObservedGeneration: 1, ReadyReplicas: 2}}
 	if _, err := cs.AppsV1().Deployments("prod").Update(ctx, dep, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +181,7 @@ func TestRegisterFeedsEngine(t *testing.T) {
 // the pod gone, and the informer delivers a DeletedFinalStateUnknown.
 func TestRelistDeliversTombstones(t *testing.T) {
 	cs := fake.NewClientset(
-		node("n1", true, nil),
+		node("n1", true),
 		pod("default", "gone", "n1", "100m", v1.PodRunning),
 		pod("default", "stays", "n1", "200m", v1.PodRunning),
 	)
@@ -251,7 +239,7 @@ func TestTombstonesForEveryKind(t *testing.T) {
 		obj  runtime.Object
 		key  string
 	}{
-		{"Node", node("n1", true, nil), "n1"},
+		{"Node", node("n1", true), "n1"},
 		{"Namespace", &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}, "ns"},
 		{"Pod", pod("ns", "p", "n1", "1", v1.PodRunning), "ns/p"},
 		{"ResourceQuota", &v1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "q"}}, "ns/q"},
@@ -319,7 +307,7 @@ func TestInformerStoreHoldsStrippedObjects(t *testing.T) {
 	p := pod("ns", "p", "n1", "100m", v1.PodRunning)
 	p.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
 	p.Spec.Volumes = []v1.Volume{{Name: "v"}}
-	h := start(t, fake.NewClientset(p, node("n1", true, map[string]string{"zone": "a"})))
+	h := start(t, fake.NewClientset(p, node("n1", true, "zone", "a")))
 
 	podInformer := h.factory.Core().V1().Pods().Informer()
 	obj, exists, err := podInformer.GetStore().GetByKey("ns/p")
@@ -428,17 +416,17 @@ func TestTransforms(t *testing.T) {
 		name: "deployment",
 		fn:   TransformDeployment,
 		in: &appsv1.Deployment{ObjectMeta: meta,
-			Spec:   appsv1.DeploymentSpec{Replicas: int32p(3), Template: v1.PodTemplateSpec{Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c"}}}}},
+			Spec:   appsv1.DeploymentSpec{Replicas: ptr.To[int32](3), Template: v1.PodTemplateSpec{Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c"}}}}},
 			Status: appsv1.DeploymentStatus{ObservedGeneration: 3, ReadyReplicas: 2, Replicas: 3, Conditions: []appsv1.DeploymentCondition{{Type: "Available"}}}},
 		want: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns", UID: "u", ResourceVersion: "7", Generation: 3},
-			Spec: appsv1.DeploymentSpec{Replicas: int32p(3)}, Status: appsv1.DeploymentStatus{ObservedGeneration: 3, ReadyReplicas: 2}},
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](3)}, Status: appsv1.DeploymentStatus{ObservedGeneration: 3, ReadyReplicas: 2}},
 	}, {
 		name: "statefulset",
 		fn:   TransformStatefulSet,
-		in: &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: int32p(2), ServiceName: "svc"},
+		in: &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](2), ServiceName: "svc"},
 			Status: appsv1.StatefulSetStatus{ObservedGeneration: 2, ReadyReplicas: 1, CurrentRevision: "r"}},
 		want: &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns", UID: "u", ResourceVersion: "7", Generation: 3},
-			Spec: appsv1.StatefulSetSpec{Replicas: int32p(2)}, Status: appsv1.StatefulSetStatus{ObservedGeneration: 2, ReadyReplicas: 1}},
+			Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](2)}, Status: appsv1.StatefulSetStatus{ObservedGeneration: 2, ReadyReplicas: 1}},
 	}, {
 		name: "daemonset",
 		fn:   TransformDaemonSet,

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
 )
@@ -21,8 +22,6 @@ func reqs(pairs ...string) corev1.ResourceList {
 }
 
 func tooMany(path string) fieldErr { return fieldErr{field.ErrorTypeTooMany, path} }
-
-func int64p(v int64) *int64 { return &v }
 
 func TestValidateHeadroomShapes(t *testing.T) {
 	web := clusterview.HeadroomShape{Name: "web", Requests: reqs("cpu", "500m", "memory", "1Gi")}
@@ -47,7 +46,7 @@ func TestValidateHeadroomShapes(t *testing.T) {
 					{Key: "tier", Operator: corev1.TolerationOpGt, Value: "3"},
 				},
 				NodeSelector: map[string]string{"node.kubernetes.io/instance-type": "p4d.24xlarge", "accelerator": ""},
-				MinFits:      int64p(0),
+				MinFits:      ptr.To[int64](0),
 			}},
 		},
 		{
@@ -142,7 +141,7 @@ func TestValidateHeadroomShapes(t *testing.T) {
 		},
 		{
 			name:   "negative minFits",
-			shapes: []clusterview.HeadroomShape{{Name: "min", Requests: reqs("cpu", "1"), MinFits: int64p(-1)}},
+			shapes: []clusterview.HeadroomShape{{Name: "min", Requests: reqs("cpu", "1"), MinFits: ptr.To[int64](-1)}},
 			want:   []fieldErr{invalid("spec.headroom[0].minFits")},
 		},
 	}
