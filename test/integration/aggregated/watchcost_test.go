@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/clusterview/clusterview/internal/latency"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 )
@@ -171,7 +172,7 @@ func TestWatchCostManyNamespaceWatches(t *testing.T) {
 	t.Logf("watch cost: %d watches over %d namespaces, %d changes in %.1fs (%.1f/s), %d deliveries in %d events, all delivered %.1fs after the first change",
 		watchCostWatches, watchCostNamespaces, changes, writeSeconds, float64(changes)/writeSeconds, len(lat), events, delivered.Seconds())
 	t.Logf("watch cost: delivery latency p50 %v, p90 %v, p99 %v, max %v",
-		percentile(lat, 50), percentile(lat, 90), percentile(lat, 99), percentile(lat, 100))
+		latency.Percentile(lat, 50), latency.Percentile(lat, 90), latency.Percentile(lat, 99), latency.Percentile(lat, 100))
 	t.Logf("watch cost: CPU %.1fs in this process (clusterview and the watch clients), %.1fs in kube-apiserver, over %.1fs (%.0f%% and %.0f%% of one core)",
 		cpu.Seconds(), api.Seconds(), delivered.Seconds(), 100*cpu.Seconds()/delivered.Seconds(), 100*api.Seconds()/delivered.Seconds())
 }
