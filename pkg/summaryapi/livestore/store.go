@@ -39,6 +39,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/clusterview/clusterview/pkg/summary"
 	"github.com/clusterview/clusterview/pkg/summaryapi"
@@ -82,6 +83,23 @@ type Config[T Object] struct {
 	New func() T
 	// NewList returns the resource's list type holding items.
 	NewList func(items []T) runtime.Object
+}
+
+// Resource is what each live summary resource implements: the read verbs
+// (get, list, watch, and no write verb, so discovery lists only those), a
+// table for kubectl, and the names kubectl resolves. Store provides the
+// verbs; the resource package adds its columns and names and asserts this
+// interface at compile time.
+type Resource interface {
+	rest.Storage
+	rest.Scoper
+	rest.Getter
+	rest.Lister
+	rest.Watcher
+	rest.TableConvertor
+	rest.SingularNameProvider
+	rest.ShortNamesProvider
+	rest.CategoriesProvider
 }
 
 // Values copies the objects items points to into a slice of values, as
