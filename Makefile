@@ -24,9 +24,10 @@ install-plugin:
 	mkdir -p $(PREFIX)
 	$(GO) build -o $(PREFIX)/kubectl-clusterview ./cmd/kubectl-clusterview
 
-## tools: build the pinned etcd, kube-apiserver and kubectl (cached in _output/bin).
+## tools: build the pinned etcd, kube-apiserver and kubectl, and metrics-server and kwok
+##   (the local cluster's resource metrics pipeline), cached in _output/bin.
 tools:
-	hack/build-tools.sh all
+	hack/build-tools.sh all metrics
 
 ## run: local control plane + clusterview behind the aggregator, seeded with a demo cluster.
 run: build tools
@@ -41,13 +42,15 @@ test: verify tools
 	$(MAKE) bench-smoke
 	$(MAKE) fuzz-smoke
 
-## test-unit: the tests that need no control plane.
+## test-unit: the tests that need no control plane; they start no etcd,
+##   kube-apiserver or kubectl and build no tool (those tests live under
+##   test/integration/).
 test-unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/integration | grep -v '/internal/localcluster$$')
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/integration/)
 
 ## test-integration: the tests against a real etcd and kube-apiserver.
 test-integration: tools
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./test/integration/... ./internal/localcluster/...
+	$(GO) test -count=1 -p 1 -timeout $(TEST_TIMEOUT) ./test/integration/...
 
 ## test-ha: high-availability tests: two clusterview processes on a 3-member etcd
 ##   cluster behind kube-apiserver, killed and restarted (docs/high-availability.md).

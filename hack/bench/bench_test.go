@@ -2,7 +2,6 @@ package main
 
 import (
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -29,24 +28,6 @@ ok  	github.com/clusterview/clusterview/pkg/summary	31.825s
 	}
 	if b := got[2]; b.Name != "BenchmarkCluster/all-grouped" || b.AllocsPerOp != 23 {
 		t.Errorf("sub-benchmark: %+v", b)
-	}
-}
-
-func TestPercentile(t *testing.T) {
-	var ds []time.Duration
-	for i := 100; i >= 1; i-- {
-		ds = append(ds, time.Duration(i)*time.Millisecond)
-	}
-	for p, want := range map[float64]time.Duration{50: 50 * time.Millisecond, 99: 99 * time.Millisecond, 100: 100 * time.Millisecond} {
-		if got := percentile(ds, p); got != want {
-			t.Errorf("p%v = %v, want %v", p, got, want)
-		}
-	}
-	if got := percentile(nil, 50); got != 0 {
-		t.Errorf("empty: %v", got)
-	}
-	if got := percentile([]time.Duration{7}, 99); got != 7 {
-		t.Errorf("one sample: %v", got)
 	}
 }
 

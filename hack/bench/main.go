@@ -49,6 +49,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/clusterview/clusterview/internal/clusterfill"
+	"github.com/clusterview/clusterview/internal/latency"
 	"github.com/clusterview/clusterview/internal/localcluster"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
@@ -624,7 +625,7 @@ func (b *bench) reads(ctx context.Context) error {
 	hopFound := false
 	for _, r := range res {
 		if strings.Contains(r.Name, "aggregation hop") {
-			hop = ms(percentile(r.Samples, 50)) - ms(percentile(r.PeerSamples, 50))
+			hop = ms(latency.Percentile(r.Samples, 50)) - ms(latency.Percentile(r.PeerSamples, 50))
 			hopFound = true
 		}
 	}
@@ -699,7 +700,7 @@ func (b *bench) peers(ctx context.Context) error {
 			b.peerMissing("kube-capacity", err.Error())
 		} else {
 			b.rep.Commands["kube-capacity"] = timingOf(kc)
-			ns, k := percentile(nodeSummaries.Samples, 50), percentile(kc.Samples, 50)
+			ns, k := latency.Percentile(nodeSummaries.Samples, 50), latency.Percentile(kc.Samples, 50)
 			row := Row{Metric: "node allocation: kubectl get nodesummaries (median wall)", Value: fmtMs(ms(ns)), ValueNumber: ms(ns), Unit: "ms",
 				Peer: "kube-capacity " + fmtMs(ms(k))}
 			row.Ratio, row.RatioValue = ratio(ms(ns), ms(k))
@@ -733,7 +734,7 @@ func (b *bench) peers(ctx context.Context) error {
 	}
 	b.rep.Naive = last
 	b.rep.Commands["naive recount"] = timingOf(cmdResult{Command: "naive recount", Samples: naive, OutputBytes: int(last.OutputBytes)})
-	csMed, nvMed := percentile(cs.Samples, 50), percentile(naive, 50)
+	csMed, nvMed := latency.Percentile(cs.Samples, 50), latency.Percentile(naive, 50)
 	row := Row{Metric: "cluster totals: kubectl get clustersummary cluster (median wall)", Value: fmtMs(ms(csMed)), ValueNumber: ms(csMed), Unit: "ms",
 		Peer: "naive recount " + fmtMs(ms(nvMed))}
 	row.Ratio, row.RatioValue = ratio(ms(csMed), ms(nvMed))

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/clusterview/clusterview/internal/latency"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 )
@@ -152,7 +153,7 @@ func measureReads(ctx context.Context, out io.Writer, cases []readCase, n int) (
 			if time.Since(lastProgress) >= 2*time.Second || i == n-1 {
 				lastProgress = time.Now()
 				fmt.Fprintf(out, "  [reads] %s: %d/%d (p50 so far %v, %s %v)\n", rc.Name, i+1, n,
-					percentile(r.Samples, 50).Round(10*time.Microsecond), rc.Peer, percentile(r.PeerSamples, 50).Round(10*time.Microsecond))
+					latency.Percentile(r.Samples, 50).Round(10*time.Microsecond), rc.Peer, latency.Percentile(r.PeerSamples, 50).Round(10*time.Microsecond))
 			}
 		}
 		results = append(results, r)

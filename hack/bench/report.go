@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/clusterview/clusterview/internal/latency"
 )
 
 // Report is everything one run measured; it is printed as a table and
@@ -119,7 +121,7 @@ func statsOf(ds []time.Duration, missing int) Stats {
 	for _, d := range ds {
 		mx = max(mx, d)
 	}
-	return Stats{N: len(ds), Missing: missing, P50ms: ms(percentile(ds, 50)), P99ms: ms(percentile(ds, 99)), MaxMs: ms(mx)}
+	return Stats{N: len(ds), Missing: missing, P50ms: ms(latency.Percentile(ds, 50)), P99ms: ms(latency.Percentile(ds, 99)), MaxMs: ms(mx)}
 }
 
 type FreshnessResult struct {
@@ -152,7 +154,7 @@ type Timing struct {
 }
 
 func timingOf(r cmdResult) Timing {
-	t := Timing{Runs: len(r.Samples), MedianMs: ms(percentile(r.Samples, 50)), OutputBytes: r.OutputBytes}
+	t := Timing{Runs: len(r.Samples), MedianMs: ms(latency.Percentile(r.Samples, 50)), OutputBytes: r.OutputBytes}
 	if len(r.Samples) > 0 {
 		t.MinMs, t.MaxMs = math.Inf(1), 0
 		for _, d := range r.Samples {

@@ -19,6 +19,7 @@ import (
 	"k8s.io/klog/v2/ktesting"
 
 	"github.com/clusterview/clusterview/internal/clusterfill"
+	"github.com/clusterview/clusterview/internal/clusterfill/clusterfilltest"
 )
 
 // TestDescribeDemo pins the demo's figures: other packages assert on them,
@@ -99,7 +100,7 @@ func TestDemoFake(t *testing.T) {
 	if s := r.String(); !strings.Contains(s, "pods             29 (29 created") || !strings.Contains(s, "Unknown=2") {
 		t.Errorf("report text:\n%s", s)
 	}
-	checkDemo(ctx, t, client, want, false)
+	clusterfilltest.CheckDemo(ctx, t, client, want, false)
 
 	// Every pod phase is present, and every bound pod got a full status.
 	pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
@@ -150,13 +151,13 @@ func TestDemoIdempotentFake(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Demo: %v", err)
 	}
-	assertNoWrites(t, r)
+	clusterfilltest.AssertNoWrites(t, r)
 	for _, a := range client.Actions() {
 		if v := a.GetVerb(); v != "get" && v != "list" {
 			t.Errorf("second run made a %s of %s %s", v, a.GetResource().Resource, a.GetSubresource())
 		}
 	}
-	checkDemo(ctx, t, client, clusterfill.DescribeDemo(), false)
+	clusterfilltest.CheckDemo(ctx, t, client, clusterfill.DescribeDemo(), false)
 }
 
 func TestDemoRepairsDriftFake(t *testing.T) {
@@ -198,7 +199,7 @@ func TestDemoRepairsDriftFake(t *testing.T) {
 	if r.Pods.Created != 1 || r.Pods.Updated != 1 || r.Nodes.Updated != 1 || r.Nodes.Deleted != 1 {
 		t.Errorf("pods %v, nodes %v; want 1 pod created, 1 recreated, 1 node updated, 1 deleted", r.Pods, r.Nodes)
 	}
-	checkDemo(ctx, t, client, clusterfill.DescribeDemo(), false)
+	clusterfilltest.CheckDemo(ctx, t, client, clusterfill.DescribeDemo(), false)
 }
 
 func TestSyntheticFake(t *testing.T) {
@@ -327,7 +328,7 @@ func TestSyntheticNodesFake(t *testing.T) {
 	}
 	notReady, cordoned, zones := 0, 0, map[string]int{}
 	for _, n := range nodes.Items {
-		if !nodeReady(&n) {
+		if !clusterfilltest.NodeReady(&n) {
 			notReady++
 		}
 		if n.Spec.Unschedulable {
@@ -480,7 +481,7 @@ func TestChurnFake(t *testing.T) {
 			t.Errorf("no %s change among %v", k, kinds)
 		}
 	}
-	checkChurn(ctx, t, client, r, false)
+	clusterfilltest.CheckChurn(ctx, t, client, r, false)
 
 	// Duration bounds the run: at 20/s, 150ms leave room for 3 changes.
 	start := time.Now()
@@ -496,7 +497,7 @@ func TestChurnFake(t *testing.T) {
 	if _, err := clusterfill.Demo(ctx, client); err != nil {
 		t.Fatal(err)
 	}
-	checkDemo(ctx, t, client, clusterfill.DescribeDemo(), false)
+	clusterfilltest.CheckDemo(ctx, t, client, clusterfill.DescribeDemo(), false)
 }
 
 func TestChurnNothingToChange(t *testing.T) {

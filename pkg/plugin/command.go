@@ -7,6 +7,7 @@ package plugin
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -123,9 +124,15 @@ func (o *options) historyCommand() *cobra.Command {
 func (o *options) topCommand() *cobra.Command {
 	var sortBy string
 	cmd := &cobra.Command{
-		Use:       "top nodes|namespaces",
-		Short:     "Requests of every node or namespace as bars, from the live NodeSummaries and NamespaceSummaries",
-		Example:   "  kubectl clusterview top nodes --sort-by cpu\n  kubectl clusterview top namespaces --sort-by memory",
+		Use:   "top nodes|namespaces",
+		Short: "Requests and usage of every node or namespace as bars, from the live NodeSummaries and NamespaceSummaries",
+		Long: `Requests and usage of every node or namespace as bars, from the live NodeSummaries
+and NamespaceSummaries. A bar is █ in use, ░ requested beyond use, · the rest; for
+a node the whole bar is its allocatable amount, for a namespace the largest
+namespace's requests or usage. USE is "-" while usage is unavailable.`,
+		Example: `  kubectl clusterview top nodes --sort-by cpu-usage
+  kubectl clusterview top namespaces --sort-by cpu-idle
+  kubectl clusterview top namespaces -n shop -o yaml`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"nodes", "namespaces"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -133,8 +140,7 @@ func (o *options) topCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var rows []topRow
-			var title string
+			var table topTable
 			var list runtime.Object
 			switch args[0] {
 			case "nodes", "node", "no":
@@ -142,7 +148,7 @@ func (o *options) topCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				rows, title, list = nodeRows(l.Items), "NODE", l
+				table, list = nodeTable(l.Items), l
 			case "namespaces", "namespace", "ns":
 				ns, _, err := o.config.ToRawKubeConfigLoader().Namespace()
 				if err != nil {
@@ -155,20 +161,21 @@ func (o *options) topCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				rows, title, list = namespaceRows(l.Items), "NAMESPACE", l
+				table, list = namespaceTable(l.Items), l
 			default:
 				return fmt.Errorf("top shows nodes or namespaces, not %q", args[0])
 			}
-			if err := sortRows(rows, sortBy); err != nil {
+			if err := table.sortRows(sortBy); err != nil {
 				return err
 			}
 			if printed, err := o.printObject(list); printed {
 				return err
 			}
-			return renderTop(o.streams.Out, title, rows, o.renderOptions())
+			return table.render(o.streams.Out, o.renderOptions())
 		},
 	}
-	cmd.Flags().StringVar(&sortBy, "sort-by", "name", "Order: name, or cpu or memory (fullest request bar first).")
+	cmd.Flags().StringVar(&sortBy, "sort-by", "name", "Order: "+strings.Join(sortKeys(), ", ")+
+		". cpu and memory put the fullest requests bar first, *-usage the fullest usage bar, *-idle the largest idle amount (namespaces only).")
 	o.print.AddFlags(cmd)
 	return cmd
 }

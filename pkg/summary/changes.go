@@ -267,6 +267,79 @@ type changeLog struct {
 	// released, so a woken waiter reads the whole event.
 	all   notifier
 	kinds [numChangeKinds]notifier
+	// named wakes the waiters for one summary of a kind (WaitForName).
+	named [numChangeKinds]nameNotifier
+}
+
+// nameNotifier wakes the waiters for the changes of single summaries, so
+// that a watcher of one namespace does not wake for every other namespace.
+// Waiters of a name share one channel, closed and forgotten by the first
+// publish that records a change of that name. publish only takes mu when
+// some name is waited for.
+type nameNotifier struct {
+	// names counts the entries of waits, so that publish can skip mu.
+	names atomic.Int64
+	mu    sync.Mutex
+	waits map[string]*nameWait
+}
+
+// nameWait is the channel the waiters of one name share, and how many of
+// them have not released it.
+type nameWait struct {
+	ch      chan struct{}
+	waiters int
+}
+
+// wait registers a waiter for name and returns its channel and the
+// function that unregisters it.
+func (n *nameNotifier) wait(name string) (chan struct{}, func()) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.waits == nil {
+		n.waits = make(map[string]*nameWait)
+	}
+	w := n.waits[name]
+	if w == nil {
+		w = &nameWait{ch: make(chan struct{})}
+		n.waits[name] = w
+		n.names.Add(1)
+	}
+	w.waiters++
+	var once sync.Once
+	return w.ch, func() { once.Do(func() { n.release(name, w) }) }
+}
+
+// release unregisters a waiter of w. A wait that was already closed has
+// left the map; its waiters have nothing to undo.
+func (n *nameNotifier) release(name string, w *nameWait) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.waits[name] != w {
+		return
+	}
+	if w.waiters--; w.waiters == 0 {
+		delete(n.waits, name)
+		n.names.Add(-1)
+	}
+}
+
+// publish wakes the waiters of the names of recs. The caller has already
+// stored the revision of recs in the kind's notifier: a waiter that
+// registers after this publish took mu sees that revision (see
+// Engine.WaitForName).
+func (n *nameNotifier) publish(recs func(yield func(name string) bool)) {
+	if n.names.Load() == 0 {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name := range recs {
+		if w := n.waits[name]; w != nil {
+			close(w.ch)
+			delete(n.waits, name)
+			n.names.Add(-1)
+		}
+	}
 }
 
 func (l *changeLog) init(size int, initial uint64) {
@@ -316,12 +389,22 @@ func (l *changeLog) recordExtra(r changeRec, x recExtra) {
 func (l *changeLog) publish() {
 	d := l.dirty
 	l.dirty = 0
+	// The records of the event under way are those after the revision
+	// published last.
+	prev := l.all.last.Load()
 	if d&1 != 0 {
 		l.all.publish(l.rev)
 	}
 	for k := KindNode; k < numChangeKinds; k++ {
 		if d&(1<<k) != 0 {
 			l.kinds[k].publish(l.rev)
+			l.named[k].publish(func(yield func(string) bool) {
+				for i := l.firstAfter(prev); i < l.n; i++ {
+					if r := l.at(i); r.kind == k && !yield(r.name) {
+						return
+					}
+				}
+			})
 		}
 	}
 }
@@ -368,6 +451,47 @@ func (e *Engine) WaitFor(kind ChangeKind, afterRev uint64) <-chan struct{} {
 		panic(fmt.Sprintf("summary: WaitFor(%v)", kind))
 	}
 	return e.changes.kinds[kind].wait(afterRev)
+}
+
+// WaitForName is WaitFor for the changes of the one summary of kind named
+// name, so that a watcher of one namespace (or of one node) sleeps through
+// the changes of all the others. The channel is closed once a change of
+// that summary with a revision after afterRev has been recorded (or once
+// such changes may have left the ring). The caller calls release once it
+// stops waiting on the channel, closed or not, so that waits of watchers
+// that went away do not pile up; release may be called more than once.
+// Like WaitFor it does not take the engine's lock when nothing of kind
+// changed after afterRev; otherwise it reads the ring under the read lock.
+func (e *Engine) WaitForName(kind ChangeKind, name string, afterRev uint64) (ch <-chan struct{}, release func()) {
+	if kind == 0 || kind >= numChangeKinds {
+		panic(fmt.Sprintf("summary: WaitForName(%v)", kind))
+	}
+	c, release := e.changes.named[kind].wait(name)
+	// Registered first, then the revision checked: publish stores the
+	// revision before it looks for waiters, so either it sees this waiter
+	// and closes c, or this load sees its revision, and then the ring has
+	// the change.
+	if e.changes.kinds[kind].last.Load() > afterRev && e.changedSince(kind, name, afterRev) {
+		return closedChan, release
+	}
+	return c, release
+}
+
+// changedSince says whether the summary of kind named name changed after
+// afterRev, or may have: changes of kind after it left the ring.
+func (e *Engine) changedSince(kind ChangeKind, name string, afterRev uint64) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	l := &e.changes
+	if afterRev < l.kindEvictedThrough[kind] {
+		return true
+	}
+	for i := l.firstAfter(afterRev); i < l.n; i++ {
+		if r := l.at(i); r.kind == kind && r.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // ChangeFilter says which summaries a watcher sees, for ChangesWithState.

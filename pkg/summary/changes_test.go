@@ -428,3 +428,81 @@ func TestWaitNeverMissesAWakeUp(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitForNameWakesForItsSummaryOnly checks that a waiter for one
+// namespace sleeps through the changes of other namespaces and of nodes,
+// wakes for a change of its own, and that released waits are forgotten.
+func TestWaitForNameWakesForItsSummaryOnly(t *testing.T) {
+	e := New(Options{})
+	e.UpsertNamespace(mkNS("a"))
+	e.UpsertNamespace(mkNS("b"))
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+
+	chA, releaseA := e.WaitForName(KindNamespace, "a", e.Revision())
+	chNodeA, releaseNodeA := e.WaitForName(KindNode, "a", e.Revision())
+	for i := range 20 {
+		e.UpsertNamespace(mkNS("b", "i", strconv.Itoa(i)))
+		e.UpsertNode(mkNode("a", nodeLabels("i", strconv.Itoa(i))))
+	}
+	e.DeleteNamespace("b")
+	if closed(chA) {
+		t.Fatal("the wait for namespace a was woken by changes of namespace b or of node a")
+	}
+	if !closed(chNodeA) {
+		t.Fatal("the wait for node a was not woken by node a's changes")
+	}
+	releaseNodeA()
+	e.UpsertNamespace(mkNS("a", "x", "y"))
+	if !closed(chA) {
+		t.Fatal("the wait for namespace a was not woken by its own change")
+	}
+	releaseA()
+
+	// A wait from before a change of a that its waiter has not read wakes
+	// at once; one from before changes of b only does not.
+	aChanged := e.Revision()
+	stale, release := e.WaitForName(KindNamespace, "a", aChanged-1)
+	release()
+	if !closed(stale) {
+		t.Fatal("a wait from before an unread change of a is not closed")
+	}
+	e.UpsertNamespace(mkNS("b"))
+	e.UpsertNamespace(mkNS("b", "x", "y"))
+	sinceB, release := e.WaitForName(KindNamespace, "a", aChanged)
+	release()
+	if closed(sinceB) {
+		t.Fatal("a wait from before changes of b only is closed")
+	}
+
+	// Waits released without a change leave nothing behind. (The released
+	// waits above left nothing either: no name is waited for here.)
+	if n := e.changes.named[KindNamespace].names.Load(); n != 0 {
+		t.Fatalf("%d names waited for after all waits were released, want 0", n)
+	}
+	for i := range 100 {
+		_, release := e.WaitForName(KindNamespace, "gone-"+strconv.Itoa(i), e.Revision())
+		release()
+		release() // idempotent
+	}
+	ch1, r1 := e.WaitForName(KindNamespace, "a", e.Revision())
+	ch2, r2 := e.WaitForName(KindNamespace, "a", e.Revision())
+	r1()
+	if n := e.changes.named[KindNamespace].names.Load(); n != 1 {
+		t.Fatalf("%d names waited for after releasing all but one waiter of a, want 1", n)
+	}
+	e.UpsertNamespace(mkNS("a", "x", "z"))
+	if !closed(ch1) || !closed(ch2) {
+		t.Fatal("waiters of a sharing a wait were not woken")
+	}
+	r2()
+	if n := e.changes.named[KindNamespace].names.Load(); n != 0 {
+		t.Fatalf("%d names waited for after the last wait woke, want 0", n)
+	}
+}

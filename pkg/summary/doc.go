@@ -176,5 +176,6 @@
 // client what it holds. ChangesWithState fails with ErrRevisionTooOld only
 // when changes of its own kind after R were evicted, so churn of one kind
 // does not expire the watchers of the other. Wait wakes on every revision,
-// WaitFor only on recorded changes of one kind.
+// WaitFor only on recorded changes of one kind, WaitForName only on those
+// of one summary (a watch of one namespace).
 package summary

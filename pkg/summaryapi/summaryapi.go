@@ -224,33 +224,13 @@ func withFree(usages []clusterview.ResourceUsage) []clusterview.ResourceUsage {
 
 func quantityPtr(q resource.Quantity) *resource.Quantity { return &q }
 
-// PodCounts converts pod counts.
-func PodCounts(p summary.PodCounts) clusterview.PodCounts {
-	return clusterview.PodCounts{
-		Total:             p.Total,
-		Pending:           p.Pending,
-		Running:           p.Running,
-		Succeeded:         p.Succeeded,
-		Failed:            p.Failed,
-		Unknown:           p.Unknown,
-		Unscheduled:       p.Unscheduled,
-		ContainerRestarts: p.ContainerRestarts,
-		CrashLooping:      p.CrashLooping,
-	}
-}
+// PodCounts converts pod counts. The engine's struct has the API's fields
+// without their JSON tags, so a conversion copies them all; a field added to
+// one side and not the other stops this from compiling.
+func PodCounts(p summary.PodCounts) clusterview.PodCounts { return clusterview.PodCounts(p) }
 
-// NodeCounts converts node counts.
-func NodeCounts(n summary.NodeCounts) clusterview.NodeCounts {
-	return clusterview.NodeCounts{
-		Total:          n.Total,
-		Ready:          n.Ready,
-		NotReady:       n.NotReady,
-		Unschedulable:  n.Unschedulable,
-		MemoryPressure: n.MemoryPressure,
-		DiskPressure:   n.DiskPressure,
-		PIDPressure:    n.PIDPressure,
-	}
-}
+// NodeCounts converts node counts, as PodCounts does.
+func NodeCounts(n summary.NodeCounts) clusterview.NodeCounts { return clusterview.NodeCounts(n) }
 
 // WorkloadCounts converts workload counts.
 func WorkloadCounts(w summary.WorkloadCounts) clusterview.WorkloadCounts {

@@ -56,36 +56,19 @@ type CertKey struct {
 
 // NewCA creates a self-signed certificate authority with the given common name.
 func NewCA(commonName string) (*CA, error) {
-	key, keyPEM, err := newKey()
-	if err != nil {
-		return nil, err
-	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
+	ck, key, err := issue(&x509.Certificate{
 		Subject:               pkix.Name{CommonName: commonName},
-		NotBefore:             now.Add(-backdate),
-		NotAfter:              now.Add(Validity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		// A CA that may only sign leaves keeps a leaked leaf key from minting more CAs.
 		MaxPathLen:     0,
 		MaxPathLenZero: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	}, nil, nil)
 	if err != nil {
-		return nil, fmt.Errorf("self-signing CA %q: %w", commonName, err)
+		return nil, err
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("parsing CA %q: %w", commonName, err)
-	}
-	return &CA{Cert: cert, CertPEM: encodeCert(der), KeyPEM: keyPEM, key: key}, nil
+	return &CA{Cert: ck.Cert, CertPEM: ck.CertPEM, KeyPEM: ck.KeyPEM, key: key}, nil
 }
 
 // ServingOptions describes a TLS server certificate.
@@ -132,32 +115,46 @@ func (ca *CA) Pool() *x509.CertPool {
 }
 
 func (ca *CA) sign(tmpl *x509.Certificate) (*CertKey, error) {
+	tmpl.BasicConstraintsValid = true
+	ck, _, err := issue(tmpl, ca.Cert, ca.key)
+	return ck, err
+}
+
+// issue gives tmpl a fresh key, a random serial and the validity window, and
+// signs it with parentKey, or self-signs it when parent is nil. It returns
+// the certificate and its private key.
+func issue(tmpl, parent *x509.Certificate, parentKey crypto.Signer) (*CertKey, crypto.Signer, error) {
 	key, keyPEM, err := newKey()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	serial, err := newSerial()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := time.Now()
 	tmpl.SerialNumber = serial
 	tmpl.NotBefore = now.Add(-backdate)
 	tmpl.NotAfter = now.Add(Validity)
-	if tmpl.NotAfter.After(ca.Cert.NotAfter) {
-		// A leaf outliving its issuer only produces confusing verification errors later.
-		tmpl.NotAfter = ca.Cert.NotAfter
+	what := fmt.Sprintf("self-signing certificate %q", tmpl.Subject.CommonName)
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	} else {
+		what = fmt.Sprintf("signing certificate %q with CA %q", tmpl.Subject.CommonName, parent.Subject.CommonName)
+		if tmpl.NotAfter.After(parent.NotAfter) {
+			// A leaf outliving its issuer only produces confusing verification errors later.
+			tmpl.NotAfter = parent.NotAfter
+		}
 	}
-	tmpl.BasicConstraintsValid = true
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
 	if err != nil {
-		return nil, fmt.Errorf("signing certificate %q with CA %q: %w", tmpl.Subject.CommonName, ca.Cert.Subject.CommonName, err)
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, fmt.Errorf("parsing certificate %q: %w", tmpl.Subject.CommonName, err)
+		return nil, nil, fmt.Errorf("parsing certificate %q: %w", tmpl.Subject.CommonName, err)
 	}
-	return &CertKey{Cert: cert, CertPEM: encodeCert(der), KeyPEM: keyPEM}, nil
+	return &CertKey{Cert: cert, CertPEM: encodeCert(der), KeyPEM: keyPEM}, key, nil
 }
 
 // KeyPair is a bare key pair, such as the service-account token signing key.

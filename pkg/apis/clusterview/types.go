@@ -487,7 +487,10 @@ type HistorySeries struct {
 	// nodes.diskPressure, nodes.pidPressure, pods.total, pods.pending,
 	// pods.running, pods.succeeded, pods.failed, pods.unknown,
 	// pods.unscheduled, pods.containerRestarts, pods.crashLooping, or
-	// resources.<resource>.<allocatable|requests|limits>.
+	// resources.<resource>.<allocatable|requests|limits|usage|idle>. Usage
+	// and idle are recorded for cpu and memory while usage is available
+	// (the UsageAvailable condition); a sample taken without them has no
+	// point in their series.
 	Figure string `json:"figure"`
 	// Group is the status.groups entry the figure belongs to; empty for the
 	// whole summary.

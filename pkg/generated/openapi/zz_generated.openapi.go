@@ -1100,7 +1100,7 @@ func schema_pkg_apis_clusterview_v1beta1_HistorySeries(ref common.ReferenceCallb
 				Properties: map[string]spec.Schema{
 					"figure": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Figure names the status figure: nodes.total, nodes.ready, nodes.notReady, nodes.unschedulable, nodes.memoryPressure, nodes.diskPressure, nodes.pidPressure, pods.total, pods.pending, pods.running, pods.succeeded, pods.failed, pods.unknown, pods.unscheduled, pods.containerRestarts, pods.crashLooping, or resources.<resource>.<allocatable|requests|limits>.",
+							Description: "Figure names the status figure: nodes.total, nodes.ready, nodes.notReady, nodes.unschedulable, nodes.memoryPressure, nodes.diskPressure, nodes.pidPressure, pods.total, pods.pending, pods.running, pods.succeeded, pods.failed, pods.unknown, pods.unscheduled, pods.containerRestarts, pods.crashLooping, or resources.<resource>.<allocatable|requests|limits|usage|idle>. Usage and idle are recorded for cpu and memory while usage is available (the UsageAvailable condition); a sample taken without them has no point in their series.",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",

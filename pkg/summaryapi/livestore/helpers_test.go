@@ -17,42 +17,22 @@ import (
 
 	fx "github.com/clusterview/clusterview/internal/testfixtures"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
+	"github.com/clusterview/clusterview/pkg/registry/clusterview/namespacesummary"
+	"github.com/clusterview/clusterview/pkg/registry/clusterview/nodesummary"
 	"github.com/clusterview/clusterview/pkg/summary"
-	"github.com/clusterview/clusterview/pkg/summaryapi"
 	"github.com/clusterview/clusterview/pkg/summaryapi/livestore"
 )
 
-// The tests read and watch through Stores configured as the two live
-// resources configure theirs: nodes cluster-scoped, namespaces served in
-// the namespace they are named after.
+// The tests read and watch through the Stores of the two live resources:
+// nodes cluster-scoped, namespaces served in the namespace they are named
+// after.
 
 type nodeStore = livestore.Store[*clusterview.NodeSummary]
 
-func newNodeStore(e *summary.Engine) *nodeStore {
-	return livestore.New(livestore.Config[*clusterview.NodeSummary]{
-		Engine:   e,
-		Resource: clusterview.Resource("nodesummaries"),
-		Kind:     summary.KindNode,
-		Read:     livestore.NodeReader(e, summaryapi.NodeSummary),
-		New:      func() *clusterview.NodeSummary { return &clusterview.NodeSummary{} },
-		NewList: func(items []*clusterview.NodeSummary) runtime.Object {
-			return &clusterview.NodeSummaryList{Items: livestore.Values(items)}
-		},
-	})
-}
+func newNodeStore(e *summary.Engine) *nodeStore { return nodesummary.NewREST(e).Store }
 
 func newNamespaceStore(e *summary.Engine) *livestore.Store[*clusterview.NamespaceSummary] {
-	return livestore.New(livestore.Config[*clusterview.NamespaceSummary]{
-		Engine:     e,
-		Resource:   clusterview.Resource("namespacesummaries"),
-		Kind:       summary.KindNamespace,
-		Namespaced: true,
-		Read:       livestore.NamespaceReader(e, summaryapi.NamespaceSummary),
-		New:        func() *clusterview.NamespaceSummary { return &clusterview.NamespaceSummary{} },
-		NewList: func(items []*clusterview.NamespaceSummary) runtime.Object {
-			return &clusterview.NamespaceSummaryList{Items: livestore.Values(items)}
-		},
-	})
+	return namespacesummary.NewREST(e).Store
 }
 
 // clusterCtx is the context of a request for a cluster-scoped resource.
@@ -158,7 +138,7 @@ func describe(ev watch.Event) string {
 	if ev.Type == watch.Error {
 		return fmt.Sprintf("%s %v -", ev.Type, ev.Object)
 	}
-	obj, err := meta.Accessor(ev.Object)
+	obj, err := meta.Accessor(object(ev))
 	if err != nil {
 		return fmt.Sprintf("%s <%v> -", ev.Type, err)
 	}
@@ -186,4 +166,13 @@ func expectClosed(t *testing.T, w watch.Interface) {
 			t.Fatalf("watch channel not closed within 5s")
 		}
 	}
+}
+
+// object returns what an event carries, unwrapping a summary the watchers
+// share (livestore.Shared) as the serializers do.
+func object(ev watch.Event) runtime.Object {
+	if co, ok := ev.Object.(runtime.CacheableObject); ok {
+		return co.GetObject()
+	}
+	return ev.Object
 }

@@ -195,7 +195,7 @@ func TestWatchDeletesCarryTheLastState(t *testing.T) {
 	expectQuiet(t, w)
 	e.DeleteNamespace("team-c")
 	ev, _ := nextEvent(t, w)
-	obj := ev.Object.(*clusterview.NamespaceSummary)
+	obj := object(ev).(*clusterview.NamespaceSummary)
 	if ev.Type != watch.Deleted || obj.Name != "team-c" || obj.Namespace != "team-c" || obj.Labels["tier"] != "gold" ||
 		obj.Pods.Total != 1 || obj.ResourceVersion != rv(e) {
 		t.Fatalf("event %s %+v, want team-c deleted with its last state", ev.Type, obj)

@@ -195,8 +195,8 @@ func TestWatchFromListResourceVersion(t *testing.T) {
 
 	w := startWatch(t, clusterCtx(), r, &metainternalversion.ListOptions{ResourceVersion: listRV})
 	ev, _ := nextEvent(t, w)
-	if ev.Type != watch.Modified || ev.Object.(*clusterview.NodeSummary).Name != "node-a" ||
-		ev.Object.(*clusterview.NodeSummary).Pods.Running != 3 || ev.Object.(*clusterview.NodeSummary).ResourceVersion != afterA {
+	if ev.Type != watch.Modified || object(ev).(*clusterview.NodeSummary).Name != "node-a" ||
+		object(ev).(*clusterview.NodeSummary).Pods.Running != 3 || object(ev).(*clusterview.NodeSummary).ResourceVersion != afterA {
 		t.Fatalf("first event = %s %+v", ev.Type, ev.Object)
 	}
 	expectEvents(t, w, "DELETED node-b "+afterB)
@@ -237,8 +237,8 @@ func TestWatchLabelSelectorFromOlderRevision(t *testing.T) {
 	// DELETED, carrying the labels it matched by. node-b joined it: ADDED.
 	// node-c never matched: the client hears nothing of it.
 	ev, _ := nextEvent(t, w)
-	if got := describe(ev); got != "DELETED node-a 4" || ev.Object.(*clusterview.NodeSummary).Labels["zone"] != "a" {
-		t.Fatalf("first event = %s %+v, want node-a deleted with its zone=a labels", got, ev.Object.(*clusterview.NodeSummary).ObjectMeta)
+	if got := describe(ev); got != "DELETED node-a 4" || object(ev).(*clusterview.NodeSummary).Labels["zone"] != "a" {
+		t.Fatalf("first event = %s %+v, want node-a deleted with its zone=a labels", got, object(ev).(*clusterview.NodeSummary).ObjectMeta)
 	}
 	expectEvents(t, w, "ADDED node-b 5")
 	expectQuiet(t, w)
@@ -250,8 +250,8 @@ func TestWatchLabelSelectorFromOlderRevision(t *testing.T) {
 	e.DeleteNode("node-c")
 	e.DeleteNode("node-b")
 	ev, _ = nextEvent(t, w)
-	if got := describe(ev); got != "DELETED node-b "+rv(e) || ev.Object.(*clusterview.NodeSummary).Labels["zone"] != "a" ||
-		ev.Object.(*clusterview.NodeSummary).PodCapacity != 50 {
+	if got := describe(ev); got != "DELETED node-b "+rv(e) || object(ev).(*clusterview.NodeSummary).Labels["zone"] != "a" ||
+		object(ev).(*clusterview.NodeSummary).PodCapacity != 50 {
 		t.Fatalf("event = %s %+v, want node-b deleted with its last state", got, ev.Object)
 	}
 	expectQuiet(t, w)
@@ -277,8 +277,8 @@ func TestWatchFoldsABatchExactly(t *testing.T) {
 	w := startWatch(t, clusterCtx(), r, &metainternalversion.ListOptions{ResourceVersion: from, LabelSelector: sel})
 	for _, want := range []string{"ADDED node-b " + joined, "DELETED node-b " + left, "MODIFIED node-a " + modified} {
 		ev, _ := nextEvent(t, w)
-		if got := describe(ev); got != want || ev.Object.(*clusterview.NodeSummary).Labels["zone"] != "a" {
-			t.Fatalf("event %s with labels %v, want %s with zone=a", got, ev.Object.(*clusterview.NodeSummary).Labels, want)
+		if got := describe(ev); got != want || object(ev).(*clusterview.NodeSummary).Labels["zone"] != "a" {
+			t.Fatalf("event %s with labels %v, want %s with zone=a", got, object(ev).(*clusterview.NodeSummary).Labels, want)
 		}
 	}
 	expectQuiet(t, w)
@@ -416,7 +416,7 @@ func TestWatchList(t *testing.T) {
 	at := rv(e)
 	expectEvents(t, w, "ADDED node-a *", "ADDED node-b *")
 	ev, _ := nextEvent(t, w)
-	obj := ev.Object.(*clusterview.NodeSummary)
+	obj := object(ev).(*clusterview.NodeSummary)
 	if ev.Type != watch.Bookmark || obj.ResourceVersion != at || obj.Annotations[metav1.InitialEventsAnnotationKey] != "true" {
 		t.Fatalf("event after the initial ones = %s %+v, want the initial-events-end bookmark at %s", ev.Type, obj.ObjectMeta, at)
 	}
@@ -477,7 +477,7 @@ func TestWatchResumeNeverMisses(t *testing.T) {
 			// cache: ADDED for a summary it does not hold, MODIFIED and
 			// DELETED for one it holds, always matching the selector.
 			apply := func(ev watch.Event) {
-				obj := ev.Object.(*clusterview.NodeSummary)
+				obj := object(ev).(*clusterview.NodeSummary)
 				if prev, _ := strconv.ParseUint(lastRV, 10, 64); mustParse(obj.ResourceVersion) < prev {
 					t.Fatalf("resourceVersion went back from %s to %s", lastRV, obj.ResourceVersion)
 				}

@@ -39,6 +39,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/clusterview/clusterview/pkg/summary"
 	"github.com/clusterview/clusterview/pkg/summaryapi"
@@ -84,6 +85,23 @@ type Config[T Object] struct {
 	NewList func(items []T) runtime.Object
 }
 
+// Resource is what each live summary resource implements: the read verbs
+// (get, list, watch, and no write verb, so discovery lists only those), a
+// table for kubectl, and the names kubectl resolves. Store provides the
+// verbs; the resource package adds its columns and names and asserts this
+// interface at compile time.
+type Resource interface {
+	rest.Storage
+	rest.Scoper
+	rest.Getter
+	rest.Lister
+	rest.Watcher
+	rest.TableConvertor
+	rest.SingularNameProvider
+	rest.ShortNamesProvider
+	rest.CategoriesProvider
+}
+
 // Values copies the objects items points to into a slice of values, as
 // list types hold them. The result is never nil, so an empty list encodes
 // as [] rather than null.
@@ -110,35 +128,44 @@ type Reader[T Object] interface {
 	Changes(afterRev uint64, f summary.ChangeFilter) (Batch[T], error)
 }
 
-// Batch is a summary.ChangeBatch whose states are converted on demand.
+// Batch is a summary.ChangeBatch whose states are converted on demand,
+// each state once for every watcher that reads it.
 type Batch[T Object] struct {
 	// Revision and Changes are those of the engine's batch.
 	Revision uint64
 	Changes  []summary.WatchedChange
-	// Current returns a new object holding a summary's state at Revision,
-	// if the engine's batch has it (see summary.ChangeBatch.Current).
-	Current func(key string) (T, bool)
-	// Deleted returns a new object holding the last state of the summary
-	// that Changes[i], a Deleted change, removed.
-	Deleted func(i int) (T, bool)
+	// Current returns a summary's state at Revision, if the engine's batch
+	// has it (see summary.ChangeBatch.Current).
+	Current func(key string) (*Shared[T], bool)
+	// Deleted returns the last state of the summary that Changes[i], a
+	// Deleted change, removed.
+	Deleted func(i int) (*Shared[T], bool)
 }
 
 // NodeReader reads node summaries from e, converted by convert.
 func NodeReader[T Object](e *summary.Engine, convert func(summary.NodeTotals) T) Reader[T] {
-	return engineReader[summary.NodeTotals, T]{get: e.NodeAt, list: e.ListNodesAt, changes: e.NodeChangesWithState, convert: convert}
+	return engineReader[summary.NodeTotals, T]{get: e.NodeAt, list: e.ListNodesAt, changes: e.NodeChangesWithState,
+		convert: convert, shared: newSharedCache(convert),
+		state: func(n summary.NodeTotals) stateKey { return stateKey{n.Name, n.Revision} }}
 }
 
 // NamespaceReader reads namespace summaries from e, converted by convert.
 func NamespaceReader[T Object](e *summary.Engine, convert func(summary.NamespaceTotals) T) Reader[T] {
-	return engineReader[summary.NamespaceTotals, T]{get: e.NamespaceAt, list: e.ListNamespacesAt, changes: e.NamespaceChangesWithState, convert: convert}
+	return engineReader[summary.NamespaceTotals, T]{get: e.NamespaceAt, list: e.ListNamespacesAt, changes: e.NamespaceChangesWithState,
+		convert: convert, shared: newSharedCache(convert),
+		state: func(n summary.NamespaceTotals) stateKey { return stateKey{n.Name, n.Revision} }}
 }
 
-// engineReader adapts the engine's reads of summaries S.
+// engineReader adapts the engine's reads of summaries S. Gets and lists
+// convert anew, since the handler owns what they return; watch batches
+// share conversions through shared.
 type engineReader[S summary.NodeTotals | summary.NamespaceTotals, T Object] struct {
 	get     func(string) (S, uint64, bool)
 	list    func(labels.Selector) ([]S, uint64)
 	changes func(uint64, summary.ChangeFilter) (summary.ChangeBatch[S], error)
 	convert func(S) T
+	shared  *sharedCache[S, T]
+	state   func(S) stateKey
 }
 
 func (r engineReader[S, T]) Get(key string) (T, uint64, bool) {
@@ -167,21 +194,19 @@ func (r engineReader[S, T]) Changes(afterRev uint64, f summary.ChangeFilter) (Ba
 	return Batch[T]{
 		Revision: b.Revision,
 		Changes:  b.Changes,
-		Current: func(key string) (T, bool) {
+		Current: func(key string) (*Shared[T], bool) {
 			s, ok := b.Current[key]
 			if !ok {
-				var zero T
-				return zero, false
+				return nil, false
 			}
-			return r.convert(s), true
+			return r.shared.get(r.state(s), s), true
 		},
-		Deleted: func(i int) (T, bool) {
+		Deleted: func(i int) (*Shared[T], bool) {
 			s, ok := b.Deleted[i]
 			if !ok {
-				var zero T
-				return zero, false
+				return nil, false
 			}
-			return r.convert(s), true
+			return r.shared.get(r.state(s), s), true
 		},
 	}, nil
 }

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/klog/v2"
 
@@ -70,7 +71,15 @@ import (
 // revision whenever it was idle for BookmarkInterval while the revision
 // moved. The watch ends when Stop is called or ctx ends; it blocks on the
 // engine's notification of changes of this resource (summary.Engine.WaitFor)
-// and never polls.
+// and never polls. A watch that can see one summary only (in one namespace,
+// or of one name) waits for that summary's changes (WaitForName), so a
+// change wakes only the watchers that may send it.
+//
+// Every watcher reads the engine itself, but a summary's state is converted
+// once for all of them and sent as a Shared object, which the serializers
+// encode once per wire format (runtime.CacheableObject). Only events that
+// need another resourceVersion or other labels than the state's own (see
+// above) are copies.
 func (s *Store[T]) Watch(ctx context.Context, opts *metainternalversion.ListOptions) (watch.Interface, error) {
 	if opts == nil {
 		opts = &metainternalversion.ListOptions{}
@@ -112,6 +121,7 @@ func (s *Store[T]) Watch(ctx context.Context, opts *metainternalversion.ListOpti
 		w.after, w.first = rv, &b
 	}
 	w.lastRV = w.after
+	w.key, w.pinned = f.onlyKey()
 	w.logger.V(4).Info("Watch started", "resourceVersion", opts.ResourceVersion, "after", w.after,
 		"initialEvents", len(w.initial), "labels", opts.LabelSelector, "fields", opts.FieldSelector)
 
@@ -126,6 +136,10 @@ func (s *Store[T]) Watch(ctx context.Context, opts *metainternalversion.ListOpti
 type watcher[T Object] struct {
 	store  *Store[T]
 	filter summary.ChangeFilter
+	// key is the one summary the watch can see, when pinned: it then
+	// wakes for that summary's changes only.
+	key    string
+	pinned bool
 	// after is the revision through which changes have been delivered.
 	after uint64
 	// initial are the ADDED events to send first; first is the first batch
@@ -197,16 +211,19 @@ func (w *watcher[T]) run(ctx context.Context, out chan<- watch.Event, stop <-cha
 		defer t.Stop()
 		tick = t.C
 	}
-	kind := w.store.cfg.Kind
 	for {
+		changed, release := w.wait()
 		select {
-		case <-w.store.cfg.Engine.WaitFor(kind, w.after):
+		case <-changed:
 		case <-tick:
 		case <-stop:
+			release()
 			return
 		case <-ctx.Done():
+			release()
 			return
 		}
+		release()
 		b, err := w.store.cfg.Read.Changes(w.after, w.filter)
 		if err != nil {
 			w.logger.V(2).Info("Watch fell behind the engine's change ring", "after", w.after, "err", err)
@@ -225,6 +242,18 @@ func (w *watcher[T]) run(ctx context.Context, out chan<- watch.Event, stop <-cha
 	}
 }
 
+// wait returns a channel closed when the watch may have changes after the
+// revision delivered, and the function to call once done waiting. A watch
+// of one summary (a namespace, or a name) waits for that summary's changes
+// only, so that watchers of other namespaces are not woken to find nothing.
+func (w *watcher[T]) wait() (<-chan struct{}, func()) {
+	kind := w.store.cfg.Kind
+	if w.pinned {
+		return w.store.cfg.Engine.WaitForName(kind, w.key, w.after)
+	}
+	return w.store.cfg.Engine.WaitFor(kind, w.after), func() {}
+}
+
 // bookmark returns a BOOKMARK event at the delivered revision.
 func (w *watcher[T]) bookmark(initialEventsEnd bool) watch.Event {
 	obj := w.store.cfg.New()
@@ -240,8 +269,7 @@ func (w *watcher[T]) bookmark(initialEventsEnd bool) watch.Event {
 // returns false when the watch ended.
 func (w *watcher[T]) deliver(b *Batch[T], send func(watch.Event) bool) bool {
 	for _, ev := range w.store.events(b) {
-		ev.obj.SetResourceVersion(summaryapi.ResourceVersion(ev.rev))
-		if !send(watch.Event{Type: ev.typ, Object: ev.obj}) {
+		if !send(watch.Event{Type: ev.typ, Object: ev.object()}) {
 			return false
 		}
 		w.lastRV = ev.rev
@@ -255,7 +283,28 @@ type pendingEvent[T Object] struct {
 	rev uint64
 	seq int
 	typ watch.EventType
-	obj T
+	obj *Shared[T]
+	// seenLabels, when set, replace the state's labels: those the client
+	// sees (or saw) the summary with.
+	seenLabels map[string]string
+	relabel    bool
+}
+
+// object returns what the event carries. Most events carry a state as it
+// is, at its own resourceVersion: all watchers then send the same shared
+// object, encoded once. The rest carry a copy set to the event's
+// resourceVersion and labels.
+func (ev *pendingEvent[T]) object() runtime.Object {
+	rv := summaryapi.ResourceVersion(ev.rev)
+	if !ev.relabel && ev.obj.obj.GetResourceVersion() == rv {
+		return ev.obj
+	}
+	obj := ev.obj.obj.DeepCopyObject().(T)
+	obj.SetResourceVersion(rv)
+	if ev.relabel {
+		obj.SetLabels(ev.seenLabels)
+	}
+	return obj
 }
 
 // events turns a batch into events, in the order of their records (see
@@ -316,7 +365,7 @@ func (s *Store[T]) events(b *Batch[T]) []pendingEvent[T] {
 				// summary's state at a later record only, shown with the
 				// labels the client sees (or saw) it with.
 				ev.obj = s.stateFrom(b, key, idx[n:])
-				ev.obj.SetLabels(c.SeenLabels)
+				ev.seenLabels, ev.relabel = c.SeenLabels, true
 			}
 			evs = append(evs, ev)
 		}
@@ -338,7 +387,7 @@ func (s *Store[T]) events(b *Batch[T]) []pendingEvent[T] {
 // the records idx (indexes of the summary's records in b): the last state
 // before its next deletion, else its current state, else just its
 // identity.
-func (s *Store[T]) stateFrom(b *Batch[T], key string, idx []int) T {
+func (s *Store[T]) stateFrom(b *Batch[T], key string, idx []int) *Shared[T] {
 	for _, i := range idx {
 		if b.Changes[i].Type == summary.Deleted {
 			if obj, ok := b.Deleted(i); ok {
@@ -355,5 +404,5 @@ func (s *Store[T]) stateFrom(b *Batch[T], key string, idx []int) T {
 	if s.cfg.Namespaced {
 		obj.SetNamespace(key)
 	}
-	return obj
+	return NewShared(obj)
 }

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
@@ -25,8 +23,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/clusterview/clusterview/internal/latency"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
+	"github.com/clusterview/clusterview/test/integration/framework"
 )
 
 const (
@@ -167,7 +167,8 @@ func heapAfterGC() (inuse, alloc uint64) {
 func TestLoadConcurrentClients(t *testing.T) {
 	duration := loadDuration(t)
 	ctx := t.Context()
-	grantLoadClients(t)
+	framework.GrantClusterSummaries(t, kubernetes.NewForConfigOrDie(env.Admin), "clusterview-test-load", framework.Group(loadGroup),
+		"get", "list", "watch", "create", "update", "patch", "delete")
 
 	goroutinesBefore := runtime.NumGoroutine()
 	heapBefore, allocBefore := heapAfterGC()
@@ -272,9 +273,13 @@ func TestLoadConcurrentClients(t *testing.T) {
 			}
 		}
 	}
+	// Logged to the nearest 10µs: finer digits are noise on a shared machine.
+	pct := func(ds []time.Duration, p float64) time.Duration {
+		return latency.Percentile(ds, p).Round(10 * time.Microsecond)
+	}
 	t.Logf("load: %d clients for %s: %d requests (%.0f/s), p50 %s, p99 %s (watches excluded); HTTP codes %v; 429s %d (client-visible %d); 409s %d",
 		loadClients, elapsed.Round(time.Millisecond), len(all), float64(len(all))/elapsed.Seconds(),
-		percentile(all, 50), percentile(all, 99), codes, tooMany, throttled, conflicts)
+		pct(all, 50), pct(all, 99), codes, tooMany, throttled, conflicts)
 	ops := make([]string, 0, len(perOp))
 	for op := range perOp {
 		ops = append(ops, string(op))
@@ -282,7 +287,7 @@ func TestLoadConcurrentClients(t *testing.T) {
 	sort.Strings(ops)
 	for _, op := range ops {
 		d := perOp[loadOp(op)]
-		t.Logf("  %-15s n=%-6d p50 %-12s p99 %-12s max %s", op, len(d), percentile(d, 50), percentile(d, 99), slices.Max(d))
+		t.Logf("  %-15s n=%-6d p50 %-12s p99 %-12s max %s", op, len(d), pct(d, 50), pct(d, 99), slices.Max(d))
 	}
 
 	if fiveXX > 0 {
@@ -435,62 +440,6 @@ func (c *loadClient) step(ctx context.Context) {
 		}
 	}
 	c.samples = append(c.samples, loadSample{op: op, d: time.Since(started), err: err})
-}
-
-// grantLoadClients lets the load group do anything with ClusterSummaries
-// and waits until kube-apiserver's authorizer says so.
-func grantLoadClients(t *testing.T) {
-	t.Helper()
-	ctx := t.Context()
-	kube := kubernetes.NewForConfigOrDie(env.Admin)
-	name := "clusterview-test-load"
-	role := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Rules: []rbacv1.PolicyRule{{
-			APIGroups: []string{"clusterview.io"},
-			Resources: []string{"clustersummaries"},
-			Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete"},
-		}},
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: loadGroup}},
-	}
-	if _, err := kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), name, metav1.DeleteOptions{})
-		_ = kube.RbacV1().ClusterRoles().Delete(context.Background(), name, metav1.DeleteOptions{})
-	})
-	// Ask kube-apiserver directly, not clusterview, whose authorizer would
-	// cache an early denial for ten seconds.
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		sar, err := kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-			User:               "load-00",
-			Groups:             []string{loadGroup},
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Group: "clusterview.io", Resource: "clustersummaries", Verb: "delete", Name: "x"},
-		}}, metav1.CreateOptions{})
-		return err == nil && sar.Status.Allowed, nil
-	})
-	if err != nil {
-		t.Fatalf("the load group's RBAC never took effect: %v", err)
-	}
-}
-
-// percentile returns the p-th percentile (nearest rank) of ds.
-func percentile(ds []time.Duration, p int) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	return s[max(i-1, 0)].Round(10 * time.Microsecond)
 }
 
 // summarizeStacks counts goroutines by their top frames, for a readable

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -20,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
+	"github.com/clusterview/clusterview/test/integration/framework"
 )
 
 const summariesPath = "/apis/clusterview.io/v1beta1/clustersummaries"
@@ -63,7 +63,7 @@ func TestSecurityIsDelegated(t *testing.T) {
 	})
 
 	t.Run("granting a ClusterRole lets the same user in", func(t *testing.T) {
-		grantReader(t, "alice")
+		framework.GrantClusterSummaries(t, kubernetes.NewForConfigOrDie(env.Admin), "clusterview-test-reader-alice", framework.User("alice"), "get", "list", "watch")
 		// clusterview caches SubjectAccessReview denials for 10s, so poll.
 		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 45*time.Second, true, func(ctx context.Context) (bool, error) {
 			_, err := alice.ClusterviewV1beta1().ClusterSummaries().List(ctx, metav1.ListOptions{})
@@ -107,32 +107,6 @@ func TestSecurityIsDelegated(t *testing.T) {
 			t.Errorf("forged headers with mallory's certificate: %d %s, want 403 for mallory", code, body)
 		}
 	})
-}
-
-// grantReader binds user to a ClusterRole that reads clustersummaries.
-func grantReader(t *testing.T, user string) {
-	t.Helper()
-	kube := kubernetes.NewForConfigOrDie(env.Admin)
-	name := "clusterview-test-reader-" + user
-	role := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Rules: []rbacv1.PolicyRule{{
-			APIGroups: []string{"clusterview.io"},
-			Resources: []string{"clustersummaries"},
-			Verbs:     []string{"get", "list", "watch"},
-		}},
-	}
-	if _, err := kube.RbacV1().ClusterRoles().Create(t.Context(), role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
-	}
-	if _, err := kube.RbacV1().ClusterRoleBindings().Create(t.Context(), binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // frontProxyClient presents the certificate kube-apiserver's aggregator uses.

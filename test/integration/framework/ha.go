@@ -39,6 +39,9 @@ type HAOptions struct {
 	Dir string
 	// ClusterviewBinary is a built clusterview-apiserver; empty builds one.
 	ClusterviewBinary string
+	// ReplicaFlags are added to both replicas' command lines, after the
+	// deployment's own flags.
+	ReplicaFlags []string
 }
 
 // HA is clusterview deployed for high availability on loopback: two
@@ -156,6 +159,7 @@ func StartHA(ctx context.Context, opts HAOptions) (_ *HA, retErr error) {
 			// Level 1 logs k8s.io/apiserver's graceful-termination steps.
 			"--v=1",
 		)
+		args = append(args, opts.ReplicaFlags...)
 		direct := rest.CopyConfig(h.Admin)
 		direct.Host = "https://127.0.0.1:" + strconv.Itoa(ports[i])
 		direct.CAData = servingCA

@@ -30,16 +30,21 @@ const replicaStopGrace = 90 * time.Second
 // its own copy rather than reuse _output/bin/clusterview-apiserver, which
 // `make build` or a benchmark may be replacing or running at the same time.
 func BuildClusterview(ctx context.Context, repoRoot, outDir string) (string, error) {
-	bin := filepath.Join(outDir, "clusterview-apiserver")
+	return GoBuild(ctx, repoRoot, "./cmd/apiserver", filepath.Join(outDir, "clusterview-apiserver"))
+}
+
+// GoBuild compiles the main package pkg of the module at repoRoot into bin
+// with the go command ($GO if set) and returns bin.
+func GoBuild(ctx context.Context, repoRoot, pkg, bin string) (string, error) {
 	goCmd := os.Getenv("GO")
 	if goCmd == "" {
 		goCmd = "go"
 	}
-	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", bin, "./cmd/apiserver")
+	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", bin, pkg)
 	cmd.Dir = repoRoot
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/apiserver: %w\n%s", err, out)
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
 	return bin, nil
 }

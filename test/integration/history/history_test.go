@@ -8,7 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -17,6 +16,7 @@ import (
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 	"github.com/clusterview/clusterview/pkg/historyclient"
+	"github.com/clusterview/clusterview/test/integration/framework"
 )
 
 // createSummary creates a summary and removes it when the test ends.
@@ -231,30 +231,17 @@ func TestHistoryNeedsItsOwnPermission(t *testing.T) {
 		t.Fatalf("applying artifacts/rbac-viewers.yaml: %v\n%s", err, out)
 	}
 	kube := kubernetes.NewForConfigOrDie(env.Admin)
-	summaryOnly := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: "history-test-summaries-only"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"clusterview.io"}, Resources: []string{"clustersummaries"}, Verbs: []string{"get"}}},
-	}
-	if _, err := kube.RbacV1().ClusterRoles().Create(ctx, summaryOnly, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	bind := func(user, role string) clientset.Interface {
-		binding := &rbacv1.ClusterRoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: "history-test-" + user},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
-			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
-		}
-		if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+	// Only get on clustersummaries, so not clustersummaries/history.
+	framework.GrantClusterSummaries(t, kube, "history-test-summaries-only", framework.User("history-summary-only"), "get")
+	framework.BindClusterRole(t, kube, "history-test-viewer", "clusterview:viewer", framework.User("history-viewer"))
+	userClient := func(user string) clientset.Interface {
 		cfg, err := env.Cluster.UserConfig(user)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return clientset.NewForConfigOrDie(cfg)
 	}
-	viewer := bind("history-viewer", "clusterview:viewer")
-	other := bind("history-summary-only", summaryOnly.Name)
+	viewer, other := userClient("history-viewer"), userClient("history-summary-only")
 	// RBAC changes reach the authorizer within moments: poll.
 	for name, client := range map[string]clientset.Interface{"viewer": viewer, "summary-only": other} {
 		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {

@@ -24,8 +24,6 @@ import (
 	"testing"
 	"time"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -385,7 +383,7 @@ func updateAuthConfigMap(t *testing.T, kube kubernetes.Interface, mutate func(da
 func TestRotationClientCA(t *testing.T) {
 	ctx := t.Context()
 	kube := kubernetes.NewForConfigOrDie(env.Admin)
-	grantReader(t, kube, "carol")
+	framework.GrantClusterSummaries(t, kube, "clusterview-rotation-reader-carol", framework.User("carol"), "get", "list", "watch")
 
 	clientCA, err := pki.NewCA("rotation-client-ca")
 	if err != nil {
@@ -491,51 +489,4 @@ func authenticatedAs(t *testing.T, cert *pki.CertKey, user string) bool {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode == http.StatusForbidden && strings.Contains(string(body), `User \"`+user+`\"`)
-}
-
-// grantReader binds user to a ClusterRole that reads clustersummaries and
-// waits until kube-apiserver authorizes it.
-func grantReader(t *testing.T, kube kubernetes.Interface, user string) {
-	t.Helper()
-	ctx := t.Context()
-	name := "clusterview-rotation-reader-" + user
-	role := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Rules: []rbacv1.PolicyRule{{
-			APIGroups: []string{"clusterview.io"},
-			Resources: []string{"clustersummaries"},
-			Verbs:     []string{"get", "list", "watch"},
-		}},
-	}
-	if _, err := kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
-	}
-	if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	// Wait until kube-apiserver's own authorizer has the binding, so that
-	// clusterview's first question about this user gets the final answer.
-	cfg, err := env.Cluster.UserConfig(user)
-	if err != nil {
-		t.Fatal(err)
-	}
-	asUser := kubernetes.NewForConfigOrDie(cfg)
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		review, err := asUser.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, selfReview(), metav1.CreateOptions{})
-		return err == nil && review.Status.Allowed, nil
-	})
-	if err != nil {
-		t.Fatalf("%s's RBAC never took effect: %v", user, err)
-	}
-}
-
-func selfReview() *authorizationv1.SelfSubjectAccessReview {
-	return &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-		ResourceAttributes: &authorizationv1.ResourceAttributes{Group: "clusterview.io", Resource: "clustersummaries", Verb: "list"},
-	}}
 }

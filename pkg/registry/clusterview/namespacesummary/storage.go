@@ -7,7 +7,6 @@ package namespacesummary
 
 import (
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
 	"github.com/clusterview/clusterview/pkg/summary"
@@ -22,17 +21,7 @@ type REST struct {
 	*livestore.Store[*clusterview.NamespaceSummary]
 }
 
-var (
-	_ rest.Storage              = &REST{}
-	_ rest.Scoper               = &REST{}
-	_ rest.Getter               = &REST{}
-	_ rest.Lister               = &REST{}
-	_ rest.Watcher              = &REST{}
-	_ rest.TableConvertor       = &REST{}
-	_ rest.SingularNameProvider = &REST{}
-	_ rest.ShortNamesProvider   = &REST{}
-	_ rest.CategoriesProvider   = &REST{}
-)
+var _ livestore.Resource = &REST{}
 
 // NewREST returns the storage of namespacesummaries, reading engine.
 func NewREST(engine *summary.Engine) *REST {

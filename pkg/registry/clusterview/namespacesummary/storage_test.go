@@ -46,13 +46,8 @@ func TestTable(t *testing.T) {
 	e := summary.New(summary.Options{})
 	e.UpsertNamespace(fx.CreatedAgo(fx.Namespace("team-a"), 3*24*time.Hour))
 	e.UpsertNamespace(fx.CreatedAgo(fx.Namespace("team-b"), 3*24*time.Hour))
-	p1 := fx.Pod("team-a", "p1", fx.OnNode("n1"), fx.Requests("cpu", "500m", "memory", "256Mi"), fx.Limits("cpu", "1", "memory", "512Mi"))
-	p1.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", RestartCount: 3}}
-	e.UpsertPod(p1)
-	p2 := fx.Pod("team-a", "p2", fx.OnNode("n1"), fx.Requests("cpu", "250m"))
-	p2.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", RestartCount: 4,
-		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}}}
-	e.UpsertPod(p2)
+	e.UpsertPod(fx.Pod("team-a", "p1", fx.OnNode("n1"), fx.Requests("cpu", "500m", "memory", "256Mi"), fx.Limits("cpu", "1", "memory", "512Mi"), fx.WithRestarts(3)))
+	e.UpsertPod(fx.Pod("team-a", "p2", fx.OnNode("n1"), fx.Requests("cpu", "250m"), fx.CrashLooping(), fx.WithRestarts(4)))
 	e.UpsertPod(fx.Pod("team-a", "p3", fx.OnNode("n2")))
 	e.UpsertPod(fx.Pod("team-a", "p4", fx.OnNode("n2"), fx.InPhase(corev1.PodFailed), fx.Requests("cpu", "2"))) // holds nothing
 	e.UpsertPod(fx.Pod("team-a", "p5", fx.InPhase(corev1.PodPending), fx.Requests("cpu", "1")))                 // unscheduled, still counts

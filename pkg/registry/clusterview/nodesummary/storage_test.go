@@ -51,13 +51,8 @@ func TestTable(t *testing.T) {
 	e.UpsertNode(fx.CreatedAgo(n, 5*time.Hour))
 	e.UpsertNode(fx.CreatedAgo(fx.Node("node-b", fx.NotReady()), 5*time.Hour))
 	e.UpsertPod(fx.Pod("ns1", "p1", fx.OnNode("node-a"), fx.Requests("cpu", "1500m", "memory", "1536Mi")))
-	done := fx.Pod("ns1", "p2", fx.OnNode("node-a"), fx.Requests("cpu", "500m"))
-	done.Status.Phase = corev1.PodSucceeded
-	e.UpsertPod(done)
-	crash := fx.Pod("ns1", "p3", fx.OnNode("node-a"))
-	crash.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", RestartCount: 7,
-		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}}}
-	e.UpsertPod(crash)
+	e.UpsertPod(fx.Pod("ns1", "p2", fx.OnNode("node-a"), fx.Requests("cpu", "500m"), fx.InPhase(corev1.PodSucceeded)))
+	e.UpsertPod(fx.Pod("ns1", "p3", fx.OnNode("node-a"), fx.CrashLooping(), fx.WithRestarts(7)))
 
 	r := NewREST(e)
 	list, err := r.List(genericapirequest.NewContext(), &metainternalversion.ListOptions{})

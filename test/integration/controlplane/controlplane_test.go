@@ -1,9 +1,8 @@
-package localcluster
-
-// These tests run the real control plane. They never skip: when the binaries are
-// missing or stale they are built with hack/build-tools.sh, and when a cold build
-// (about 12 minutes on 2 cores) cannot fit into the test's -timeout they fail at once
-// and say so. Run "hack/build-tools.sh all" once, or "go test -timeout 30m".
+// Package controlplane tests internal/localcluster's real control plane:
+// versions, kubeconfigs, users, clusterview's RBAC, aggregation through a
+// stand-in server, a start that fails, and children that die with their
+// parent.
+package controlplane
 
 import (
 	"bufio"
@@ -33,72 +32,16 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2/ktesting"
 
+	"github.com/clusterview/clusterview/internal/localcluster"
 	"github.com/clusterview/clusterview/internal/localcluster/pki"
+	"github.com/clusterview/clusterview/test/integration/framework"
 )
 
-const (
-	kubeVersion = "v1.37.1"
-	// coldBuildBudget is what a test needs left before it attempts a cold build.
-	coldBuildBudget = 20 * time.Minute
-)
-
-var (
-	binDirOnce sync.Once
-	binDir     string
-	binDirErr  error
-)
-
-// testBinDir builds the binaries if needed (once per test binary) and returns their
-// directory, failing the test with instructions when that cannot work.
-func testBinDir(t *testing.T) string {
-	t.Helper()
-	binDirOnce.Do(func() {
-		logger, ctx := ktesting.NewTestContext(t)
-		fresh, err := BinariesFresh(ctx)
-		if err != nil {
-			binDirErr = fmt.Errorf("checking control-plane binaries: %w", err)
-			return
-		}
-		if !fresh {
-			if deadline, ok := t.Deadline(); ok && time.Until(deadline) < coldBuildBudget {
-				binDirErr = fmt.Errorf("control-plane binaries are missing or stale and building them takes ~12 min "+
-					"on 2 cores, but only %v of the test timeout is left: run hack/build-tools.sh all first, "+
-					"or pass -timeout 30m", time.Until(deadline).Round(time.Second))
-				return
-			}
-			t.Log("Building control-plane binaries with hack/build-tools.sh; a cold build takes ~12 min")
-		}
-		binDir, binDirErr = EnsureBinaries(ctx, logger)
-	})
-	if binDirErr != nil {
-		t.Fatal(binDirErr)
-	}
-	return binDir
-}
-
-func startTestCluster(t *testing.T) (*Cluster, context.Context) {
-	t.Helper()
-	bins := testBinDir(t)
-	_, ctx := ktesting.NewTestContext(t)
-	c, err := Start(ctx, Options{Dir: t.TempDir(), BinDir: bins})
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for name, path := range c.LogFiles() {
-				t.Logf("last lines of %s log:\n%s", name, tailFile(path, 0, 40))
-			}
-		}
-		if err := c.Stop(); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	})
-	return c, ctx
-}
+// kubeVersion is the release hack/tools pins for kube-apiserver and kubectl.
+const kubeVersion = "v1.37.1"
 
 func TestControlPlane(t *testing.T) {
-	c, ctx := startTestCluster(t)
+	c, ctx := framework.StartControlPlane(t)
 
 	t.Run("kubectl version", func(t *testing.T) {
 		out, err := c.Kubectl(ctx, "version", "--output=json").Output()
@@ -140,8 +83,8 @@ func TestControlPlane(t *testing.T) {
 			}
 		}
 		out, err := c.Kubectl(ctx, "--kubeconfig", c.ClusterviewKubeconfig(), "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").Output()
-		if err != nil || string(out) != ClusterviewUser {
-			t.Errorf("clusterview kubeconfig authenticates as %q (%v %s), want %q", out, err, stderrOf(err), ClusterviewUser)
+		if err != nil || string(out) != localcluster.ClusterviewUser {
+			t.Errorf("clusterview kubeconfig authenticates as %q (%v %s), want %q", out, err, stderrOf(err), localcluster.ClusterviewUser)
 		}
 	})
 
@@ -201,7 +144,7 @@ func TestControlPlane(t *testing.T) {
 			{Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"},
 			{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"},
 			{Verb: "get", Resource: "configmaps", Namespace: "kube-system", Name: "extension-apiserver-authentication"},
-			{Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Namespace: ClusterviewNamespace},
+			{Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Namespace: localcluster.ClusterviewNamespace},
 			{Verb: "watch", Group: "flowcontrol.apiserver.k8s.io", Resource: "flowschemas"},
 			{Verb: "list", Group: "admissionregistration.k8s.io", Resource: "validatingadmissionpolicies"},
 		}
@@ -239,7 +182,7 @@ func TestControlPlane(t *testing.T) {
 		srv := startFakeAggregatedServer(t, ctx, c)
 
 		// A wrong caBundle must leave the APIService unavailable, with the reason in the error.
-		if err := RegisterAPIService(ctx, c.AdminConfig(), srv.port, c.CAPEM()); err != nil {
+		if err := localcluster.RegisterAPIService(ctx, c.AdminConfig(), srv.port, c.CAPEM()); err != nil {
 			t.Fatal(err)
 		}
 		err := c.WaitForClusterviewAvailable(ctx, 10*time.Second)
@@ -261,30 +204,30 @@ func TestControlPlane(t *testing.T) {
 		// A request through kube-apiserver reaches the server with the caller's
 		// identity in the request headers, sent by the front-proxy client.
 		admin := kubernetes.NewForConfigOrDie(c.AdminConfig())
-		body, err := admin.Discovery().RESTClient().Get().AbsPath("/apis", Group, Version, "probes").DoRaw(ctx)
+		body, err := admin.Discovery().RESTClient().Get().AbsPath("/apis", localcluster.Group, localcluster.Version, "probes").DoRaw(ctx)
 		if err != nil {
 			t.Fatalf("GET through the aggregator: %v: %s", err, body)
 		}
 		seen := srv.lastProbe()
-		if seen.clientCN != FrontProxyClientName || seen.user != AdminUser || !strings.Contains(seen.groups, "system:masters") {
+		if seen.clientCN != localcluster.FrontProxyClientName || seen.user != localcluster.AdminUser || !strings.Contains(seen.groups, "system:masters") {
 			t.Errorf("aggregated server saw client %q user %q groups %q, want %q, %q, system:masters",
-				seen.clientCN, seen.user, seen.groups, FrontProxyClientName, AdminUser)
+				seen.clientCN, seen.user, seen.groups, localcluster.FrontProxyClientName, localcluster.AdminUser)
 		}
 		out, err := c.Kubectl(ctx, "api-versions").Output()
-		if err != nil || !strings.Contains(string(out), Group+"/"+Version) {
-			t.Errorf("kubectl api-versions lacks %s/%s: %v\n%s", Group, Version, err, out)
+		if err != nil || !strings.Contains(string(out), localcluster.Group+"/"+localcluster.Version) {
+			t.Errorf("kubectl api-versions lacks %s/%s: %v\n%s", localcluster.Group, localcluster.Version, err, out)
 		}
 
-		if err := UnregisterAPIService(ctx, c.AdminConfig()); err != nil {
+		if err := localcluster.UnregisterAPIService(ctx, c.AdminConfig()); err != nil {
 			t.Fatal(err)
 		}
-		if err := UnregisterAPIService(ctx, c.AdminConfig()); err != nil {
+		if err := localcluster.UnregisterAPIService(ctx, c.AdminConfig()); err != nil {
 			t.Errorf("second UnregisterAPIService: %v", err)
 		}
 	})
 
 	t.Run("stop", func(t *testing.T) {
-		pids := []int{c.apiserver.PID(), c.etcd.PID()}
+		pids := []int{c.KubeAPIServer().PID(), c.Etcd().PID()}
 		start := time.Now()
 		if err := c.Stop(); err != nil {
 			t.Fatal(err)
@@ -304,10 +247,10 @@ func TestControlPlane(t *testing.T) {
 // A kube-apiserver that cannot start must fail Start quickly, with its own
 // complaint in the error, and leave no process behind.
 func TestStartFailureReportsLog(t *testing.T) {
-	bins := testBinDir(t)
+	bins := framework.ControlPlaneBinaries(t)
 	_, ctx := ktesting.NewTestContext(t)
 	began := time.Now()
-	c, err := Start(ctx, Options{Dir: t.TempDir(), BinDir: bins, ExtraAPIServerArgs: []string{"--no-such-flag"}})
+	c, err := localcluster.Start(ctx, localcluster.Options{Dir: t.TempDir(), BinDir: bins, ExtraAPIServerArgs: []string{"--no-such-flag"}})
 	if err == nil {
 		_ = c.Stop()
 		t.Fatal("Start succeeded with an unknown kube-apiserver flag")
@@ -341,7 +284,7 @@ func (s *fakeAggregatedServer) lastProbe() probe {
 	return s.probe
 }
 
-func startFakeAggregatedServer(t *testing.T, ctx context.Context, c *Cluster) *fakeAggregatedServer {
+func startFakeAggregatedServer(t *testing.T, ctx context.Context, c *localcluster.Cluster) *fakeAggregatedServer {
 	t.Helper()
 	cv := kubernetes.NewForConfigOrDie(c.ClusterviewConfig())
 	cm, err := cv.CoreV1().ConfigMaps("kube-system").Get(ctx, "extension-apiserver-authentication", metav1.GetOptions{})
@@ -364,11 +307,11 @@ func startFakeAggregatedServer(t *testing.T, ctx context.Context, c *Cluster) *f
 
 	s := &fakeAggregatedServer{}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/apis/"+Group+"/"+Version, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/apis/"+localcluster.Group+"/"+localcluster.Version, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":%q,"resources":[]}`, Group+"/"+Version)
+		fmt.Fprintf(w, `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":%q,"resources":[]}`, localcluster.Group+"/"+localcluster.Version)
 	})
-	mux.HandleFunc("/apis/"+Group+"/"+Version+"/probes", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/apis/"+localcluster.Group+"/"+localcluster.Version+"/probes", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.probe = probe{
 			clientCN: r.TLS.PeerCertificates[0].Subject.CommonName,
@@ -402,7 +345,7 @@ func startFakeAggregatedServer(t *testing.T, ctx context.Context, c *Cluster) *f
 // TestChildrenDieWithParent checks that a test binary killed with SIGKILL — no
 // cleanup runs — does not leave etcd and kube-apiserver behind.
 func TestChildrenDieWithParent(t *testing.T) {
-	bins := testBinDir(t)
+	bins := framework.ControlPlaneBinaries(t)
 	_, ctx := ktesting.NewTestContext(t)
 	dir := t.TempDir()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperStartAndHang$", "-test.v")
@@ -463,11 +406,11 @@ func TestHelperStartAndHang(t *testing.T) {
 		return
 	}
 	_, ctx := ktesting.NewTestContext(t)
-	c, err := Start(ctx, Options{Dir: dir, BinDir: os.Getenv("LOCALCLUSTER_HELPER_BINDIR")})
+	c, err := localcluster.Start(ctx, localcluster.Options{Dir: dir, BinDir: os.Getenv("LOCALCLUSTER_HELPER_BINDIR")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("HELPER-PIDS %d %d\n", c.apiserver.PID(), c.etcd.PID())
+	fmt.Printf("HELPER-PIDS %d %d\n", c.KubeAPIServer().PID(), c.Etcd().PID())
 	select {} // until killed
 }
 

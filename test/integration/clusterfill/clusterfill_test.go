@@ -1,10 +1,7 @@
-package clusterfill_test
-
-// This test runs against the real control plane of internal/localcluster. It
-// never skips: when the binaries are missing or stale it builds them with
-// hack/build-tools.sh, and when a cold build (about 15 minutes on 2 cores)
-// cannot fit into the test's -timeout it fails at once and says so. Run
-// "hack/build-tools.sh all" once, or "go test -timeout 30m".
+// Package clusterfill tests internal/clusterfill against a real
+// kube-apiserver: the demo, its repair, and the synthetic fill with churn,
+// judged by the same checks the fake-clientset unit tests use.
+package clusterfill
 
 import (
 	"context"
@@ -16,44 +13,15 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/klog/v2/ktesting"
 
 	"github.com/clusterview/clusterview/internal/clusterfill"
-	"github.com/clusterview/clusterview/internal/localcluster"
+	"github.com/clusterview/clusterview/internal/clusterfill/clusterfilltest"
+	"github.com/clusterview/clusterview/test/integration/framework"
 )
-
-// coldBuildBudget is what the test needs left before it attempts a cold
-// build of the control-plane binaries.
-const coldBuildBudget = 20 * time.Minute
 
 func startLocalCluster(t *testing.T) (kubernetes.Interface, context.Context) {
 	t.Helper()
-	logger, ctx := ktesting.NewTestContext(t)
-	fresh, err := localcluster.BinariesFresh(ctx)
-	if err != nil {
-		t.Fatalf("checking control-plane binaries: %v", err)
-	}
-	if !fresh {
-		if deadline, ok := t.Deadline(); ok && time.Until(deadline) < coldBuildBudget {
-			t.Fatalf("control-plane binaries are missing or stale and building them takes up to ~15 min on 2 cores, "+
-				"but only %v of the test timeout is left: run hack/build-tools.sh all first, or pass -timeout 30m",
-				time.Until(deadline).Round(time.Second))
-		}
-		t.Log("Building control-plane binaries with hack/build-tools.sh; a cold build takes ~15 min")
-	}
-	bins, err := localcluster.EnsureBinaries(ctx, logger)
-	if err != nil {
-		t.Fatalf("building control-plane binaries: %v", err)
-	}
-	c, err := localcluster.Start(ctx, localcluster.Options{Dir: t.TempDir(), BinDir: bins})
-	if err != nil {
-		t.Fatalf("starting local control plane: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Errorf("stopping local control plane: %v", err)
-		}
-	})
+	c, ctx := framework.StartControlPlane(t)
 	client, err := kubernetes.NewForConfig(clusterfill.TuneConfig(c.AdminConfig()))
 	if err != nil {
 		t.Fatalf("creating client: %v", err)
@@ -76,13 +44,13 @@ func TestLocalCluster(t *testing.T) {
 				t.Errorf("first run %s = %v, want all created", kind, o)
 			}
 		}
-		checkDemo(ctx, t, client, want, true)
+		clusterfilltest.CheckDemo(ctx, t, client, want, true)
 
 		r, err = clusterfill.Demo(ctx, client)
 		if err != nil {
 			t.Fatalf("second Demo: %v", err)
 		}
-		assertNoWrites(t, r)
+		clusterfilltest.AssertNoWrites(t, r)
 	})
 
 	t.Run("Demo repairs drift", func(t *testing.T) {
@@ -112,12 +80,12 @@ func TestLocalCluster(t *testing.T) {
 		if r.Pods.Created != 1 || r.Pods.Updated == 0 || r.Pods.Deleted != 1 {
 			t.Errorf("pods = %v, want the deleted pod created again, churned ones updated, 1 stale deleted", r.Pods)
 		}
-		checkDemo(ctx, t, client, want, true)
+		clusterfilltest.CheckDemo(ctx, t, client, want, true)
 		r, err = clusterfill.Demo(ctx, client)
 		if err != nil {
 			t.Fatalf("Demo: %v", err)
 		}
-		assertNoWrites(t, r)
+		clusterfilltest.AssertNoWrites(t, r)
 	})
 
 	t.Run("Synthetic and Churn", func(t *testing.T) {
@@ -176,11 +144,11 @@ func TestLocalCluster(t *testing.T) {
 		}
 		notReady := 0
 		for _, n := range nodes.Items {
-			if !nodeReady(&n) {
+			if !clusterfilltest.NodeReady(&n) {
 				notReady++
 			}
 			for _, taint := range n.Spec.Taints {
-				if taint.Key == corev1.TaintNodeNotReady && nodeReady(&n) {
+				if taint.Key == corev1.TaintNodeNotReady && clusterfilltest.NodeReady(&n) {
 					t.Errorf("ready node %s still has the not-ready taint", n.Name)
 				}
 			}
@@ -198,6 +166,6 @@ func TestLocalCluster(t *testing.T) {
 		if n := len(cr.Changes); n < 10 || n > 50 {
 			t.Errorf("Churn made %d changes at 50/s for 1s (late: %d)", n, cr.Late)
 		}
-		checkChurn(ctx, t, client, cr, true)
+		clusterfilltest.CheckChurn(ctx, t, client, cr, true)
 	})
 }
