@@ -161,7 +161,9 @@ func sparkline(points []v1beta1.HistoryPoint, since, until time.Time, step time.
 		switch {
 		case counts[i] == 0:
 			b.WriteRune(' ')
-		case hi == lo:
+		case hi-lo <= 1e-9*max(math.Abs(hi), math.Abs(lo)):
+			// Flat. Averaging a cell's points in floating point can differ
+			// from a single point's value by rounding: that is no change.
 			b.WriteRune(blocks[0])
 		default:
 			level := int((sums[i] - lo) / (hi - lo) * float64(len(blocks)-1))

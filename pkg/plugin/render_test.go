@@ -204,3 +204,18 @@ func TestUsageBar(t *testing.T) {
 		t.Errorf("a 95%% used bar is not red: %q", got)
 	}
 }
+
+// TestFlatSeriesDrawsFlat: when cells average different numbers of equal
+// points, rounding must not draw a flat figure as a moving one.
+func TestFlatSeriesDrawsFlat(t *testing.T) {
+	since := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	v := resource.MustParse("13160m")
+	var points []v1beta1.HistoryPoint
+	for i := range 48 {
+		points = append(points, v1beta1.HistoryPoint{Time: metav1.NewTime(since.Add(time.Duration(i) * 5 * time.Second)), Samples: 1, Min: v, Mean: v, Max: v})
+	}
+	got := sparkline(points, since, since.Add(4*time.Minute), 5*time.Second, 25)
+	if want := strings.Repeat(string(blocks[0]), 25); got != want {
+		t.Errorf("a constant 13.16 draws %q", got)
+	}
+}
