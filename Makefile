@@ -24,9 +24,10 @@ install-plugin:
 	mkdir -p $(PREFIX)
 	$(GO) build -o $(PREFIX)/kubectl-clusterview ./cmd/kubectl-clusterview
 
-## tools: build the pinned etcd, kube-apiserver and kubectl (cached in _output/bin).
+## tools: build the pinned etcd, kube-apiserver and kubectl, and metrics-server and kwok
+##   (the local cluster's resource metrics pipeline), cached in _output/bin.
 tools:
-	hack/build-tools.sh all
+	hack/build-tools.sh all metrics
 
 ## run: local control plane + clusterview behind the aggregator, seeded with a demo cluster.
 run: build tools

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +26,10 @@ const (
 	etcdBinary      = "etcd"
 	apiserverBinary = "kube-apiserver"
 	kubectlBinary   = "kubectl"
+	// The resource metrics pipeline's binaries (Options.Usage), built by
+	// hack/build-tools.sh metrics.
+	metricsServerBinary = "metrics-server"
+	kwokBinary          = "kwok"
 
 	// buildToolsStaleExit is hack/build-tools.sh --check's exit code for "something
 	// needs building", distinct from the 1 of ordinary failures.
@@ -75,17 +80,24 @@ func DefaultBinDir() (string, error) {
 	return filepath.Join(root, "_output", "bin"), nil
 }
 
-// checkBinaries returns an actionable error if a binary Start needs is missing.
-func checkBinaries(binDir string) error {
+// controlPlaneBinaries are what Start always runs; usageBinaries what it adds with
+// Options.Usage.
+var (
+	controlPlaneBinaries = []string{etcdBinary, apiserverBinary, kubectlBinary}
+	usageBinaries        = []string{metricsServerBinary, kwokBinary}
+)
+
+// checkBinaries returns an actionable error if one of the named binaries is missing.
+func checkBinaries(binDir string, names ...string) error {
 	var missing []string
-	for _, name := range []string{etcdBinary, apiserverBinary, kubectlBinary} {
+	for _, name := range names {
 		st, err := os.Stat(filepath.Join(binDir, name))
 		if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 			missing = append(missing, name)
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%s missing from %s: run hack/build-tools.sh all (or call localcluster.EnsureBinaries)",
+		return fmt.Errorf("%s missing from %s: run hack/build-tools.sh all metrics (or call localcluster.EnsureBinaries)",
 			strings.Join(missing, ", "), binDir)
 	}
 	return nil
@@ -116,16 +128,26 @@ var buildMu sync.Mutex
 // and returns that directory. Each line the script prints is logged at info level.
 // A cold build takes about 12 minutes on 2 cores; an up-to-date check about a second.
 func EnsureBinaries(ctx context.Context, logger klog.Logger) (string, error) {
+	return ensureBinaries(ctx, logger, []string{"all"}, controlPlaneBinaries)
+}
+
+// EnsureUsageBinaries is EnsureBinaries plus metrics-server and kwok (hack/build-tools.sh
+// all metrics), which Start runs with Options.Usage.
+func EnsureUsageBinaries(ctx context.Context, logger klog.Logger) (string, error) {
+	return ensureBinaries(ctx, logger, []string{"all", "metrics"}, slices.Concat(controlPlaneBinaries, usageBinaries))
+}
+
+func ensureBinaries(ctx context.Context, logger klog.Logger, targets, names []string) (string, error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	binDir, err := DefaultBinDir()
 	if err != nil {
 		return "", err
 	}
-	if err := runBuildTools(ctx, logger, "all"); err != nil {
+	if err := runBuildTools(ctx, logger, targets...); err != nil {
 		return "", err
 	}
-	return binDir, checkBinaries(binDir)
+	return binDir, checkBinaries(binDir, names...)
 }
 
 func runBuildTools(ctx context.Context, logger klog.Logger, args ...string) error {

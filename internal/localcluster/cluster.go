@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,6 +57,15 @@ type Options struct {
 	// StopTimeout is how long Stop waits for each process after SIGTERM before
 	// sending SIGKILL. Zero means 20 seconds.
 	StopTimeout time.Duration
+	// Usage also starts the resource metrics pipeline: kwok playing the kubelets of
+	// the nodes SimulateKubelet marks, and metrics-server scraping them behind the
+	// APIService MetricsAPIServiceName (see usage.go). Start returns once that
+	// APIService is Available; NodeMetrics and PodMetrics appear two metric
+	// resolutions after pods with usage exist.
+	Usage bool
+	// MetricResolution is metrics-server's --metric-resolution with Usage. Zero means
+	// DefaultMetricResolution, its minimum.
+	MetricResolution time.Duration
 	// ExtraAPIServerArgs are appended to kube-apiserver's command line. For
 	// single-valued flags the last occurrence wins, so they can override defaults.
 	ExtraAPIServerArgs []string
@@ -74,6 +84,13 @@ type Cluster struct {
 	apiserver *Process
 	etcdURL   string
 	host      string
+
+	// The resource metrics pipeline, with Options.Usage.
+	usage             *usagePKI
+	kwok              *Process
+	kwokPort          int
+	metricsServer     *Process
+	metricsServerPort int
 
 	adminConfig           *rest.Config
 	clusterviewConfig     *rest.Config
@@ -104,6 +121,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 	if c.opts.StopTimeout <= 0 {
 		c.opts.StopTimeout = defaultStopTimeout
 	}
+	if c.opts.MetricResolution <= 0 {
+		c.opts.MetricResolution = DefaultMetricResolution
+	}
 
 	var err error
 	c.binDir = opts.BinDir
@@ -115,7 +135,11 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 	if c.binDir, err = filepath.Abs(c.binDir); err != nil {
 		return nil, fmt.Errorf("resolving binary directory: %w", err)
 	}
-	if err := checkBinaries(c.binDir); err != nil {
+	needed := controlPlaneBinaries
+	if opts.Usage {
+		needed = slices.Concat(controlPlaneBinaries, usageBinaries)
+	}
+	if err := checkBinaries(c.binDir, needed...); err != nil {
 		return nil, err
 	}
 
@@ -169,6 +193,11 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 	c.clusterviewKubeconfig = filepath.Join(c.dir, "clusterview.kubeconfig")
 	if err := writeKubeconfig(c.clusterviewKubeconfig, ClusterviewUser, c.clusterviewConfig); err != nil {
 		return nil, err
+	}
+	if c.opts.Usage {
+		if err := c.startUsage(startCtx); err != nil {
+			return nil, err
+		}
 	}
 	c.logger.Info("Local control plane ready", "apiserver", c.host, "etcd", c.etcdURL,
 		"dir", c.dir, "kubeconfig", c.adminKubeconfig, "took", time.Since(began).Round(time.Millisecond))
@@ -389,9 +418,10 @@ func FreePorts(n int) ([]int, error) {
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
 		var errs []error
-		// kube-apiserver first: stopped after etcd, it would spend its shutdown retrying
-		// storage instead of exiting.
-		for _, p := range []*Process{c.apiserver, c.etcd} {
+		// metrics-server and kwok first, as clients of kube-apiserver; kube-apiserver
+		// before etcd: stopped after etcd, it would spend its shutdown retrying storage
+		// instead of exiting.
+		for _, p := range []*Process{c.metricsServer, c.kwok, c.apiserver, c.etcd} {
 			if p == nil {
 				continue
 			}
@@ -512,12 +542,18 @@ func (c *Cluster) Kubectl(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// LogFiles maps each process name ("etcd", "kube-apiserver") to its log file.
+// LogFiles maps each process name ("etcd", "kube-apiserver", and with Options.Usage
+// "kwok" and "metrics-server") to its log file.
 func (c *Cluster) LogFiles() map[string]string {
-	return map[string]string{
-		"etcd":           filepath.Join(c.dir, "logs", "etcd.log"),
-		"kube-apiserver": filepath.Join(c.dir, "logs", "kube-apiserver.log"),
+	names := []string{"etcd", "kube-apiserver"}
+	if c.opts.Usage {
+		names = append(names, "kwok", "metrics-server")
 	}
+	files := make(map[string]string, len(names))
+	for _, name := range names {
+		files[name] = filepath.Join(c.dir, "logs", name+".log")
+	}
+	return files
 }
 
 // KubeAPIServer returns the running kube-apiserver process (nil before Start

@@ -25,6 +25,8 @@ type ProcessOptions struct {
 	Name string
 	Path string
 	Args []string
+	// Env is added to this process's environment.
+	Env []string
 	// LogPath receives the process's stdout and stderr, after a header line
 	// with the command line.
 	LogPath string
@@ -75,6 +77,9 @@ func StartProcess(opts ProcessOptions) (*Process, error) {
 
 	// Not CommandContext: stopping is the caller's to order, SIGTERM first.
 	cmd := exec.Command(opts.Path, opts.Args...)
+	if len(opts.Env) > 0 {
+		cmd.Env = append(os.Environ(), opts.Env...)
+	}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = sysProcAttr()

@@ -26,8 +26,8 @@ const (
 	// the host itself, where kube-apiserver runs, without any cluster networking.
 	externalName = "localhost"
 
-	groupPriorityMinimum = 1000
-	versionPriority      = 15
+	groupPriorityMinimum int64 = 1000
+	versionPriority      int64 = 15
 )
 
 // apiServiceGVR is addressed through the dynamic client so that this package does not
@@ -42,6 +42,27 @@ var apiServiceGVR = schema.GroupVersionResource{Group: "apiregistration.k8s.io",
 // ClusterviewService.ClusterviewNamespace.svc; TLS verification is never disabled.
 // Re-registering with another port or CA updates both objects.
 func RegisterAPIService(ctx context.Context, cfg *rest.Config, port int, caBundle []byte) error {
+	return registerAPIService(ctx, cfg, aggregatedAPI{
+		group: Group, version: Version, namespace: ClusterviewNamespace, service: ClusterviewService,
+		groupPriorityMinimum: groupPriorityMinimum, versionPriority: versionPriority,
+	}, port, caBundle)
+}
+
+// aggregatedAPI is one API group version served behind the aggregator by a
+// server on localhost, reached through an ExternalName Service.
+type aggregatedAPI struct {
+	group, version     string
+	namespace, service string
+	// The APIService's discovery ordering.
+	groupPriorityMinimum, versionPriority int64
+}
+
+// name is the APIService's name, <version>.<group>.
+func (a aggregatedAPI) name() string { return a.version + "." + a.group }
+
+// registerAPIService applies the ExternalName Service and the APIService of api,
+// pointing at localhost:port and trusting caBundle; see RegisterAPIService.
+func registerAPIService(ctx context.Context, cfg *rest.Config, api aggregatedAPI, port int, caBundle []byte) error {
 	if port <= 0 || port > 65535 {
 		return fmt.Errorf("invalid port %d", port)
 	}
@@ -58,31 +79,31 @@ func RegisterAPIService(ctx context.Context, cfg *rest.Config, port int, caBundl
 	}
 	apply := metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
 
-	if _, err := client.CoreV1().Namespaces().Apply(ctx, corev1ac.Namespace(ClusterviewNamespace), apply); err != nil {
-		return fmt.Errorf("applying namespace %s: %w", ClusterviewNamespace, err)
+	if _, err := client.CoreV1().Namespaces().Apply(ctx, corev1ac.Namespace(api.namespace), apply); err != nil {
+		return fmt.Errorf("applying namespace %s: %w", api.namespace, err)
 	}
-	svc := corev1ac.Service(ClusterviewService, ClusterviewNamespace).WithSpec(corev1ac.ServiceSpec().
+	svc := corev1ac.Service(api.service, api.namespace).WithSpec(corev1ac.ServiceSpec().
 		WithType(corev1.ServiceTypeExternalName).
 		WithExternalName(externalName).
 		// The aggregator takes the port from the APIService; listing it here documents
-		// where clusterview listens for anyone reading the Service.
+		// where the server listens for anyone reading the Service.
 		WithPorts(corev1ac.ServicePort().WithName("https").WithProtocol(corev1.ProtocolTCP).WithPort(int32(port))))
-	if _, err := client.CoreV1().Services(ClusterviewNamespace).Apply(ctx, svc, apply); err != nil {
-		return fmt.Errorf("applying service %s/%s: %w", ClusterviewNamespace, ClusterviewService, err)
+	if _, err := client.CoreV1().Services(api.namespace).Apply(ctx, svc, apply); err != nil {
+		return fmt.Errorf("applying service %s/%s: %w", api.namespace, api.service, err)
 	}
 
 	apiService := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "apiregistration.k8s.io/v1",
 		"kind":       "APIService",
-		"metadata":   map[string]any{"name": APIServiceName},
+		"metadata":   map[string]any{"name": api.name()},
 		"spec": map[string]any{
-			"group":                Group,
-			"version":              Version,
-			"groupPriorityMinimum": int64(groupPriorityMinimum),
-			"versionPriority":      int64(versionPriority),
+			"group":                api.group,
+			"version":              api.version,
+			"groupPriorityMinimum": api.groupPriorityMinimum,
+			"versionPriority":      api.versionPriority,
 			"service": map[string]any{
-				"namespace": ClusterviewNamespace,
-				"name":      ClusterviewService,
+				"namespace": api.namespace,
+				"name":      api.service,
 				"port":      int64(port),
 			},
 			// Unstructured content must be plain JSON values, so encode the bytes the
@@ -92,8 +113,8 @@ func RegisterAPIService(ctx context.Context, cfg *rest.Config, port int, caBundl
 			"insecureSkipTLSVerify": false,
 		},
 	}}
-	if _, err := dyn.Resource(apiServiceGVR).Apply(ctx, APIServiceName, apiService, apply); err != nil {
-		return fmt.Errorf("applying apiservice %s: %w", APIServiceName, err)
+	if _, err := dyn.Resource(apiServiceGVR).Apply(ctx, api.name(), apiService, apply); err != nil {
+		return fmt.Errorf("applying apiservice %s: %w", api.name(), err)
 	}
 	return nil
 }
@@ -118,13 +139,19 @@ func UnregisterAPIService(ctx context.Context, cfg *rest.Config) error {
 // the error carries the condition's last status, reason and message, which name the
 // actual problem (connection refused, certificate errors, bad status).
 func WaitForAPIServiceAvailable(ctx context.Context, cfg *rest.Config, timeout time.Duration) error {
+	return waitForAPIServiceAvailable(ctx, cfg, APIServiceName, timeout)
+}
+
+// waitForAPIServiceAvailable waits until the APIService name is Available; see
+// WaitForAPIServiceAvailable.
+func waitForAPIServiceAvailable(ctx context.Context, cfg *rest.Config, name string, timeout time.Duration) error {
 	dyn, err := dynamic.NewForConfig(pollingConfig(cfg))
 	if err != nil {
 		return fmt.Errorf("creating dynamic client: %w", err)
 	}
 	last := "APIService not observed yet"
 	err = wait.PollUntilContextTimeout(ctx, pollInterval, timeout, true, func(ctx context.Context) (bool, error) {
-		obj, err := dyn.Resource(apiServiceGVR).Get(ctx, APIServiceName, metav1.GetOptions{})
+		obj, err := dyn.Resource(apiServiceGVR).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			// A request cut short by the deadline says nothing about the APIService;
 			// keep the last real observation for the error message.
@@ -146,9 +173,9 @@ func WaitForAPIServiceAvailable(ctx context.Context, cfg *rest.Config, timeout t
 	})
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || wait.Interrupted(err) {
-			return fmt.Errorf("apiservice %s not available after %v: %s", APIServiceName, timeout, last)
+			return fmt.Errorf("apiservice %s not available after %v: %s", name, timeout, last)
 		}
-		return fmt.Errorf("waiting for apiservice %s: %w (%s)", APIServiceName, err, last)
+		return fmt.Errorf("waiting for apiservice %s: %w (%s)", name, err, last)
 	}
 	return nil
 }

@@ -45,13 +45,29 @@ type Aggregated struct {
 // the flags a deployment would use, registers it and waits until the
 // APIService is Available. dir holds all state. Call Stop when done: it
 // stops clusterview first so that kube-apiserver shuts down promptly.
-func StartAggregated(ctx context.Context, dir string, extraFlags ...string) (_ *Aggregated, retErr error) {
+func StartAggregated(ctx context.Context, dir string, extraFlags ...string) (*Aggregated, error) {
+	return startAggregated(ctx, dir, false, extraFlags)
+}
+
+// StartAggregatedWithUsage is StartAggregated with the cluster's resource
+// metrics pipeline (localcluster.Options.Usage): kwok playing the kubelets of
+// the nodes localcluster.SimulateKubelet marks, and metrics-server behind the
+// APIService v1beta1.metrics.k8s.io, which is Available when it returns.
+func StartAggregatedWithUsage(ctx context.Context, dir string, extraFlags ...string) (*Aggregated, error) {
+	return startAggregated(ctx, dir, true, extraFlags)
+}
+
+func startAggregated(ctx context.Context, dir string, usage bool, extraFlags []string) (_ *Aggregated, retErr error) {
 	logger := klog.FromContext(ctx)
-	binDir, err := localcluster.EnsureBinaries(ctx, logger)
+	ensure := localcluster.EnsureBinaries
+	if usage {
+		ensure = localcluster.EnsureUsageBinaries
+	}
+	binDir, err := ensure(ctx, logger)
 	if err != nil {
 		return nil, fmt.Errorf("building control-plane binaries: %w", err)
 	}
-	cluster, err := localcluster.Start(ctx, localcluster.Options{Dir: filepath.Join(dir, "cluster"), BinDir: binDir})
+	cluster, err := localcluster.Start(ctx, localcluster.Options{Dir: filepath.Join(dir, "cluster"), BinDir: binDir, Usage: usage})
 	if err != nil {
 		return nil, fmt.Errorf("starting the control plane: %w", err)
 	}
