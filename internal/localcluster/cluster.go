@@ -487,6 +487,18 @@ func (c *Cluster) UserConfig(user string, groups ...string) (*rest.Config, error
 	return restConfigFor(c.host, c.pki.ca.CertPEM, ck.CertPEM, ck.KeyPEM), nil
 }
 
+// FrontProxyClientCert mints a client certificate named commonName from the
+// front-proxy CA, the CA kube-apiserver's aggregator proves itself with. Only
+// FrontProxyClientName is in --requestheader-allowed-names, so security tests
+// use it to show that the name, not only the CA, is checked.
+func (c *Cluster) FrontProxyClientCert(commonName string) (certPEM, keyPEM []byte, err error) {
+	ck, err := c.pki.frontProxyCA.NewClientCert(commonName)
+	if err != nil {
+		return nil, nil, fmt.Errorf("minting front-proxy client certificate %q: %w", commonName, err)
+	}
+	return ck.CertPEM, ck.KeyPEM, nil
+}
+
 // UserKubeconfig writes a kubeconfig for user in groups under <Dir>/users/ and returns
 // its path, e.g. to run kubectl as an unprivileged user.
 func (c *Cluster) UserKubeconfig(user string, groups ...string) (string, error) {
