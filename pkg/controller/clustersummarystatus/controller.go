@@ -155,11 +155,21 @@ func New(engine Engine, engineSynced func() bool, client clientset.Interface, in
 	_, err := informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj interface{}) { c.enqueue(obj) },
 		UpdateFunc: func(old, obj interface{}) {
-			// Our own status writes come back here too: only a new spec
-			// (generation) needs a sync now. Engine changes arrive through
-			// followEngine.
-			if old.(metav1.Object).GetGeneration() != obj.(metav1.Object).GetGeneration() {
+			// A new spec (generation) needs a sync now. So does a status
+			// anyone else wrote, so that it is put right at once rather than
+			// at the next engine change: no status write, whoever is allowed
+			// to make it, leaves a figure that is not the engine's. Our own
+			// writes come back here too and cost one comparison. Engine
+			// changes arrive through followEngine.
+			o, n := old.(*v1beta1.ClusterSummary), obj.(*v1beta1.ClusterSummary)
+			switch {
+			case o.Generation != n.Generation:
 				c.enqueue(obj)
+			case !apiequality.Semantic.DeepEqual(&o.Status, &n.Status):
+				// Within the object's interval and backoff, like an engine change.
+				c.mu.Lock()
+				c.schedule(n.Name, c.clock.Now())
+				c.mu.Unlock()
 			}
 		},
 		DeleteFunc: func(obj interface{}) {
@@ -271,12 +281,18 @@ func (c *Controller) enqueueAll(ctx context.Context) {
 		if _, dirty := c.dirtySince[key]; !dirty {
 			c.dirtySince[key] = now
 		}
-		delay := max(c.interval-now.Sub(c.lastWrite[key]), c.retryAt[key].Sub(now))
-		if delay > 0 {
-			c.queue.AddAfter(key, delay)
-		} else {
-			c.queue.Add(key)
-		}
+		c.schedule(key, now)
+	}
+}
+
+// schedule queues a sync of key no earlier than interval after its last
+// write and than its backoff allows. The caller holds c.mu.
+func (c *Controller) schedule(key string, now time.Time) {
+	delay := max(c.interval-now.Sub(c.lastWrite[key]), c.retryAt[key].Sub(now))
+	if delay > 0 {
+		c.queue.AddAfter(key, delay)
+	} else {
+		c.queue.Add(key)
 	}
 }
 

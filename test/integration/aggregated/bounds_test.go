@@ -182,3 +182,85 @@ func TestBoundsGroupsBeyondTheCapFoldIntoOther(t *testing.T) {
 		t.Errorf("nodesummaries -l %s=yes lists %d, want %d", boundsLabel, len(list.Items), nodes)
 	}
 }
+
+// TestBoundsDefaultSummaryCannotBeMadeToLie writes a false status into the
+// default ClusterSummary, `cluster`, as the admin (who may write the
+// status subresource): the server puts the true figures back within
+// seconds, without waiting for the cluster to change. A user may change
+// its spec; the status then follows the new spec and says which
+// generation it reflects.
+func TestBoundsDefaultSummaryCannotBeMadeToLie(t *testing.T) {
+	ctx := t.Context()
+	kube := kubernetes.NewForConfigOrDie(env.Admin)
+	truth := func(ctx context.Context) (int64, error) {
+		nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return 0, err
+		}
+		return int64(len(nodes.Items)), nil
+	}
+	var cs *v1beta1.ClusterSummary
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var err error
+		if cs, err = hardSummaries().Get(ctx, v1beta1.DefaultClusterSummaryName, metav1.GetOptions{}); err != nil {
+			return err
+		}
+		lie := cs.DeepCopy()
+		lie.Status.Nodes = &v1beta1.NodeCounts{Total: 9999, Ready: 9999}
+		_, err = hardSummaries().UpdateStatus(ctx, lie, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("writing a false status as the admin: %v", err)
+	}
+	var got *v1beta1.ClusterSummary
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 15*time.Second, true, func(ctx context.Context) (bool, error) {
+		want, err := truth(ctx)
+		if err != nil {
+			return false, err
+		}
+		if got, err = hardSummaries().Get(ctx, v1beta1.DefaultClusterSummaryName, metav1.GetOptions{}); err != nil {
+			return false, err
+		}
+		return got.Status.Nodes != nil && got.Status.Nodes.Total == want, nil
+	})
+	if err != nil {
+		t.Fatalf("the false status was not put right: %v (status nodes %+v)", err, got.Status.Nodes)
+	}
+
+	// A spec change is the user's to make; the status follows it.
+	const none = "clusterview-test/no-such-label"
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := hardSummaries().Get(ctx, v1beta1.DefaultClusterSummaryName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{none: "yes"}}
+		_, err = hardSummaries().Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			cur, err := hardSummaries().Get(context.WithoutCancel(ctx), v1beta1.DefaultClusterSummaryName, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			cur.Spec.NodeSelector = nil
+			_, err = hardSummaries().Update(context.WithoutCancel(ctx), cur, metav1.UpdateOptions{})
+			return err
+		})
+	})
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 15*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		if got, err = hardSummaries().Get(ctx, v1beta1.DefaultClusterSummaryName, metav1.GetOptions{}); err != nil {
+			return false, err
+		}
+		return got.Status.ObservedGeneration == got.Generation && got.Status.Nodes != nil && got.Status.Nodes.Total == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("status did not follow the new spec: %v (generation %d, observed %d, nodes %+v)", err, got.Generation, got.Status.ObservedGeneration, got.Status.Nodes)
+	}
+}
