@@ -405,7 +405,9 @@ func FreePorts(n int) ([]int, error) {
 		if err != nil {
 			return nil, fmt.Errorf("finding a free loopback port: %w", err)
 		}
-		defer l.Close()
+		// Held open until every port is picked, so that no two are the same;
+		// a failed close of an unused listener changes nothing.
+		defer func() { _ = l.Close() }()
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil

@@ -71,7 +71,7 @@ func TestArtifactsServerDryRun(t *testing.T) {
 	}
 	manager := ""
 	for _, f := range standIn.ManagedFields {
-		if f.FieldsV1 != nil && strings.Contains(string(f.FieldsV1.Raw), `"f:externalName"`) {
+		if f.FieldsV1 != nil && strings.Contains(f.FieldsV1.GetRawString(), `"f:externalName"`) {
 			manager = f.Manager
 		}
 	}
