@@ -1116,7 +1116,11 @@ func (b *bench) profile(ctx context.Context, endpoint, name string) {
 		b.rep.Skipped = append(b.rep.Skipped, "pprof: "+err.Error())
 		return
 	}
-	defer f.Close()
+	defer func() {
+		if err := f.Close(); err != nil {
+			b.rep.Skipped = append(b.rep.Skipped, "pprof: "+err.Error())
+		}
+	}()
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		b.rep.Skipped = append(b.rep.Skipped, "pprof: "+err.Error())
 		return

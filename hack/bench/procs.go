@@ -50,7 +50,7 @@ func readProc(pid int) (procStat, error) {
 	if err != nil {
 		return st, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing is lost
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()

@@ -5,9 +5,9 @@ import (
 	"k8s.io/client-go/rest"
 )
 
+// TunedQPS and TunedBurst are TuneConfig's client-side rate limits: high
+// enough that the API server, not the client, limits a fill.
 const (
-	// TunedQPS and TunedBurst are TuneConfig's client-side rate limits: high
-	// enough that the API server, not the client, limits a fill.
 	TunedQPS   = 500
 	TunedBurst = 1000
 )

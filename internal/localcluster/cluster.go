@@ -405,7 +405,9 @@ func FreePorts(n int) ([]int, error) {
 		if err != nil {
 			return nil, fmt.Errorf("finding a free loopback port: %w", err)
 		}
-		defer l.Close()
+		// Held open until every port is picked, so that no two are the same;
+		// a failed close of an unused listener changes nothing.
+		defer func() { _ = l.Close() }()
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
@@ -483,6 +485,18 @@ func (c *Cluster) UserConfig(user string, groups ...string) (*rest.Config, error
 		return nil, err
 	}
 	return restConfigFor(c.host, c.pki.ca.CertPEM, ck.CertPEM, ck.KeyPEM), nil
+}
+
+// FrontProxyClientCert mints a client certificate named commonName from the
+// front-proxy CA, the CA kube-apiserver's aggregator proves itself with. Only
+// FrontProxyClientName is in --requestheader-allowed-names, so security tests
+// use it to show that the name, not only the CA, is checked.
+func (c *Cluster) FrontProxyClientCert(commonName string) (certPEM, keyPEM []byte, err error) {
+	ck, err := c.pki.frontProxyCA.NewClientCert(commonName)
+	if err != nil {
+		return nil, nil, fmt.Errorf("minting front-proxy client certificate %q: %w", commonName, err)
+	}
+	return ck.CertPEM, ck.KeyPEM, nil
 }
 
 // UserKubeconfig writes a kubeconfig for user in groups under <Dir>/users/ and returns

@@ -68,7 +68,10 @@ func StartProcess(opts ProcessOptions) (*Process, error) {
 		return nil, fmt.Errorf("opening the log file of %s: %w", opts.Name, err)
 	}
 	// The header tells the runs apart in an appended log.
-	fmt.Fprintf(logFile, "=== %s: %s %s\n", time.Now().UTC().Format(time.RFC3339Nano), opts.Path, strings.Join(opts.Args, " "))
+	if _, err := fmt.Fprintf(logFile, "=== %s: %s %s\n", time.Now().UTC().Format(time.RFC3339Nano), opts.Path, strings.Join(opts.Args, " ")); err != nil {
+		_ = logFile.Close()
+		return nil, fmt.Errorf("writing the log file of %s: %w", opts.Name, err)
+	}
 	offset, err := logFile.Seek(0, io.SeekCurrent)
 	if err != nil {
 		_ = logFile.Close()
@@ -237,7 +240,7 @@ func tailFile(path string, offset int64, n int) string {
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing is lost
 	if st, err := f.Stat(); err == nil {
 		offset = max(offset, st.Size()-maxBytes)
 	}

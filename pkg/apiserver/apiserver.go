@@ -197,7 +197,11 @@ func (s *Server) installSummaryRuntime(extra *ExtraConfig, loopback *restclient.
 // Run serves until ctx is cancelled, then shuts down gracefully: it stops
 // accepting requests, drains those in flight and closes watches.
 func (s *Server) Run(ctx context.Context) error {
-	defer s.historyEtcd.Close()
+	defer func() {
+		if err := s.historyEtcd.Close(); err != nil {
+			klog.FromContext(ctx).Error(err, "Closing the history store's etcd client")
+		}
+	}()
 	return s.GenericAPIServer.PrepareRun().RunWithContext(ctx)
 }
 

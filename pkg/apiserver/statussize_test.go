@@ -310,7 +310,9 @@ func managedFieldsOf(t *testing.T, tc managedfields.TypeConverter, obj *v1beta1.
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &metav1.FieldsV1{Raw: data}
+		fields := &metav1.FieldsV1{}
+		fields.SetRawBytes(data)
+		return fields
 	}
 	specOnly, statusOnly := obj.DeepCopy(), obj.DeepCopy()
 	specOnly.Status = v1beta1.ClusterSummaryStatus{}

@@ -26,9 +26,9 @@ var ErrRevisionTooNew = errors.New("summary: revision not reached yet")
 type ChangeKind uint8
 
 const (
-	// KindNode: a NodeTotals changed.
+	// KindNode means a NodeTotals changed.
 	KindNode ChangeKind = iota + 1
-	// KindNamespace: a NamespaceTotals changed.
+	// KindNamespace means a NamespaceTotals changed.
 	KindNamespace
 
 	numChangeKinds = iota + 1 // kinds index arrays directly; 0 is unused
@@ -51,11 +51,11 @@ func (k ChangeKind) String() string {
 type ChangeType uint8
 
 const (
-	// Added: the Node or Namespace object appeared.
+	// Added means the Node or Namespace object appeared.
 	Added ChangeType = iota + 1
-	// Modified: anything counted in the summary changed.
+	// Modified means anything counted in the summary changed.
 	Modified
-	// Deleted: the Node or Namespace object went away.
+	// Deleted means the Node or Namespace object went away.
 	Deleted
 )
 

@@ -45,7 +45,6 @@ var (
 	allocatable    = fx.Allocatable
 	setCondition   = fx.SetNodeCondition
 	mkNS           = fx.Namespace
-	kvMap          = fx.Labels
 	rl             = fx.Resources
 )
 

@@ -387,7 +387,7 @@ func (m *model) cluster(s Selection, res podCache) ClusterTotals {
 		if n := m.nodes[name]; n != nil {
 			countNode(&out.Nodes, n)
 			total.addNode(n)
-			if !(n.Status.Conditions != nil && readyOf(n)) {
+			if n.Status.Conditions == nil || !readyOf(n) {
 				out.NotReadyNodes = append(out.NotReadyNodes, name)
 			}
 			if g != nil {

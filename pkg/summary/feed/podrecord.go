@@ -32,35 +32,94 @@ type PodIdentity struct {
 
 var _ metav1.Object = &PodIdentity{}
 
-func (m *PodIdentity) GetNamespace() string                  { return m.Namespace }
-func (m *PodIdentity) SetNamespace(namespace string)         { m.Namespace = namespace }
-func (m *PodIdentity) GetName() string                       { return m.Name }
-func (m *PodIdentity) SetName(name string)                   { m.Name = name }
-func (m *PodIdentity) GetResourceVersion() string            { return m.ResourceVersion }
-func (m *PodIdentity) SetResourceVersion(version string)     { m.ResourceVersion = version }
-func (m *PodIdentity) GetGenerateName() string               { return "" }
-func (m *PodIdentity) SetGenerateName(string)                {}
-func (m *PodIdentity) GetUID() types.UID                     { return "" }
-func (m *PodIdentity) SetUID(types.UID)                      {}
-func (m *PodIdentity) GetGeneration() int64                  { return 0 }
-func (m *PodIdentity) SetGeneration(int64)                   {}
-func (m *PodIdentity) GetSelfLink() string                   { return "" }
-func (m *PodIdentity) SetSelfLink(string)                    {}
-func (m *PodIdentity) GetCreationTimestamp() metav1.Time     { return metav1.Time{} }
-func (m *PodIdentity) SetCreationTimestamp(metav1.Time)      {}
-func (m *PodIdentity) GetDeletionTimestamp() *metav1.Time    { return nil }
-func (m *PodIdentity) SetDeletionTimestamp(*metav1.Time)     {}
+// GetNamespace implements metav1.Object.
+func (m *PodIdentity) GetNamespace() string { return m.Namespace }
+
+// SetNamespace implements metav1.Object.
+func (m *PodIdentity) SetNamespace(namespace string) { m.Namespace = namespace }
+
+// GetName implements metav1.Object.
+func (m *PodIdentity) GetName() string { return m.Name }
+
+// SetName implements metav1.Object.
+func (m *PodIdentity) SetName(name string) { m.Name = name }
+
+// GetResourceVersion implements metav1.Object.
+func (m *PodIdentity) GetResourceVersion() string { return m.ResourceVersion }
+
+// SetResourceVersion implements metav1.Object.
+func (m *PodIdentity) SetResourceVersion(version string) { m.ResourceVersion = version }
+
+// GetGenerateName implements metav1.Object.
+func (m *PodIdentity) GetGenerateName() string { return "" }
+
+// SetGenerateName implements metav1.Object.
+func (m *PodIdentity) SetGenerateName(string) {}
+
+// GetUID implements metav1.Object.
+func (m *PodIdentity) GetUID() types.UID { return "" }
+
+// SetUID implements metav1.Object.
+func (m *PodIdentity) SetUID(types.UID) {}
+
+// GetGeneration implements metav1.Object.
+func (m *PodIdentity) GetGeneration() int64 { return 0 }
+
+// SetGeneration implements metav1.Object.
+func (m *PodIdentity) SetGeneration(int64) {}
+
+// GetSelfLink implements metav1.Object.
+func (m *PodIdentity) GetSelfLink() string { return "" }
+
+// SetSelfLink implements metav1.Object.
+func (m *PodIdentity) SetSelfLink(string) {}
+
+// GetCreationTimestamp implements metav1.Object.
+func (m *PodIdentity) GetCreationTimestamp() metav1.Time { return metav1.Time{} }
+
+// SetCreationTimestamp implements metav1.Object.
+func (m *PodIdentity) SetCreationTimestamp(metav1.Time) {}
+
+// GetDeletionTimestamp implements metav1.Object.
+func (m *PodIdentity) GetDeletionTimestamp() *metav1.Time { return nil }
+
+// SetDeletionTimestamp implements metav1.Object.
+func (m *PodIdentity) SetDeletionTimestamp(*metav1.Time) {}
+
+// GetDeletionGracePeriodSeconds implements metav1.Object.
 func (m *PodIdentity) GetDeletionGracePeriodSeconds() *int64 { return nil }
-func (m *PodIdentity) SetDeletionGracePeriodSeconds(*int64)  {}
-func (m *PodIdentity) GetLabels() map[string]string          { return nil }
-func (m *PodIdentity) SetLabels(map[string]string)           {}
-func (m *PodIdentity) GetAnnotations() map[string]string     { return nil }
-func (m *PodIdentity) SetAnnotations(map[string]string)      {}
-func (m *PodIdentity) GetFinalizers() []string               { return nil }
-func (m *PodIdentity) SetFinalizers([]string)                {}
+
+// SetDeletionGracePeriodSeconds implements metav1.Object.
+func (m *PodIdentity) SetDeletionGracePeriodSeconds(*int64) {}
+
+// GetLabels implements metav1.Object.
+func (m *PodIdentity) GetLabels() map[string]string { return nil }
+
+// SetLabels implements metav1.Object.
+func (m *PodIdentity) SetLabels(map[string]string) {}
+
+// GetAnnotations implements metav1.Object.
+func (m *PodIdentity) GetAnnotations() map[string]string { return nil }
+
+// SetAnnotations implements metav1.Object.
+func (m *PodIdentity) SetAnnotations(map[string]string) {}
+
+// GetFinalizers implements metav1.Object.
+func (m *PodIdentity) GetFinalizers() []string { return nil }
+
+// SetFinalizers implements metav1.Object.
+func (m *PodIdentity) SetFinalizers([]string) {}
+
+// GetOwnerReferences implements metav1.Object.
 func (m *PodIdentity) GetOwnerReferences() []metav1.OwnerReference {
 	return nil
 }
-func (m *PodIdentity) SetOwnerReferences([]metav1.OwnerReference)    {}
+
+// SetOwnerReferences implements metav1.Object.
+func (m *PodIdentity) SetOwnerReferences([]metav1.OwnerReference) {}
+
+// GetManagedFields implements metav1.Object.
 func (m *PodIdentity) GetManagedFields() []metav1.ManagedFieldsEntry { return nil }
-func (m *PodIdentity) SetManagedFields([]metav1.ManagedFieldsEntry)  {}
+
+// SetManagedFields implements metav1.Object.
+func (m *PodIdentity) SetManagedFields([]metav1.ManagedFieldsEntry) {}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,10 +112,8 @@ func expectEvents(t *testing.T, w watch.Interface, want ...string) {
 			t.Fatalf("event %d: channel closed, want %q", i, exp)
 		}
 		got := describe(ev)
-		var wantType, wantName, wantRV string
-		fmt.Sscan(exp, &wantType, &wantName, &wantRV)
-		var gotType, gotName, gotRV string
-		fmt.Sscan(got, &gotType, &gotName, &gotRV)
+		wantType, wantName, wantRV := eventFields(exp)
+		gotType, gotName, gotRV := eventFields(got)
 		if gotType != wantType || gotName != wantName || (wantRV != "*" && gotRV != wantRV) {
 			t.Fatalf("event %d = %q, want %q", i, got, exp)
 		}
@@ -175,4 +174,11 @@ func object(ev watch.Event) runtime.Object {
 		return co.GetObject()
 	}
 	return ev.Object
+}
+
+// eventFields splits a described event into type, name and resourceVersion,
+// empty where it has fewer fields.
+func eventFields(s string) (typ, name, rv string) {
+	f := append(strings.Fields(s), "", "", "")
+	return f[0], f[1], f[2]
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -69,7 +71,7 @@ func TestArtifactsServerDryRun(t *testing.T) {
 	}
 	manager := ""
 	for _, f := range standIn.ManagedFields {
-		if f.FieldsV1 != nil && strings.Contains(string(f.FieldsV1.Raw), `"f:externalName"`) {
+		if f.FieldsV1 != nil && strings.Contains(f.FieldsV1.GetRawString(), `"f:externalName"`) {
 			manager = f.Manager
 		}
 	}
@@ -204,6 +206,9 @@ func TestArtifactsDeployment(t *testing.T) {
 	if !o.LeaderElection.LeaderElect {
 		t.Error("--leader-elect is off: both replicas would write statuses")
 	}
+	if o.RecommendedOptions.Features == nil || o.RecommendedOptions.Features.EnableProfiling {
+		t.Error("profiling is on: /debug/pprof would be served (want --profiling=false)")
+	}
 	mounts := mountsOf(spec, c)
 	for flag, file := range map[string]string{"--tls-cert-file": ss.ServerCert.CertKey.CertFile, "--tls-private-key-file": ss.ServerCert.CertKey.KeyFile} {
 		if got := mounts.secretOf(file); got != cvServingSecret {
@@ -322,6 +327,9 @@ func TestArtifactsEtcd(t *testing.T) {
 		t.Errorf("image = %q, want quay.io/coreos/etcd:v3.7.3", c.Image)
 	}
 	checkRestricted(t, "etcd", spec, c)
+	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+		t.Error("etcd pods mount a service account token they never use (want automountServiceAccountToken: false)")
+	}
 	mounts := mountsOf(spec, c)
 	dataMounted := false
 	for _, vm := range c.VolumeMounts {
@@ -361,6 +369,94 @@ func TestArtifactsEtcd(t *testing.T) {
 	}
 	if !preferredAntiAffinityByHostname(spec, sts.Spec.Template.Labels) {
 		t.Error("no preferred pod anti-affinity by kubernetes.io/hostname between the members")
+	}
+}
+
+// TestArtifactsNetworkPolicies checks who may reach what: in the base,
+// etcd's client port admits only clusterview-apiserver pods, its peer port
+// only etcd pods, and no other port (the plain-HTTP metrics listener) is
+// open to the pod network; with the network-policy Component, the
+// apiserver pods admit only kube-apiserver, on the secure port only.
+func TestArtifactsNetworkPolicies(t *testing.T) {
+	m := renderArtifacts(t, absArtifacts(t))
+	d := m.deployment(t, cvDeployment)
+	sts := m.statefulSet(t, etcdStatefulSet)
+	var etcdPolicy networkingv1.NetworkPolicy
+	m.convert(t, m.find(t, "NetworkPolicy", cvNamespace, "clusterview-etcd"), &etcdPolicy)
+	checkIngressOnly(t, etcdPolicy, sts.Spec.Template.Labels, map[int32]map[string]string{
+		2379: d.Spec.Template.Labels,
+		2380: sts.Spec.Template.Labels,
+	})
+	if m.lookup("NetworkPolicy", cvNamespace, "clusterview-apiserver") != nil {
+		t.Error("the base renders the apiserver NetworkPolicy, which breaks host-network control planes; it belongs to the network-policy Component")
+	}
+
+	overlay := t.TempDir()
+	rel, err := filepath.Rel(overlay, absArtifacts(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kustomization := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- " + rel +
+		"\ncomponents:\n- " + filepath.Join(rel, "network-policy") + "\n"
+	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(kustomization), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var apiPolicy networkingv1.NetworkPolicy
+	m = renderArtifacts(t, overlay)
+	m.convert(t, m.find(t, "NetworkPolicy", cvNamespace, "clusterview-apiserver"), &apiPolicy)
+	checkIngressOnly(t, apiPolicy, d.Spec.Template.Labels, map[int32]map[string]string{8443: {"component": "kube-apiserver"}})
+	peer := apiPolicy.Spec.Ingress[0].From[0]
+	if peer.NamespaceSelector == nil || peer.NamespaceSelector.MatchLabels[corev1.LabelMetadataName] != metav1.NamespaceSystem {
+		t.Errorf("the apiserver policy admits component=kube-apiserver pods of namespaces %v, want kube-system only", peer.NamespaceSelector)
+	}
+}
+
+// checkIngressOnly checks that p selects the pods labelled podLabels, is an
+// ingress policy, and admits exactly the ports of want, each from pods
+// selected by a podSelector matching want's labels and from nothing else.
+func checkIngressOnly(t *testing.T, p networkingv1.NetworkPolicy, podLabels map[string]string, want map[int32]map[string]string) {
+	t.Helper()
+	sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+	if err != nil || p.Spec.PodSelector.Size() == 0 || !sel.Matches(labels.Set(podLabels)) {
+		t.Errorf("NetworkPolicy %s selects %v, want the pods labelled %v", p.Name, p.Spec.PodSelector, podLabels)
+	}
+	if !slices.Equal(p.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) {
+		t.Errorf("NetworkPolicy %s policyTypes = %v, want [Ingress]", p.Name, p.Spec.PolicyTypes)
+	}
+	admitted := map[int32]bool{}
+	for i, rule := range p.Spec.Ingress {
+		if len(rule.Ports) == 0 || len(rule.From) == 0 {
+			t.Errorf("NetworkPolicy %s ingress[%d] admits every port or every source", p.Name, i)
+			continue
+		}
+		for _, port := range rule.Ports {
+			if port.Port == nil || port.Port.Type != intstr.Int || port.EndPort != nil {
+				t.Errorf("NetworkPolicy %s ingress[%d] admits port %v, want single numbered ports", p.Name, i, port.Port)
+				continue
+			}
+			n := port.Port.IntVal
+			from, ok := want[n]
+			if !ok {
+				t.Errorf("NetworkPolicy %s ingress[%d] admits port %v, want only %v", p.Name, i, port.Port, slices.Collect(maps.Keys(want)))
+				continue
+			}
+			admitted[n] = true
+			for j, peer := range rule.From {
+				if peer.IPBlock != nil || peer.PodSelector == nil || peer.PodSelector.Size() == 0 {
+					t.Errorf("NetworkPolicy %s ingress[%d].from[%d] = %+v, want a pod selector", p.Name, i, j, peer)
+					continue
+				}
+				s, err := metav1.LabelSelectorAsSelector(peer.PodSelector)
+				if err != nil || !s.Matches(labels.Set(from)) {
+					t.Errorf("NetworkPolicy %s port %d admits pods %v, want pods labelled %v", p.Name, n, peer.PodSelector, from)
+				}
+			}
+		}
+	}
+	for port := range want {
+		if !admitted[port] {
+			t.Errorf("NetworkPolicy %s does not admit port %d", p.Name, port)
+		}
 	}
 }
 

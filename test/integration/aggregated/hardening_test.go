@@ -210,7 +210,6 @@ func TestHardeningBadInput(t *testing.T) {
 		return `{"apiVersion":"clusterview.io/v1beta1","kind":"ClusterSummary","metadata":{"name":"hardening-target","resourceVersion":"` + rv +
 			`","labels":{"hardening":"target"},"annotations":{"owner":"hardening"}},"spec":` + specJSON + `}`
 	}
-	const goodSpec = `{"nodeSelector":{"matchLabels":{"pool":"general"}},"groupByNodeLabel":"topology.kubernetes.io/zone","resources":["cpu","memory"]}`
 
 	type badBody struct {
 		name        string

@@ -12,12 +12,14 @@ import (
 	"testing"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/clusterview/clusterview/internal/localcluster"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 	"github.com/clusterview/clusterview/test/integration/framework"
 )
@@ -109,6 +111,88 @@ func TestSecurityIsDelegated(t *testing.T) {
 	})
 }
 
+// TestSecurityFrontProxyNameIsChecked presents front-proxy certificates
+// from the right CA straight to clusterview, with headers claiming an
+// administrator: one named as --requestheader-allowed-names says is
+// honoured (the control), one with any other name is not.
+func TestSecurityFrontProxyNameIsChecked(t *testing.T) {
+	admin := map[string]string{"X-Remote-User": "localcluster-admin", "X-Remote-Group": "system:masters"}
+	for _, tc := range []struct {
+		name    string
+		honored bool
+	}{
+		{localcluster.FrontProxyClientName, true},
+		{"front-proxy-client-2", false},
+		{"system:kube-aggregator", false},
+	} {
+		certPEM, keyPEM, err := env.Cluster.FrontProxyClientCert(tc.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, body := direct(t, tlsClient(t, &cert), admin)
+		switch {
+		case tc.honored && code != http.StatusOK:
+			t.Errorf("front-proxy certificate %q with admin headers: %d %s, want 200", tc.name, code, body)
+		case !tc.honored && (code == http.StatusOK || strings.Contains(body, "localcluster-admin")):
+			t.Errorf("front-proxy certificate %q outside --requestheader-allowed-names: %d %s, want the headers ignored (401, or 403 for anonymous)", tc.name, code, body)
+		case !tc.honored && code != http.StatusUnauthorized && code != http.StatusForbidden:
+			t.Errorf("front-proxy certificate %q outside --requestheader-allowed-names: %d %s, want 401 or 403", tc.name, code, body)
+		}
+	}
+}
+
+// TestSecurityMetricsAndProfilingNeedRBAC sends an authenticated user
+// without RBAC straight to clusterview's /metrics and /debug/pprof/: both
+// are 403 naming the user. As a control, the same user granted get on
+// /metrics (a nonResourceURL rule in kube-apiserver's RBAC) reads it.
+func TestSecurityMetricsAndProfilingNeedRBAC(t *testing.T) {
+	cfg, err := env.Cluster.UserConfig("metrics-snoop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(cfg.CertData, cfg.KeyData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := tlsClient(t, &cert)
+	for _, path := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/heap"} {
+		code, body := directPath(t, client, path, nil)
+		if code != http.StatusForbidden || !strings.Contains(body, `User \"metrics-snoop\"`) {
+			t.Errorf("GET %s as a user without RBAC: %d %.200s, want 403 naming metrics-snoop", path, code, body)
+		}
+	}
+
+	kube := kubernetes.NewForConfigOrDie(env.Admin)
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "clusterview-test-metrics-snoop"},
+		Rules:      []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}},
+	}
+	if _, err := kube.RbacV1().ClusterRoles().Create(t.Context(), role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = kube.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
+	})
+	framework.BindClusterRole(t, kube, role.Name, role.Name, framework.User("metrics-snoop"))
+	var code int
+	var body string
+	// clusterview caches SubjectAccessReview denials for 10s, so poll.
+	err = wait.PollUntilContextTimeout(t.Context(), 500*time.Millisecond, 45*time.Second, true, func(context.Context) (bool, error) {
+		code, body = directPath(t, client, "/metrics", nil)
+		return code == http.StatusOK, nil
+	})
+	if err != nil || !strings.Contains(body, "apiserver_request_total") {
+		t.Errorf("GET /metrics after granting it: %d %.200s, want 200 with metrics", code, body)
+	}
+	if code, body := directPath(t, client, "/debug/pprof/heap", nil); code != http.StatusForbidden {
+		t.Errorf("GET /debug/pprof/heap with only /metrics granted: %d %.200s, want 403", code, body)
+	}
+}
+
 // frontProxyClient presents the certificate kube-apiserver's aggregator uses.
 func frontProxyClient(t *testing.T) *http.Client {
 	t.Helper()
@@ -138,7 +222,13 @@ func tlsClient(t *testing.T, cert *tls.Certificate) *http.Client {
 // direct sends a list request straight to clusterview, bypassing kube-apiserver.
 func direct(t *testing.T, client *http.Client, headers map[string]string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, fmt.Sprintf("https://%s%s", env.ClusterviewAddr, summariesPath), nil)
+	return directPath(t, client, summariesPath, headers)
+}
+
+// directPath sends a GET of path straight to clusterview.
+func directPath(t *testing.T, client *http.Client, path string, headers map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, fmt.Sprintf("https://%s%s", env.ClusterviewAddr, path), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

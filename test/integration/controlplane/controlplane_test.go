@@ -309,7 +309,7 @@ func startFakeAggregatedServer(t *testing.T, ctx context.Context, c *localcluste
 	mux := http.NewServeMux()
 	mux.HandleFunc("/apis/"+localcluster.Group+"/"+localcluster.Version, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":%q,"resources":[]}`, localcluster.Group+"/"+localcluster.Version)
+		_, _ = fmt.Fprintf(w, `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":%q,"resources":[]}`, localcluster.Group+"/"+localcluster.Version)
 	})
 	mux.HandleFunc("/apis/"+localcluster.Group+"/"+localcluster.Version+"/probes", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -320,7 +320,7 @@ func startFakeAggregatedServer(t *testing.T, ctx context.Context, c *localcluste
 		}
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{}`)
+		_, _ = fmt.Fprint(w, `{}`)
 	})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

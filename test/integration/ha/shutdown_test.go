@@ -137,7 +137,7 @@ func TestGracefulShutdown(t *testing.T) {
 		if err != nil {
 			return true, nil
 		}
-		conn.Close()
+		_ = conn.Close()
 		return false, nil
 	})
 	if err != nil {
@@ -149,7 +149,9 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := pw.Write(body[len(body)/2:]); err != nil {
 		t.Errorf("sending the rest of the in-flight body: %v", err)
 	}
-	pw.Close()
+	if err := pw.Close(); err != nil {
+		t.Errorf("ending the in-flight body: %v", err)
+	}
 	select {
 	case a := <-answered:
 		if a.err != nil || a.code != http.StatusCreated {

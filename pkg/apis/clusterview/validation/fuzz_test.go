@@ -311,7 +311,7 @@ func secondPrecision(obj *clusterview.ClusterSummary) *clusterview.ClusterSummar
 	obj = obj.DeepCopy()
 	trunc := func(t *metav1.Time) {
 		if t != nil && !t.IsZero() {
-			t.Time = t.Time.Truncate(time.Second)
+			t.Time = t.Truncate(time.Second)
 		}
 	}
 	trunc(&obj.CreationTimestamp)
