@@ -8,8 +8,10 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -50,8 +52,40 @@ var engineEvents = metrics.NewCounterVec(&metrics.CounterOpts{
 	StabilityLevel: metrics.ALPHA,
 }, []string{"kind", "type"})
 
+// Resource-name gauges: what the engine tracks, and what pods hold beyond
+// it (see summary.UntrackedResources), refreshed every resourceNamesPeriod.
+var (
+	trackedResourceNames = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace: "clusterview", Subsystem: "engine", Name: "tracked_resource_names",
+		Help:           "Resource names the summary engine counts on their own: cpu, memory, ephemeral-storage, pods, and those some node advertises or some ClusterSummary's spec.resources names.",
+		StabilityLevel: metrics.ALPHA,
+	})
+	untrackedResourceNames = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace: "clusterview", Subsystem: "engine", Name: "untracked_resource_names",
+		Help:           "Resource names pods request that no node advertises and no ClusterSummary names: not counted in any summary.",
+		StabilityLevel: metrics.ALPHA,
+	})
+	untrackedResourcePods = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace: "clusterview", Subsystem: "engine", Name: "untracked_resource_pods",
+		Help:           "Pods requesting some resource name no node advertises and no ClusterSummary names.",
+		StabilityLevel: metrics.ALPHA,
+	})
+)
+
+const resourceNamesPeriod = 15 * time.Second
+
+// reportResourceNames refreshes the resource-name gauges until ctx ends.
+func (r *summaryRuntime) reportResourceNames(ctx context.Context) {
+	wait.UntilWithContext(ctx, func(context.Context) {
+		u := r.engine.UntrackedResources()
+		trackedResourceNames.Set(float64(r.engine.TrackedResources()))
+		untrackedResourceNames.Set(float64(u.Names))
+		untrackedResourcePods.Set(float64(u.Pods))
+	}, resourceNamesPeriod)
+}
+
 func init() {
-	legacyregistry.MustRegister(engineEvents)
+	legacyregistry.MustRegister(engineEvents, trackedResourceNames, untrackedResourceNames, untrackedResourcePods)
 	clustersummarystatus.RegisterMetrics()
 }
 
@@ -94,6 +128,7 @@ func (r *summaryRuntime) startInformers(ctx context.Context) error {
 	}
 	r.synced.Store(&synced)
 	factory.Start(ctx.Done())
+	go r.reportResourceNames(ctx)
 	if r.extra.UsageInterval > 0 {
 		// JSON, the default: metrics-server serves nothing else.
 		metrics, err := metricsclient.NewForConfig(rest.CopyConfig(r.extra.CoreClientConfig))

@@ -23,6 +23,19 @@
 // costs O(size of the object), independent of cluster size; a pod update that
 // changes nothing the engine counts costs no allocation and no revision.
 //
+// # Resource names
+//
+// Pods can name any resource, so the engine counts a resource on its own
+// (an id, a slot in every tally vector, rows in reads) only while it is
+// tracked: cpu, memory, ephemeral-storage and pods always; any other name
+// while some known node lists it in capacity or allocatable or some
+// summary's spec names it (SetSummaryResources). A pod's amounts of other
+// names stay in its own record, count in no tally, and are counted together
+// by UntrackedResources (names and pods). When a name becomes tracked or
+// stops being so, the pods holding it move their amounts in or out of the
+// tallies at one revision, at O(pods holding it); a released id is reused.
+// A pod event stays O(its own resources) whatever names it carries.
+//
 // # Units
 //
 // CPU is counted in millicores (Quantity.MilliValue); every other resource in

@@ -49,11 +49,14 @@ type podRec struct {
 	cell     *cell
 	restarts int64
 	// res is sorted by id; nil for pods that hold no resources.
-	res     []podRes
-	phase   phase
-	flags   podFlags
-	noLimit uint8 // bit i set: unbounded limit for resource i (see unboundedTracked)
-	use     podUse
+	res []podRes
+	// untracked holds the pod's amounts of resource names the engine does
+	// not track (resnames.go); nil for nearly every pod.
+	untracked []ResourceUsage
+	phase     phase
+	flags     podFlags
+	noLimit   uint8 // bit i set: unbounded limit for resource i (see unboundedTracked)
+	use       podUse
 }
 
 // podRes is one resource of a pod. limits is zero when the limit is unbounded.
@@ -232,10 +235,19 @@ type Engine struct {
 	workloadCounts  [numWorkloadKinds]ReadyCount
 	usage           usageState
 
+	// holders lists, for every non-standard resource name some pod holds,
+	// the pods holding it, so that the name can move between tracked and
+	// untracked (resnames.go). pinned is what each summary's spec names.
+	holders       map[v1.ResourceName]map[podKey]struct{}
+	untrackedPods int
+	pinned        map[string][]v1.ResourceName
+
 	// scratch buffers reused under the write lock so that steady-state
 	// events do not allocate.
-	podScratch  []podRes
-	nodeScratch []nodeRes
+	podScratch       []podRes
+	untrackedScratch []ResourceUsage
+	nodeScratch      []nodeRes
+	createdScratch   []resID
 
 	changes changeLog
 }
@@ -259,6 +271,8 @@ func New(opts Options) *Engine {
 		cells:     make(map[uint64]*cell),
 		workloads: make(map[workloadKey]bool),
 		notReady:  make(map[nodeID]struct{}),
+		holders:   make(map[v1.ResourceName]map[podKey]struct{}),
+		pinned:    make(map[string][]v1.ResourceName),
 	}
 	e.changes.init(size, opts.InitialRevision)
 	return e

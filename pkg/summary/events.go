@@ -39,15 +39,17 @@ func (e *Engine) UpsertPodUsage(namespace, name string, u *PodUsage) {
 			node = e.nodes.intern(u.NodeName)
 		}
 	}
-	sameRes := slices.Equal(old.res, next.res)
+	sameRes := slices.Equal(old.res, next.res) && slices.Equal(old.untracked, next.untracked)
 	if existed && sameRes && old.phase == next.phase && old.flags == next.flags &&
 		old.noLimit == next.noLimit && old.restarts == next.restarts && sameNode(old.cell, node) {
 		return
 	}
 	if sameRes {
-		next.res = old.res
+		next.res, next.untracked = old.res, old.untracked
 	} else {
-		next.res = slices.Clone(next.res)
+		next.res, next.untracked = slices.Clone(next.res), slices.Clone(next.untracked)
+		e.updateHolders(key, &old, &next)
+		e.countUntracked(&old, &next)
 	}
 	if node != nil {
 		next.cell = e.cellFor(node, ns)
@@ -95,6 +97,8 @@ func (e *Engine) DeletePod(namespace, name string) {
 	e.applyPod(ns, &old, -1)
 	delete(e.pods, key)
 	delete(e.crashing, key)
+	e.updateHolders(key, &old, &podRec{})
+	e.countUntracked(&old, &podRec{})
 
 	rev := e.changes.bump()
 	e.touchNS(ns, rev)
@@ -156,8 +160,18 @@ func (e *Engine) UpsertNode(node *v1.Node) {
 	if n.known {
 		e.applyNodeAggregate(n, -1)
 	}
+	var rev uint64
 	if !sameRes {
+		old := n.resources
 		n.resources = slices.Clone(res)
+		// Count the new list before uncounting the old, so that a name in
+		// both is never released; then move the pods holding a name that
+		// became tracked.
+		e.advertise(n.resources, 1, &rev)
+		e.advertise(old, -1, &rev)
+		for _, id := range e.createdScratch {
+			e.retrack(e.res.names[id], id, true, &rev)
+		}
 	}
 	if !sameTaints {
 		n.taints = taints
@@ -186,8 +200,11 @@ func (e *Engine) DeleteNode(name string) {
 	e.applyNodeAggregate(n, -1)
 	delete(e.notReady, n.id)
 	e.setNodeUse(n, nodeUse{})
+	old := n.resources
 	n.flags, n.resources, n.taints = 0, nil, nil
 	e.recordDelete(KindNode, &n.object, &last)
+	var rev uint64
+	e.advertise(old, -1, &rev)
 	e.releaseNodeIfUnused(n)
 }
 
@@ -216,9 +233,18 @@ func nodeFlagsOf(node *v1.Node) nodeFlags {
 }
 
 // nodeResources returns the node's capacity and allocatable sorted by
-// resource id, in scratch memory.
+// resource id, in scratch memory, and lists in e.createdScratch the ids it
+// gave names no one tracked before.
 func (e *Engine) nodeResources(node *v1.Node) []nodeRes {
 	out := e.nodeScratch[:0]
+	e.createdScratch = e.createdScratch[:0]
+	intern := func(name v1.ResourceName) resID {
+		id, created := e.res.intern(name)
+		if created {
+			e.createdScratch = append(e.createdScratch, id)
+		}
+		return id
+	}
 	find := func(id resID) int {
 		for i := range out {
 			if out[i].id == id {
@@ -229,11 +255,11 @@ func (e *Engine) nodeResources(node *v1.Node) []nodeRes {
 		return len(out) - 1
 	}
 	for name, q := range node.Status.Capacity {
-		id := e.res.intern(name)
+		id := intern(name)
 		out[find(id)].capacity = amount(name, &q)
 	}
 	for name, q := range node.Status.Allocatable {
-		id := e.res.intern(name)
+		id := intern(name)
 		out[find(id)].allocatable = amount(name, &q)
 	}
 	for i := 1; i < len(out); i++ {

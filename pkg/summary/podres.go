@@ -287,9 +287,10 @@ func podLevelSupported(name v1.ResourceName) bool {
 		strings.HasPrefix(string(name), v1.ResourceHugePagesPrefix)
 }
 
-// podRecord turns a PodUsage into the engine's record, resources interned
-// and sorted by id. The returned record's res aliases scratch memory: the
-// caller copies it before keeping it.
+// podRecord turns a PodUsage into the engine's record, tracked resources
+// sorted by id and the others in untracked (resnames.go). The returned
+// record's res and untracked alias scratch memory: the caller copies them
+// before keeping them.
 func (e *Engine) podRecord(u *PodUsage) podRec {
 	r := podRec{phase: phaseOf(u.Phase), restarts: u.Restarts}
 	if u.NodeName == "" && r.phase == phasePending {
@@ -302,13 +303,21 @@ func (e *Engine) podRecord(u *PodUsage) podRec {
 		return r
 	}
 	r.noLimit = uint8(u.Unbounded & unboundedTracked)
-	out := e.podScratch[:0]
+	out, untracked := e.podScratch[:0], e.untrackedScratch[:0]
 	for i := range u.Resources {
 		ru := &u.Resources[i]
 		if ru.Requests == 0 && ru.Limits == 0 {
 			continue
 		}
-		out = append(out, podRes{id: e.res.intern(ru.Name), requests: ru.Requests, limits: ru.Limits})
+		if id, ok := e.res.lookup(ru.Name); ok {
+			out = append(out, podRes{id: id, requests: ru.Requests, limits: ru.Limits})
+		} else {
+			untracked = append(untracked, *ru)
+		}
+	}
+	e.untrackedScratch = untracked
+	if len(untracked) > 0 {
+		r.untracked = untracked
 	}
 	// Insertion sort: a pod holds a handful of resources, and sort.Slice
 	// would allocate.

@@ -21,6 +21,10 @@ func computed(e *Engine, pod *v1.Pod) map[v1.ResourceName]podRes3 {
 	for _, r := range rec.res {
 		out[e.res.names[r.id]] = podRes3{req: r.requests, lim: r.limits}
 	}
+	// Names no node advertises are kept aside (resnames.go), amounts intact.
+	for _, u := range rec.untracked {
+		out[u.Name] = podRes3{req: u.Requests, lim: u.Limits}
+	}
 	for id := resID(0); id < 8; id++ {
 		if rec.noLimit&(1<<id) != 0 {
 			v := out[e.res.names[id]]

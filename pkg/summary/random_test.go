@@ -236,8 +236,13 @@ func (v refVec) at(n v1.ResourceName) *ResourceTotals {
 	return v[n]
 }
 
-func (v refVec) addPod(rp *refPod) {
+// addPod adds the pod's amounts of the resource names m tracks: the
+// standard four and those some known node advertises.
+func (v refVec) addPod(rp *refPod, m *model) {
 	for n, r := range rp.res {
+		if !m.tracked(n) {
+			continue
+		}
 		t := v.at(n)
 		t.Requests += r.Requests
 		t.Limits += r.Limits
@@ -330,6 +335,23 @@ func countNode(c *NodeCounts, n *v1.Node) {
 	}
 }
 
+// tracked says whether the engine counts a resource name on its own.
+func (m *model) tracked(name v1.ResourceName) bool {
+	switch name {
+	case v1.ResourceCPU, v1.ResourceMemory, v1.ResourceEphemeralStorage, v1.ResourcePods:
+		return true
+	}
+	for _, n := range m.nodes {
+		if _, ok := n.Status.Capacity[name]; ok {
+			return true
+		}
+		if _, ok := n.Status.Allocatable[name]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *model) nodeLabels(name string) labels.Set {
 	if n := m.nodes[name]; n != nil {
 		return n.Labels
@@ -408,10 +430,10 @@ func (m *model) cluster(s Selection, res podCache) ClusterTotals {
 				continue
 			}
 			addCounts(&out.Pods, rp.counts)
-			total.addPod(rp)
+			total.addPod(rp, m)
 			if g := nodeGroup(p.Spec.NodeName); g != nil {
 				addCounts(&g.pods, rp.counts)
-				g.vec.addPod(rp)
+				g.vec.addPod(rp, m)
 			}
 		}
 		if rp.crash {
@@ -504,7 +526,7 @@ func (m *model) node(name string, res podCache) (NodeTotals, bool) {
 	for _, p := range m.pods {
 		if p.Spec.NodeName == name {
 			addCounts(&out.Pods, res.get(p).counts)
-			vec.addPod(res.get(p))
+			vec.addPod(res.get(p), m)
 		}
 	}
 	out.Resources = vec.rows(nil)
@@ -521,7 +543,7 @@ func (m *model) namespace(name string, res podCache) (NamespaceTotals, bool) {
 	for _, p := range m.pods {
 		if p.Namespace == name {
 			addCounts(&out.Pods, res.get(p).counts)
-			vec.addPod(res.get(p))
+			vec.addPod(res.get(p), m)
 		}
 	}
 	out.Resources = vec.rows(nil)
@@ -671,6 +693,15 @@ func rndNode(r *rand.Rand, name string) *v1.Node {
 		capacity("cpu", fmt.Sprint(2+r.IntN(8)), "memory", fmt.Sprintf("%dGi", 4+r.IntN(4)), "pods", "110"),
 		allocatable("cpu", fmt.Sprint(1+r.IntN(2)), "memory", "3Gi", "pods", fmt.Sprint(100+r.IntN(10))))
 	n := mkNode(name, opts...)
+	// Some nodes advertise the extended resource and hugepages pods ask
+	// for, so that names become tracked and untracked as nodes come, change
+	// and go.
+	if r.IntN(3) == 0 {
+		n.Status.Allocatable["example.com/gpu"] = resource.MustParse("4")
+	}
+	if r.IntN(4) == 0 {
+		n.Status.Capacity["hugepages-2Mi"] = resource.MustParse("64Mi")
+	}
 	if r.IntN(3) == 0 {
 		n.Status.Conditions = nil // no Ready condition at all
 	}

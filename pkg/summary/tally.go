@@ -2,64 +2,9 @@ package summary
 
 import (
 	"math/bits"
-	"strings"
 
 	v1 "k8s.io/api/core/v1"
 )
-
-// resID is an interned resource name: an index into tally vectors.
-type resID uint32
-
-// The resources every cluster has are interned first so that the vectors of
-// ordinary pods stay two or three entries long. resCPU, resMemory and
-// resEphemeralStorage are also the bit positions of podRec.noLimit.
-const (
-	resCPU resID = iota
-	resMemory
-	resEphemeralStorage
-	resPods
-)
-
-// resourceTable interns resource names. Ids are never released: the set of
-// resource names a cluster uses is small and stable.
-type resourceTable struct {
-	ids   map[v1.ResourceName]resID
-	names []v1.ResourceName
-}
-
-func newResourceTable() resourceTable {
-	t := resourceTable{ids: make(map[v1.ResourceName]resID)}
-	// In resCPU..resPods order; intern's fast path relies on it.
-	for i, name := range []v1.ResourceName{v1.ResourceCPU, v1.ResourceMemory, v1.ResourceEphemeralStorage, v1.ResourcePods} {
-		t.ids[name] = resID(i)
-		t.names = append(t.names, name)
-	}
-	return t
-}
-
-func (t *resourceTable) intern(name v1.ResourceName) resID {
-	// The pre-interned names are compared directly: cheaper than hashing,
-	// and they are nearly every name a pod or node carries.
-	switch name {
-	case v1.ResourceCPU:
-		return resCPU
-	case v1.ResourceMemory:
-		return resMemory
-	case v1.ResourceEphemeralStorage:
-		return resEphemeralStorage
-	case v1.ResourcePods:
-		return resPods
-	}
-	if id, ok := t.ids[name]; ok {
-		return id
-	}
-	id := resID(len(t.names))
-	// Clone so the table does not pin the decoding buffer of the object.
-	name = v1.ResourceName(strings.Clone(string(name)))
-	t.names = append(t.names, name)
-	t.ids[name] = id
-	return id
-}
 
 // phase is a pod phase as an index into counts.phases.
 type phase uint8

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -36,6 +37,9 @@ type Engine interface {
 	Cluster(sel summary.Selection) summary.ClusterTotals
 	Revision() uint64
 	Wait(afterRev uint64) <-chan struct{}
+	// SetSummaryResources has the engine track the resources a spec names
+	// even when no node advertises them (see package summary).
+	SetSummaryResources(owner string, names []corev1.ResourceName)
 }
 
 // Default write budget: a summary's status is written at most four times a
@@ -186,6 +190,7 @@ func (c *Controller) forget(key string) {
 	delete(c.retryAt, key)
 	c.mu.Unlock()
 	c.queue.Forget(key)
+	c.engine.SetSummaryResources(key, nil)
 	deleteSummaryMetrics(key)
 	writeFailures.DeleteLabelValues(key)
 	retryDelay.DeleteLabelValues(key)
@@ -221,6 +226,12 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	}
 	<-ctx.Done()
 	wg.Wait()
+	// Another replica's controller pins what the specs name from now on.
+	if objs, err := c.lister.List(labels.Everything()); err == nil {
+		for _, cs := range objs {
+			c.engine.SetSummaryResources(cs.Name, nil)
+		}
+	}
 	logger.Info("Stopped")
 }
 
@@ -350,6 +361,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	now := c.clock.Now()
+	c.engine.SetSummaryResources(key, cs.Spec.Resources)
 	status, err := ComputeStatus(cs, c.engine, c.engineOK(), c.maxGroups)
 	if err != nil {
 		return err
