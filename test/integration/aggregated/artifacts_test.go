@@ -372,6 +372,132 @@ func TestArtifactsEtcd(t *testing.T) {
 	}
 }
 
+// serviceAccountGrants is everything the base grants clusterview's
+// ServiceAccount, exactly as docs/operations.md lists it: one line per
+// (namespace, group, resource, verb, resourceName) of the roles the base
+// defines ("*" for cluster-wide), and one per built-in role bound.
+var serviceAccountGrants = func() []string {
+	var out []string
+	add := func(ns, group string, resources, verbs []string, name string) {
+		for _, r := range resources {
+			for _, v := range verbs {
+				out = append(out, strings.Join([]string{ns, group, r, v, name}, " "))
+			}
+		}
+	}
+	read := []string{"get", "list", "watch"}
+	add("*", "", []string{"nodes", "pods", "namespaces", "resourcequotas"}, read, "")
+	add("*", "apps", []string{"deployments", "statefulsets", "daemonsets"}, read, "")
+	add("*", "metrics.k8s.io", []string{"nodes", "pods"}, []string{"get", "list"}, "")
+	add("*", "admissionregistration.k8s.io", []string{"mutatingwebhookconfigurations", "validatingwebhookconfigurations",
+		"validatingadmissionpolicies", "validatingadmissionpolicybindings", "mutatingadmissionpolicies", "mutatingadmissionpolicybindings"}, read, "")
+	add("*", "flowcontrol.apiserver.k8s.io", []string{"flowschemas", "prioritylevelconfigurations"}, read, "")
+	add(cvNamespace, "coordination.k8s.io", []string{"leases"}, []string{"create"}, "")
+	add(cvNamespace, "coordination.k8s.io", []string{"leases"}, []string{"get", "update"}, "clusterview-apiserver")
+	out = append(out, "built-in ClusterRole system:auth-delegator", "built-in Role kube-system/extension-apiserver-authentication-reader")
+	slices.Sort(out)
+	return out
+}()
+
+// TestArtifactsServiceAccountGrantsExactly checks that the base grants the
+// ServiceAccount exactly serviceAccountGrants: nothing missing, nothing
+// more, no wildcard and no non-resource URL.
+func TestArtifactsServiceAccountGrantsExactly(t *testing.T) {
+	m := renderArtifacts(t, absArtifacts(t))
+	isSA := func(subjects []rbacv1.Subject) bool {
+		return slices.ContainsFunc(subjects, func(s rbacv1.Subject) bool {
+			return s.Kind == rbacv1.ServiceAccountKind && s.Name == cvServiceAccount && s.Namespace == cvNamespace
+		})
+	}
+	var got []string
+	expand := func(ns string, rules []rbacv1.PolicyRule) {
+		for _, r := range rules {
+			if len(r.NonResourceURLs) > 0 {
+				got = append(got, fmt.Sprintf("%s nonResourceURLs %v %v", ns, r.NonResourceURLs, r.Verbs))
+			}
+			names := r.ResourceNames
+			if len(names) == 0 {
+				names = []string{""}
+			}
+			for _, g := range r.APIGroups {
+				for _, res := range r.Resources {
+					for _, v := range r.Verbs {
+						for _, n := range names {
+							got = append(got, strings.Join([]string{ns, g, res, v, n}, " "))
+						}
+					}
+				}
+			}
+		}
+	}
+	rolesOf := func(kind, ns, name string) {
+		o := m.lookup(kind, ns, name)
+		if o == nil {
+			where := name
+			if ns != "" {
+				where = ns + "/" + name
+			}
+			got = append(got, "built-in "+kind+" "+where)
+			return
+		}
+		var rules []rbacv1.PolicyRule
+		if kind == "ClusterRole" {
+			var cr rbacv1.ClusterRole
+			m.convert(t, o, &cr)
+			if cr.AggregationRule != nil {
+				t.Errorf("ClusterRole %s bound to the ServiceAccount aggregates other roles: its rules are not fixed", name)
+			}
+			rules = cr.Rules
+		} else {
+			var r rbacv1.Role
+			m.convert(t, o, &r)
+			rules = r.Rules
+		}
+		if ns == "" {
+			ns = "*"
+		}
+		expand(ns, rules)
+	}
+	for _, o := range m.ofKind("ClusterRoleBinding") {
+		var b rbacv1.ClusterRoleBinding
+		m.convert(t, o, &b)
+		if isSA(b.Subjects) {
+			rolesOf(b.RoleRef.Kind, "", b.RoleRef.Name)
+		}
+	}
+	for _, o := range m.ofKind("RoleBinding") {
+		var b rbacv1.RoleBinding
+		m.convert(t, o, &b)
+		if !isSA(b.Subjects) {
+			continue
+		}
+		if b.RoleRef.Kind == "ClusterRole" {
+			// A ClusterRole bound in one namespace grants its rules there.
+			if cr := m.lookup("ClusterRole", "", b.RoleRef.Name); cr != nil {
+				var role rbacv1.ClusterRole
+				m.convert(t, cr, &role)
+				expand(b.Namespace, role.Rules)
+			} else {
+				got = append(got, "built-in ClusterRole "+b.RoleRef.Name+" in "+b.Namespace)
+			}
+			continue
+		}
+		rolesOf("Role", b.Namespace, b.RoleRef.Name)
+	}
+	slices.Sort(got)
+	got = slices.Compact(got)
+	for _, g := range got {
+		if !slices.Contains(serviceAccountGrants, g) {
+			t.Errorf("the ServiceAccount is granted %q, which docs/operations.md does not list", g)
+		}
+	}
+	for _, w := range serviceAccountGrants {
+		if !slices.Contains(got, w) {
+			t.Errorf("the ServiceAccount is not granted %q, which docs/operations.md lists", w)
+		}
+	}
+}
+
 // TestArtifactsNetworkPolicies checks who may reach what: in the base,
 // etcd's client port admits only clusterview-apiserver pods, its peer port
 // only etcd pods, and no other port (the plain-HTTP metrics listener) is
