@@ -41,7 +41,11 @@ func (a *Aggregated) RestartClusterview(ctx context.Context, dir string, extraFl
 	if err != nil {
 		return fmt.Errorf("listening again on %s: %w", a.ClusterviewAddr, err)
 	}
-	stop, err := runClusterview(ctx, listener, append(aggregatedFlags(a, dir), extraFlags...))
+	// The new server lives until Stop or the next restart, like the one
+	// StartAggregated started, not only as long as the caller's ctx (a
+	// test's context ends with the test, and later tests of the package
+	// would find clusterview gone).
+	stop, err := runClusterview(context.WithoutCancel(ctx), listener, append(aggregatedFlags(a, dir), extraFlags...))
 	if err != nil {
 		_ = listener.Close()
 		return err
