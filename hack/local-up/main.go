@@ -19,11 +19,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -32,6 +35,8 @@ import (
 	"github.com/clusterview/clusterview/internal/clusterfill"
 	"github.com/clusterview/clusterview/internal/localcluster"
 	"github.com/clusterview/clusterview/internal/localcluster/pki"
+	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
+	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
 )
 
 type options struct {
@@ -47,6 +52,8 @@ type options struct {
 	// churnRate is how many real pod and node status changes per second
 	// keep the seeded demo moving; 0 leaves it still.
 	churnRate float64
+	// usageInterval is clusterview's --usage-interval.
+	usageInterval time.Duration
 }
 
 func main() {
@@ -59,6 +66,7 @@ func main() {
 	flag.DurationVar(&o.availableFor, "available-timeout", 2*time.Minute, "How long to wait for the APIService to become Available.")
 	flag.DurationVar(&o.historyResolution, "history-resolution", 5*time.Second, "clusterview's --history-resolution: time between two recorded samples.")
 	flag.Float64Var(&o.churnRate, "churn-rate", 0.3, "Status changes per second (container restarts, pods leaving and re-entering Running, crash loops, node readiness) written to the seeded demo through the API while it runs; 0 keeps it still.")
+	flag.DurationVar(&o.usageInterval, "usage-interval", localcluster.DefaultMetricResolution, "clusterview's --usage-interval: time between two reads of the resource metrics API. The local cluster's metrics-server scrapes at this resolution; reading more often returns the same samples.")
 	klog.InitFlags(nil)
 	flag.Parse()
 	if env := os.Getenv("CLUSTERVIEW_SEED"); env != "" {
@@ -106,12 +114,15 @@ func run(ctx context.Context, o options) (retErr error) {
 	var caPEM []byte
 	var cluster *localcluster.Cluster
 	if o.kubeconfig == "" {
-		logger.Info("Building the control-plane binaries if needed (the first run takes ~15 minutes)")
-		binDir, err := localcluster.EnsureBinaries(ctx, logger)
+		logger.Info("Building the control-plane binaries, metrics-server and kwok if needed (the first run takes ~20 minutes)")
+		binDir, err := localcluster.EnsureUsageBinaries(ctx, logger)
 		if err != nil {
 			return err
 		}
-		cluster, err = localcluster.Start(ctx, localcluster.Options{Dir: filepath.Join(dir, "cluster"), BinDir: binDir})
+		// With its resource metrics pipeline: kwok plays the kubelets of the
+		// demo's nodes and metrics-server serves metrics.k8s.io from them.
+		cluster, err = localcluster.Start(ctx, localcluster.Options{Dir: filepath.Join(dir, "cluster"), BinDir: binDir,
+			Usage: true, MetricResolution: o.usageInterval})
 		if err != nil {
 			return err
 		}
@@ -171,6 +182,12 @@ func run(ctx context.Context, o options) (retErr error) {
 		if o.churnRate > 0 {
 			go keepChanging(ctx, kube, o.churnRate)
 		}
+		if cluster != nil {
+			logger.Info("Waiting for the first usage from metrics-server (two scrapes)", "resolution", o.usageInterval)
+			if err := waitForUsage(ctx, admin, report.Contents.NodesWithMetrics, 3*time.Minute); err != nil {
+				return fmt.Errorf("%w (logs: %s, %s)", err, cluster.LogFiles()["metrics-server"], clusterview.Options().LogPath)
+			}
+		}
 	}
 
 	kubeconfig := filepath.Join(dir, "kubeconfig")
@@ -183,6 +200,9 @@ Try:
   kubectl get nodesummaries
   kubectl get namespacesummaries -A
   kubectl get clustersummary cluster -o yaml
+  kubectl top nodes            (usage from metrics-server; demo-b-3 and demo-c-3 have no kubelet, so no metrics)
+  kubectl top pods -A
+  kubectl get namespacesummaries -A -o wide --sort-by=.resources[0].idle
   kubectl explain clustersummary.spec
   _output/bin/kubectl-clusterview history --since 10m   (or kubectl clusterview after make install-plugin)
   _output/bin/kubectl-clusterview top nodes --sort-by cpu
@@ -205,7 +225,8 @@ func startClusterview(ctx context.Context, o options, dir, kubeconfig, certFile,
 		Name: "clusterview-apiserver",
 		Path: o.binary,
 		Args: append(localcluster.ClusterviewFlags(kubeconfig, certFile, keyFile, filepath.Join(dir, "clusterview-etcd")),
-			"--secure-port="+strconv.Itoa(o.port), "--history-resolution="+o.historyResolution.String()),
+			"--secure-port="+strconv.Itoa(o.port), "--history-resolution="+o.historyResolution.String(),
+			"--usage-interval="+o.usageInterval.String()),
 		LogPath: filepath.Join(dir, "clusterview.log"),
 		Logger:  klog.FromContext(ctx),
 	})
@@ -214,6 +235,32 @@ func startClusterview(ctx context.Context, o options, dir, kubeconfig, certFile,
 	}
 	klog.FromContext(ctx).Info("Started clusterview-apiserver", "pid", p.PID(), "port", o.port, "log", p.Options().LogPath)
 	return p, nil
+}
+
+// waitForUsage waits until clusterview reports usage for every node in
+// nodes, through kube-apiserver: metrics-server needs two scrapes of the
+// simulated kubelets before it has a CPU rate, and clusterview one read
+// after that.
+func waitForUsage(ctx context.Context, admin *rest.Config, nodes []string, timeout time.Duration) error {
+	client, err := clientset.NewForConfig(admin)
+	if err != nil {
+		return err
+	}
+	missing := nodes
+	err = wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		missing = nil
+		for _, name := range nodes {
+			ns, err := client.ClusterviewV1beta1().NodeSummaries().Get(ctx, name, metav1.GetOptions{})
+			if err != nil || !slices.ContainsFunc(ns.Resources, func(r v1beta1.ResourceUsage) bool { return r.Usage != nil }) {
+				missing = append(missing, name)
+			}
+		}
+		return len(missing) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("no usage after %v for nodes %v: %w", timeout, missing, err)
+	}
+	return nil
 }
 
 // servingCert makes a CA and a serving certificate for the names the

@@ -65,6 +65,12 @@ type DemoContents struct {
 	CrashLoopingPods []string
 	// NotReadyNodeNames are the nodes whose Ready condition is not True.
 	NotReadyNodeNames []string
+	// NodesWithMetrics are the nodes whose kubelet the local cluster's kwok
+	// plays: they and their running pods with usage have resource metrics.
+	NodesWithMetrics []string
+	// PodsWithUsage is the number of pods the simulated kubelets report
+	// usage for.
+	PodsWithUsage int
 
 	Deployments, ReadyDeployments   int
 	StatefulSets, ReadyStatefulSets int
@@ -102,6 +108,9 @@ func DescribeDemo() DemoContents {
 		if n.gpus > 0 {
 			c.GPUNodes++
 		}
+		if n.hasMetrics() {
+			c.NodesWithMetrics = append(c.NodesWithMetrics, n.name)
+		}
 	}
 	for _, ns := range demoNamespaces {
 		c.Namespaces = append(c.Namespaces, ns.name)
@@ -126,6 +135,9 @@ func DescribeDemo() DemoContents {
 		}
 		if p.state == stateCrashLoop {
 			c.CrashLoopingPods = append(c.CrashLoopingPods, p.namespace+"/"+p.name)
+		}
+		if p.usage() != nil {
+			c.PodsWithUsage++
 		}
 	}
 	slices.Sort(c.CrashLoopingPods)
@@ -177,6 +189,8 @@ func (r DemoReport) String() string {
 	fmt.Fprintf(&b, "  pods by namespace: %s\n", fmtCounts(c.PodsByNamespace))
 	fmt.Fprintf(&b, "  workloads ready: deployments %d/%d, statefulsets %d/%d, daemonsets %d/%d\n",
 		c.ReadyDeployments, c.Deployments, c.ReadyStatefulSets, c.StatefulSets, c.ReadyDaemonSets, c.DaemonSets)
+	fmt.Fprintf(&b, "  usage (local cluster): kubelets simulated on %s; %d running pods use what their annotations say; the other nodes' kubelets are down, so they have no metrics\n",
+		strings.Join(c.NodesWithMetrics, ", "), c.PodsWithUsage)
 	return b.String()
 }
 
@@ -603,8 +617,9 @@ func (d *demoRun) podsStep(ctx context.Context, r *DemoReport) error {
 		spec := demoShape(p.shape)
 		spec.NodeName = p.node
 		want := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: p.name, Namespace: p.namespace, Labels: demoLabels(map[string]string{"app": p.app})},
-			Spec:       spec,
+			ObjectMeta: metav1.ObjectMeta{Name: p.name, Namespace: p.namespace, Labels: demoLabels(map[string]string{"app": p.app}),
+				Annotations: p.usage()},
+			Spec: spec,
 		}
 		ref := p.namespace + "/" + p.name
 		keep[ref] = true
@@ -613,7 +628,9 @@ func (d *demoRun) podsStep(ctx context.Context, r *DemoReport) error {
 		o := ops[*corev1.Pod]{
 			kind: "Pod", create: c.Create, get: c.Get, delete: c.Delete,
 			// spec.nodeName is part of the spec hash: binding is at create.
-			spec: func(o *corev1.Pod) any { return o.Spec },
+			// So is the usage the simulated kubelets read from annotations,
+			// which a changed table must bring to existing pods.
+			spec: func(o *corev1.Pod) any { return []any{o.Spec, p.usage()} },
 			// The hash cannot see a pod of the same name bound elsewhere.
 			drifted: func(have, want *corev1.Pod) bool { return have.Spec.NodeName != want.Spec.NodeName },
 			setStatus: func(o *corev1.Pod) {

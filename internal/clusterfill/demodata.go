@@ -2,9 +2,12 @@ package clusterfill
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/clusterview/clusterview/internal/localcluster"
 )
 
 // The demo cluster, as data. Everything Demo writes and DescribeDemo reports
@@ -73,7 +76,56 @@ func (n demoNodeDef) spec() nodeSpec {
 		name: n.name, labels: labels,
 		cpu: n.cpu, memory: n.memory, storage: "100Gi", pods: 110, gpus: n.gpus,
 		health: n.health, cordoned: n.cordoned, controlPlane: n.role == "control-plane",
+		simulatedKubelet: n.hasMetrics(),
 	}
+}
+
+// hasMetrics reports whether the node's kubelet answers, and so has resource
+// metrics in the local cluster: not on a node whose kubelet stopped posting
+// status (NotReady or Unknown).
+func (n demoNodeDef) hasMetrics() bool {
+	return n.health == healthReady || n.health == healthMemoryPressure
+}
+
+// demoUsage is what each container of a running demo pod uses, cpu and
+// memory, keyed by namespace/name; the simulated kubelets report it. The
+// shapes: team-a requests far more than it uses, prometheus-0 and
+// train-resnet-0 use more than they request, and train-resnet-0 runs its
+// node, demo-c-1, hot.
+var demoUsage = map[string][2]string{
+	"team-a/web-7f9c6d5b8-2kq4x":         {"25m", "80Mi"},
+	"team-a/web-7f9c6d5b8-9tz7m":         {"30m", "90Mi"},
+	"team-a/api-5c8d7b9f4-4wzjp":         {"35m", "150Mi"},
+	"team-b/frontend-6d9f8c7b5-mxw2k":    {"150m", "180Mi"},
+	"team-b/frontend-6d9f8c7b5-tn8vp":    {"120m", "170Mi"},
+	"team-b/cache-0":                     {"90m", "260Mi"},
+	"team-b/cache-1":                     {"110m", "280Mi"},
+	"monitoring/prometheus-0":            {"400m", "1500Mi"},
+	"monitoring/grafana-7b6f5d4c9-z8k2d": {"50m", "180Mi"},
+	"batch/train-resnet-0":               {"26", "90Gi"},
+}
+
+// nodeExporterUsage is what each running node-exporter pod uses.
+var nodeExporterUsage = [2]string{"15m", "35Mi"}
+
+// usage returns the annotations that make the simulated kubelets report
+// the pod's usage: only a running pod on a node with metrics uses anything.
+func (p demoPod) usage() map[string]string {
+	if p.state != stateRunning {
+		return nil
+	}
+	node := slices.IndexFunc(demoNodeDefs, func(n demoNodeDef) bool { return n.name == p.node })
+	if node < 0 || !demoNodeDefs[node].hasMetrics() {
+		return nil
+	}
+	u, ok := demoUsage[p.namespace+"/"+p.name]
+	if !ok && p.app == "node-exporter" {
+		u, ok = nodeExporterUsage, true
+	}
+	if !ok {
+		return nil
+	}
+	return map[string]string{localcluster.UsageCPUAnnotation: u[0], localcluster.UsageMemoryAnnotation: u[1]}
 }
 
 // demoShapes are the pod specs (without nodeName) of the demo's apps; the

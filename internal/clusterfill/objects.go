@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/clusterview/clusterview/internal/localcluster"
 )
 
 // Well-known node labels and taints, spelled out where client-go has no
@@ -65,6 +67,10 @@ type nodeSpec struct {
 	health               nodeHealth
 	cordoned             bool
 	controlPlane         bool
+	// simulatedKubelet marks the node as one whose kubelet kwok plays when
+	// the local cluster runs its resource metrics pipeline, so that the node
+	// and its pods with usage have resource metrics.
+	simulatedKubelet bool
 }
 
 // buildNode returns the node as a kubelet would register it and the node
@@ -113,6 +119,9 @@ func buildNode(s nodeSpec, now metav1.Time) *corev1.Node {
 				Architecture:            "amd64",
 			},
 		},
+	}
+	if s.simulatedKubelet {
+		localcluster.SimulateKubelet(node)
 	}
 	return node
 }

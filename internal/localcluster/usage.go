@@ -174,6 +174,18 @@ func (c *Cluster) startUsage(ctx context.Context) error {
 	return waitForAPIServiceAvailable(ctx, c.adminConfig, MetricsAPIServiceName, c.opts.StartTimeout)
 }
 
+// noLifecycle is a kwok Stage for kind that selects nothing.
+func noLifecycle(kind string) map[string]any {
+	return map[string]any{
+		"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage",
+		"metadata": map[string]any{"name": "no-" + strings.ToLower(kind) + "-lifecycle"},
+		"spec": map[string]any{
+			"resourceRef": map[string]any{"apiGroup": "v1", "kind": kind},
+			"selector":    map[string]any{"matchLabels": map[string]string{SimulatedKubeletLabel + "-stage": "none"}},
+		},
+	}
+}
+
 // kwokConfig is kwok's --config: what the simulated kubelets serve, and nothing that
 // would make kwok write node or pod statuses.
 func kwokConfig() ([]byte, error) {
@@ -189,16 +201,12 @@ func kwokConfig() ([]byte, error) {
 	}
 	docs := []map[string]any{
 		// kwok refuses to run without a Stage, and every Stage it matches changes
-		// objects. This one selects no pod, so kwok plays no lifecycle: statuses stay
-		// whatever their writers (tests, the demo) made them.
-		{
-			"apiVersion": apiVersion, "kind": "Stage",
-			"metadata": map[string]any{"name": "no-lifecycle"},
-			"spec": map[string]any{
-				"resourceRef": map[string]any{"apiGroup": "v1", "kind": "Pod"},
-				"selector":    map[string]any{"matchLabels": map[string]string{SimulatedKubeletLabel + "-stage": "none"}},
-			},
-		},
+		// objects. These select no pod and no node, so kwok plays no lifecycle:
+		// statuses stay whatever their writers (tests, the demo) made them. The node
+		// Stage is needed all the same: without one nothing drains kwok's node
+		// events, and its node cache stops after the first node or two.
+		noLifecycle("Pod"),
+		noLifecycle("Node"),
 		// The series metrics-server reads from a kubelet's /metrics/resource. CPU is a
 		// counter that kwok integrates from the current usage between scrapes.
 		{

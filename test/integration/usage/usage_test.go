@@ -665,11 +665,16 @@ func TestSlowMetricsServerDelaysNothing(t *testing.T) {
 		}
 	}
 	t.Cleanup(resume)
-	probe, cancel := context.WithTimeout(ctx, 2*time.Second)
-	_, err := f.metrics.NodeMetricses().List(probe, metav1.ListOptions{})
-	cancel()
-	if err == nil {
-		t.Fatal("the stopped metrics-server still answered")
+	// The stop takes effect at once, but a request may already be on its
+	// way back: wait until a list goes unanswered.
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		probe, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, err := f.metrics.NodeMetricses().List(probe, metav1.ListOptions{})
+		return err != nil, nil
+	})
+	if err != nil {
+		t.Fatalf("the stopped metrics-server still answered: %v", err)
 	}
 
 	// Reads through the aggregator answer at once, whatever clusterview's
