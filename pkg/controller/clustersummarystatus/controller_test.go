@@ -134,24 +134,11 @@ func TestControllerWritesOnlyChanges(t *testing.T) {
 	defer cancel()
 	e := summary.New(summary.Options{})
 	e.UpsertNode(node("n1", true))
-	client := fake.NewClientset(newSummary("cluster", 1))
-	factory := cvinformers.NewSharedInformerFactory(client, 0)
-	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), Options{Interval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, client, factory := newController(t, e, Options{Interval: 50 * time.Millisecond}, newSummary("cluster", 1))
 	factory.Start(ctx.Done())
 	go c.Run(ctx, 1)
 
-	statusWrites := func() int {
-		n := 0
-		for _, a := range client.Actions() {
-			if a.GetVerb() == "update" && a.GetSubresource() == "status" {
-				n++
-			}
-		}
-		return n
-	}
+	statusWrites := func() int { return statusUpdates(client) }
 	readyNodes := func(ctx context.Context) (int64, error) {
 		cs, err := client.ClusterviewV1beta1().ClusterSummaries().Get(ctx, "cluster", metav1.GetOptions{})
 		if err != nil || cs.Status.Nodes == nil {
@@ -193,6 +180,31 @@ func TestControllerWritesOnlyChanges(t *testing.T) {
 	waitFor(2)
 }
 
+// newController builds a controller over e and a fake clientset holding
+// objs, with an always-synced engine; the test starts the informer factory
+// when it is ready to.
+func newController(t *testing.T, e *summary.Engine, opts Options, objs ...runtime.Object) (*Controller, *fake.Clientset, cvinformers.SharedInformerFactory) {
+	t.Helper()
+	client := fake.NewClientset(objs...)
+	factory := cvinformers.NewSharedInformerFactory(client, 0)
+	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, client, factory
+}
+
+// statusUpdates counts the status updates the controller sent.
+func statusUpdates(client *fake.Clientset) int {
+	n := 0
+	for _, a := range client.Actions() {
+		if a.GetVerb() == "update" && a.GetSubresource() == "status" {
+			n++
+		}
+	}
+	return n
+}
+
 func actionsOf(actions []clienttesting.Action) []string {
 	var out []string
 	for _, a := range actions {
@@ -208,23 +220,10 @@ func TestControllerCoalescesWrites(t *testing.T) {
 	ctx := t.Context()
 	e := summary.New(summary.Options{})
 	e.UpsertNode(node("n1", true))
-	client := fake.NewClientset(newSummary("cluster", 1))
-	factory := cvinformers.NewSharedInformerFactory(client, 0)
-	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(), Options{Interval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, client, factory := newController(t, e, Options{Interval: time.Hour}, newSummary("cluster", 1))
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
-	statusWrites := func() int {
-		n := 0
-		for _, a := range client.Actions() {
-			if a.GetVerb() == "update" && a.GetSubresource() == "status" {
-				n++
-			}
-		}
-		return n
-	}
+	statusWrites := func() int { return statusUpdates(client) }
 	// waitSeen waits until the lister holds the written generation and status.
 	waitSeen := func(generation, nodes int64) {
 		t.Helper()
@@ -349,27 +348,13 @@ func TestControllerSharesWriteBudget(t *testing.T) {
 	for i := range summaries {
 		objs = append(objs, newSummary(fmt.Sprintf("s%02d", i), 1))
 	}
-	client := fake.NewClientset(objs...)
-	factory := cvinformers.NewSharedInformerFactory(client, 0)
-	c, err := New(e, func() bool { return true }, client, factory.Clusterview().V1beta1().ClusterSummaries(),
-		Options{Interval: time.Millisecond, WritesPerSecond: perSecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, client, factory := newController(t, e, Options{Interval: time.Millisecond, WritesPerSecond: perSecond}, objs...)
 	start := time.Now()
 	factory.Start(ctx.Done())
 	go c.Run(ctx, 4)
 
-	written := func() int {
-		n := 0
-		for _, a := range client.Actions() {
-			if a.GetVerb() == "update" && a.GetSubresource() == "status" {
-				n++
-			}
-		}
-		return n
-	}
-	err = wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+	written := func() int { return statusUpdates(client) }
+	err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		n := written()
 		// Burst of perSecond, then perSecond a second, plus one token of
 		// slack for the instant between the write and this read.
