@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +50,9 @@ const (
 	probeAllocatableCPU = 32000
 	// seenTimeout bounds the wait for the last probe of a phase to show.
 	seenTimeout = 30 * time.Second
+	// probePhases is how many phases make pod changes (idle, idle spaced,
+	// churn, churn with 100 summaries): each uses its own probe pods.
+	probePhases = 4
 )
 
 func probePodName(k int) string { return fmt.Sprintf("probe-pod-%04d", k) }
@@ -554,13 +558,29 @@ func (f *freshness) allSeen(lastPod, lastNode int64) bool {
 
 func (f *freshness) progress(name string, done, total int) {
 	var seen []string
+	// The 100-summary phase's views are shown as the one furthest behind.
+	lagPod, lagNode, many := int64(-1), int64(-1), 0
 	for _, v := range f.views {
+		if strings.HasPrefix(string(v), string(viewClusterSummary)+" ") {
+			pod, node := f.recorders[v].max()
+			if many == 0 || pod < lagPod {
+				lagPod = pod
+			}
+			if many == 0 || node < lagNode {
+				lagNode = node
+			}
+			many++
+			continue
+		}
 		pod, node := f.recorders[v].max()
 		s := fmt.Sprintf("%s pod %d", v, max(pod, 0))
 		if v != viewNamespaceSummary {
 			s += fmt.Sprintf(" node %d", max(node, 0))
 		}
 		seen = append(seen, s)
+	}
+	if many > 0 {
+		seen = append(seen, fmt.Sprintf("slowest of %d more ClusterSummaries pod %d node %d", many, max(lagPod, 0), max(lagNode, 0)))
 	}
 	fmt.Fprintf(f.out, "  [freshness %s] %d/%d changes made (pod %d, node %d so far); seen: %v\n",
 		name, done, total, f.nextPod, f.nextNode, seen)

@@ -47,6 +47,9 @@ type ExtraConfig struct {
 	// StatusWritesPerSecond is the budget of status writes of all
 	// ClusterSummaries together.
 	StatusWritesPerSecond float64
+	// StatusWorkers is how many ClusterSummaries the status controller
+	// syncs at once; zero means clustersummarystatus.DefaultWorkers.
+	StatusWorkers int
 	// MaxStatusGroups caps status.groups of every ClusterSummary; zero
 	// means clustersummarystatus.DefaultMaxGroups.
 	MaxStatusGroups int
@@ -98,6 +101,9 @@ func (cfg *Config) Complete() CompletedConfig {
 	}
 	if extra.StatusWritesPerSecond == 0 {
 		extra.StatusWritesPerSecond = clustersummarystatus.DefaultWritesPerSecond
+	}
+	if extra.StatusWorkers == 0 {
+		extra.StatusWorkers = clustersummarystatus.DefaultWorkers
 	}
 	if extra.MaxStatusGroups == 0 {
 		extra.MaxStatusGroups = clustersummarystatus.DefaultMaxGroups

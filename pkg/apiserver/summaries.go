@@ -183,7 +183,7 @@ func (r *summaryRuntime) runStatusController(ctx context.Context) error {
 		factory.Start(ctx.Done())
 		var wg sync.WaitGroup
 		wg.Go(func() { recorder.Run(ctx) })
-		c.Run(ctx, 2)
+		c.Run(ctx, r.extra.StatusWorkers)
 		wg.Wait()
 		factory.Shutdown()
 	}

@@ -55,6 +55,8 @@ type Options struct {
 	// StatusWritesPerSecond is the budget of status writes of all
 	// ClusterSummaries together.
 	StatusWritesPerSecond float64
+	// StatusWorkers is how many ClusterSummaries are synced at once.
+	StatusWorkers int
 	// MaxStatusGroups caps status.groups of every ClusterSummary.
 	MaxStatusGroups int
 	// UsageInterval is how often usage is read from the resource metrics
@@ -80,6 +82,7 @@ func NewOptions() *Options {
 		DataDir:                             "clusterview-data",
 		StatusUpdateInterval:                clustersummarystatus.DefaultInterval,
 		StatusWritesPerSecond:               clustersummarystatus.DefaultWritesPerSecond,
+		StatusWorkers:                       clustersummarystatus.DefaultWorkers,
 		MaxStatusGroups:                     clustersummarystatus.DefaultMaxGroups,
 		UsageInterval:                       usagefeed.DefaultInterval,
 		ShutdownWatchTerminationGracePeriod: 10 * time.Second,
@@ -121,6 +124,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Shortest time between two status writes of one ClusterSummary; changes within it are coalesced into one write.")
 	fs.Float64Var(&o.StatusWritesPerSecond, "status-writes-per-second", o.StatusWritesPerSecond,
 		"Budget of ClusterSummary status writes per second, shared by all summaries: when many change at once, each waits its turn (first in, first out) and is written with what it counts after the wait.")
+	fs.IntVar(&o.StatusWorkers, "concurrent-status-syncs", o.StatusWorkers,
+		"How many ClusterSummaries the status controller syncs at once. A sync mostly waits for its write, so this bounds the write rate of many busy summaries before --status-writes-per-second does.")
 	fs.IntVar(&o.MaxStatusGroups, "max-status-groups", o.MaxStatusGroups,
 		"Most entries in a ClusterSummary's status.groups. Beyond it the groups with the fewest nodes are summed in one \"<other>\" group and the GroupsTruncated condition is True; "+
 			"the default keeps the largest status validation allows within etcd's 1.5 MiB request limit.")
@@ -180,6 +185,9 @@ func (o *Options) Validate() error {
 	}
 	if o.StatusWritesPerSecond <= 0 {
 		errs = append(errs, fmt.Errorf("--status-writes-per-second must be positive, not %g", o.StatusWritesPerSecond))
+	}
+	if o.StatusWorkers < 1 {
+		errs = append(errs, fmt.Errorf("--concurrent-status-syncs must be positive, not %d", o.StatusWorkers))
 	}
 	if o.MaxStatusGroups < 1 || o.MaxStatusGroups > clustersummarystatus.DefaultMaxGroups {
 		errs = append(errs, fmt.Errorf("--max-status-groups must be between 1 and %d, not %d", clustersummarystatus.DefaultMaxGroups, o.MaxStatusGroups))
@@ -244,6 +252,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 			CoreClientConfig:      serverConfig.ClientConfig,
 			StatusUpdateInterval:  o.StatusUpdateInterval,
 			StatusWritesPerSecond: o.StatusWritesPerSecond,
+			StatusWorkers:         o.StatusWorkers,
 			MaxStatusGroups:       o.MaxStatusGroups,
 			UsageInterval:         o.UsageInterval,
 			LeaderElection:        o.LeaderElection,
