@@ -443,3 +443,19 @@ func (c *Cluster) MetricsServer() *Process { return c.metricsServer }
 
 // Kwok returns the running kwok, the simulated kubelets (nil without Options.Usage).
 func (c *Cluster) Kwok() *Process { return c.kwok }
+
+// StartUsage starts the resource metrics pipeline (kwok and metrics-server, see
+// Options.Usage) on a cluster started without it, and returns once its APIService is
+// Available. A caller that fills the cluster first, such as the scale benchmark,
+// keeps the two processes out of the load that way.
+func (c *Cluster) StartUsage(ctx context.Context) error {
+	if c.metricsServer != nil || c.kwok != nil {
+		return fmt.Errorf("the resource metrics pipeline is already running")
+	}
+	if err := checkBinaries(c.binDir, usageBinaries...); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.StartTimeout)
+	defer cancel()
+	return c.startUsage(ctx)
+}
