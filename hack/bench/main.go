@@ -107,7 +107,7 @@ func main() {
 	flag.IntVar(&o.repeat, "repeat", 3, "Timed runs of kubectl and kube-capacity (after one warm-up run each).")
 	flag.IntVar(&o.naiveRuns, "naive-runs", 1, "Timed runs of the naive recount (kubectl get pods -A -o json + Go), the slowest step at full size.")
 	flag.DurationVar(&o.rest, "rest", 20*time.Second, "At-rest window over which CPU use is measured.")
-	flag.BoolVar(&o.pprof, "pprof", false, "Save clusterview's CPU profile (during the churn phase) and heap profile (after it) next to the JSON.")
+	flag.BoolVar(&o.pprof, "pprof", false, "Save clusterview's CPU profile (during each churn phase: one summary, then 100) and heap profile (after each) next to the JSON.")
 	flag.BoolVar(&o.skipGoBench, "skip-go-bench", false, "Do not run the summary engine's Go benchmarks.")
 	flag.BoolVar(&o.allowMissingPeers, "allow-missing-peers", false, "Do not fail the run when a peer (kube-capacity, kube-state-metrics) could not be built or run.")
 	flag.BoolVar(&o.keep, "keep", false, "Keep the run directory (control plane data and logs) after a successful run.")
@@ -530,15 +530,7 @@ func (b *bench) freshness(ctx context.Context) error {
 	b.step("freshness under churn: %.0f changes/s of synthetic pods and nodes in the background", b.o.churnRate)
 	cctx, stopChurn := context.WithCancel(ctx)
 	churn := runChurn(cctx, b.kube, b.o.churnRate, b.o.seed)
-	var profDone chan struct{}
-	if b.o.pprof {
-		expected := time.Duration(b.o.podChanges+b.o.nodeChanges)*b.o.probeInterval + 2*time.Second
-		profDone = make(chan struct{})
-		go func() {
-			defer close(profDone)
-			b.profile(ctx, "profile?seconds="+strconv.Itoa(int(min(expected, 60*time.Second).Seconds())), "cpu")
-		}()
-	}
+	profiled := b.profilePhase(ctx, "")
 	select {
 	case <-ctx.Done():
 		stopChurn()
@@ -574,11 +566,27 @@ func (b *bench) freshness(ctx context.Context) error {
 		b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("status writes of the churn phase: %v %v", werr, werr2))
 	}
 	b.phaseRSS("freshness, churn")
-	if profDone != nil {
-		<-profDone
-		b.profile(ctx, "heap", "heap")
-	}
+	profiled()
 	return nil
+}
+
+// profilePhase starts, with --pprof, a CPU profile of clusterview that
+// covers a churn phase's probes; the returned func waits for it and then
+// takes a heap profile. Profiles are named cpu<suffix> and heap<suffix>.
+func (b *bench) profilePhase(ctx context.Context, suffix string) (finish func()) {
+	if !b.o.pprof {
+		return func() {}
+	}
+	expected := time.Duration(b.o.podChanges+b.o.nodeChanges)*b.o.probeInterval + 2*time.Second
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.profile(ctx, "profile?seconds="+strconv.Itoa(int(min(expected, 60*time.Second).Seconds())), "cpu"+suffix)
+	}()
+	return func() {
+		<-done
+		b.profile(ctx, "heap", "heap"+suffix)
+	}
 }
 
 // freshRows adds a phase's freshness rows: per view, latency from the

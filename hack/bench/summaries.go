@@ -161,6 +161,7 @@ func (b *bench) manyPhase(ctx context.Context) error {
 	b.step("freshness under churn with %d ClusterSummaries: %.0f changes/s in the background", manySummaries, b.o.churnRate)
 	cctx, stopChurn := context.WithCancel(ctx)
 	churn := runChurn(cctx, b.kube, b.o.churnRate, b.o.seed+1)
+	profiled := b.profilePhase(ctx, "-many-summaries")
 	select {
 	case <-ctx.Done():
 		stopChurn()
@@ -228,11 +229,26 @@ func (b *bench) manyPhase(ctx context.Context) error {
 	// Status writes: the total from clusterview's own counter, the busiest
 	// summary from the watch (one MODIFIED event per write).
 	if werr == nil && werr2 == nil {
-		total := (writesAfter - writesBefore) / wall.Seconds()
-		row = Row{Metric: fmt.Sprintf("status writes under churn, %d ClusterSummaries", manySummaries), Value: fmt.Sprintf("%.1f writes/s in all", total),
-			ValueNumber: total, Unit: "writes/s", Peer: "budget --status-writes-per-second"}
-		b.rep.target(&row, fmt.Sprintf("≤ %d/s in all", clustersummarystatus.DefaultWritesPerSecond), total <= clustersummarystatus.DefaultWritesPerSecond*1.05,
-			fmt.Sprintf("%.1f writes/s over the budget", total-clustersummarystatus.DefaultWritesPerSecond))
+		// The budget is a token bucket: over a window W it lets through at
+		// most rate×W writes plus one burst, which is what the first row
+		// judges. The second row keeps the earlier flat judgement (rate
+		// only, 5 % slack), which ignores the burst and so can miss on a
+		// short window while the server keeps to its budget.
+		count := writesAfter - writesBefore
+		total := count / wall.Seconds()
+		budget := float64(clustersummarystatus.DefaultWritesPerSecond)
+		burst := float64(clustersummarystatus.WriteBurst(budget))
+		allowed := budget*wall.Seconds() + burst
+		row = Row{Metric: fmt.Sprintf("status writes under churn, %d ClusterSummaries (token bucket)", manySummaries),
+			Value:       fmt.Sprintf("%.0f writes in %.1f s (%.1f/s)", count, wall.Seconds(), total),
+			ValueNumber: count, Unit: "writes", Peer: "budget --status-writes-per-second"}
+		b.rep.target(&row, fmt.Sprintf("≤ %.0f/s × window + burst %.0f = %.0f", budget, burst, allowed), count <= allowed,
+			fmt.Sprintf("%.0f writes over the budget", count-allowed))
+		b.rep.addRow(row)
+		row = Row{Metric: fmt.Sprintf("status writes under churn, %d ClusterSummaries (flat rate, earlier judgement)", manySummaries),
+			Value: fmt.Sprintf("%.1f writes/s in all", total), ValueNumber: total, Unit: "writes/s", Peer: "budget --status-writes-per-second"}
+		b.rep.target(&row, fmt.Sprintf("≤ %.0f/s in all (+5 %%)", budget), total <= budget*1.05,
+			fmt.Sprintf("%.1f writes/s over the budget", total-budget))
 		b.rep.addRow(row)
 	} else {
 		b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("status writes of the 100-summary phase: %v %v", werr, werr2))
@@ -252,6 +268,7 @@ func (b *bench) manyPhase(ctx context.Context) error {
 		fmt.Sprintf("%.1f writes/s over the budget", rate-perSummaryWriteBudget))
 	b.rep.addRow(row)
 	b.phaseRSS(b.rep.phase)
+	profiled()
 	return nil
 }
 
