@@ -1045,9 +1045,6 @@ func (b *bench) engineRows() {
 	}
 }
 
-// profile saves one of clusterview's /debug/pprof endpoints, fetched
-// directly from clusterview with the admin's client certificate (system:
-// masters), trusting clusterview's serving CA.
 // coldStart restarts clusterview on the loaded cluster, the case of a
 // restart or a new replica, and times it to Ready (/readyz, which waits for
 // the informers) and counts the CPU it used to get there, against the CPU
@@ -1126,6 +1123,9 @@ func (b *bench) directClient(timeout time.Duration) (*http.Client, error) {
 		Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: "127.0.0.1"}}}, nil
 }
 
+// profile saves one of clusterview's /debug/pprof endpoints, fetched
+// directly from clusterview with the admin's client certificate (system:
+// masters), trusting clusterview's serving CA.
 func (b *bench) profile(ctx context.Context, endpoint, name string) {
 	client, err := b.directClient(2 * time.Minute)
 	if err != nil {
