@@ -881,6 +881,9 @@ func (b *bench) runKSM(ctx context.Context, path string) error {
 	}
 	b.rep.target(&row, "≤ 0.5× peer and ≤ 400 MiB", len(miss) == 0, strings.Join(miss, "; "))
 	b.rep.addRow(row)
+	if m := b.rssMakeup(cvNow.HWM); m != "" {
+		b.rep.addRow(Row{Metric: "clusterview RSS makeup (/proc/<pid>/status, /metrics)", Value: m, ValueNumber: mib(cvNow.HWM), Unit: "MiB"})
+	}
 	row = Row{Metric: "RSS (VmRSS) at rest", Value: fmt.Sprintf("%.0f MiB", mib(cvNow.RSS)), ValueNumber: mib(cvNow.RSS), Unit: "MiB",
 		Peer: fmt.Sprintf("kube-state-metrics %.0f MiB", mib(ksmNow.RSS))}
 	row.Ratio, row.RatioValue = ratio(mib(cvNow.RSS), mib(ksmNow.RSS))
@@ -929,9 +932,33 @@ func (b *bench) phaseRSS(phase string) {
 		if err != nil {
 			continue
 		}
-		b.rep.PhaseRSS = append(b.rep.PhaseRSS, PhaseRSS{Phase: phase, Process: p.name, PeakBytes: st.HWM, RSSBytes: st.RSS,
-			PeakMiB: mib(st.HWM), RSSMiB: mib(st.RSS)})
+		r := PhaseRSS{Phase: phase, Process: p.name, PeakBytes: st.HWM, RSSBytes: st.RSS,
+			PeakMiB: mib(st.HWM), RSSMiB: mib(st.RSS), AnonMiB: mib(st.RSSAnon), FileMiB: mib(st.RSSFile)}
+		if p.proc == b.cv {
+			if v, err := b.clusterviewMetric(context.Background(), "go_memstats_heap_inuse_bytes"); err == nil {
+				r.HeapInuseMiB = v / (1 << 20)
+			}
+		}
+		b.rep.PhaseRSS = append(b.rep.PhaseRSS, r)
 	}
+}
+
+// rssMakeup says what clusterview's RSS was made of at the end of the
+// phase that set its peak: the Go heap in use, the rest of the anonymous
+// pages (mostly the heap's headroom between collections), and the pages
+// mapped from files (the binary and the embedded etcd's database).
+func (b *bench) rssMakeup(hwm int64) string {
+	phase := b.rep.peakPhase("clusterview-apiserver", hwm)
+	for _, p := range b.rep.PhaseRSS {
+		if p.Process == "clusterview-apiserver" && p.Phase == phase {
+			heap := "Go heap in use not read"
+			if p.HeapInuseMiB > 0 {
+				heap = fmt.Sprintf("Go heap in use %.0f MiB", p.HeapInuseMiB)
+			}
+			return fmt.Sprintf("at the end of %q: RSS %.0f MiB = anonymous %.0f MiB (%s) + file-backed %.0f MiB", phase, p.RSSMiB, p.AnonMiB, heap, p.FileMiB)
+		}
+	}
+	return ""
 }
 
 // peerMissing records a peer that could not be measured. Without

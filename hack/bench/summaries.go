@@ -305,8 +305,14 @@ func watchAll(ctx context.Context, open func(context.Context) (watch.Interface, 
 }
 
 // statusWritesTotal reads clusterview's successful status writes so far
-// from its /metrics, past the aggregator.
+// from its /metrics.
 func (b *bench) statusWritesTotal(ctx context.Context) (float64, error) {
+	return b.clusterviewMetric(ctx, `clusterview_status_writes_total{result="success"}`)
+}
+
+// clusterviewMetric reads one series (name and labels, as exposed) from
+// clusterview's /metrics, directly on its loopback port.
+func (b *bench) clusterviewMetric(ctx context.Context, series string) (float64, error) {
 	client, err := b.directClient(30 * time.Second)
 	if err != nil {
 		return 0, err
@@ -320,17 +326,16 @@ func (b *bench) statusWritesTotal(ctx context.Context) (float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("/metrics: %s", resp.Status)
 	}
-	const series = `clusterview_status_writes_total{result="success"} `
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 1<<16), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
 			return strconv.ParseFloat(strings.TrimSpace(v), 64)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return 0, err
 	}
-	// No successful write yet: the counter has no series.
+	// Not exposed yet, as a counter before its first increment: zero.
 	return 0, nil
 }
