@@ -107,7 +107,7 @@ func main() {
 	flag.IntVar(&o.repeat, "repeat", 3, "Timed runs of kubectl and kube-capacity (after one warm-up run each).")
 	flag.IntVar(&o.naiveRuns, "naive-runs", 1, "Timed runs of the naive recount (kubectl get pods -A -o json + Go), the slowest step at full size.")
 	flag.DurationVar(&o.rest, "rest", 20*time.Second, "At-rest window over which CPU use is measured.")
-	flag.BoolVar(&o.pprof, "pprof", false, "Save clusterview's CPU profile (during the churn phase) and heap profile (after it) next to the JSON.")
+	flag.BoolVar(&o.pprof, "pprof", false, "Save clusterview's CPU profile (during each churn phase: one summary, then 100) and heap profile (after each) next to the JSON.")
 	flag.BoolVar(&o.skipGoBench, "skip-go-bench", false, "Do not run the summary engine's Go benchmarks.")
 	flag.BoolVar(&o.allowMissingPeers, "allow-missing-peers", false, "Do not fail the run when a peer (kube-capacity, kube-state-metrics) could not be built or run.")
 	flag.BoolVar(&o.keep, "keep", false, "Keep the run directory (control plane data and logs) after a successful run.")
@@ -530,15 +530,7 @@ func (b *bench) freshness(ctx context.Context) error {
 	b.step("freshness under churn: %.0f changes/s of synthetic pods and nodes in the background", b.o.churnRate)
 	cctx, stopChurn := context.WithCancel(ctx)
 	churn := runChurn(cctx, b.kube, b.o.churnRate, b.o.seed)
-	var profDone chan struct{}
-	if b.o.pprof {
-		expected := time.Duration(b.o.podChanges+b.o.nodeChanges)*b.o.probeInterval + 2*time.Second
-		profDone = make(chan struct{})
-		go func() {
-			defer close(profDone)
-			b.profile(ctx, "profile?seconds="+strconv.Itoa(int(min(expected, 60*time.Second).Seconds())), "cpu")
-		}()
-	}
+	profiled := b.profilePhase(ctx, "")
 	select {
 	case <-ctx.Done():
 		stopChurn()
@@ -574,11 +566,27 @@ func (b *bench) freshness(ctx context.Context) error {
 		b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("status writes of the churn phase: %v %v", werr, werr2))
 	}
 	b.phaseRSS("freshness, churn")
-	if profDone != nil {
-		<-profDone
-		b.profile(ctx, "heap", "heap")
-	}
+	profiled()
 	return nil
+}
+
+// profilePhase starts, with --pprof, a CPU profile of clusterview that
+// covers a churn phase's probes; the returned func waits for it and then
+// takes a heap profile. Profiles are named cpu<suffix> and heap<suffix>.
+func (b *bench) profilePhase(ctx context.Context, suffix string) (finish func()) {
+	if !b.o.pprof {
+		return func() {}
+	}
+	expected := time.Duration(b.o.podChanges+b.o.nodeChanges)*b.o.probeInterval + 2*time.Second
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.profile(ctx, "profile?seconds="+strconv.Itoa(int(min(expected, 60*time.Second).Seconds())), "cpu"+suffix)
+	}()
+	return func() {
+		<-done
+		b.profile(ctx, "heap", "heap"+suffix)
+	}
 }
 
 // freshRows adds a phase's freshness rows: per view, latency from the
@@ -873,6 +881,9 @@ func (b *bench) runKSM(ctx context.Context, path string) error {
 	}
 	b.rep.target(&row, "≤ 0.5× peer and ≤ 400 MiB", len(miss) == 0, strings.Join(miss, "; "))
 	b.rep.addRow(row)
+	if m := b.rssMakeup(cvNow.HWM); m != "" {
+		b.rep.addRow(Row{Metric: "clusterview RSS makeup (/proc/<pid>/status, /metrics)", Value: m, ValueNumber: mib(cvNow.HWM), Unit: "MiB"})
+	}
 	row = Row{Metric: "RSS (VmRSS) at rest", Value: fmt.Sprintf("%.0f MiB", mib(cvNow.RSS)), ValueNumber: mib(cvNow.RSS), Unit: "MiB",
 		Peer: fmt.Sprintf("kube-state-metrics %.0f MiB", mib(ksmNow.RSS))}
 	row.Ratio, row.RatioValue = ratio(mib(cvNow.RSS), mib(ksmNow.RSS))
@@ -921,9 +932,33 @@ func (b *bench) phaseRSS(phase string) {
 		if err != nil {
 			continue
 		}
-		b.rep.PhaseRSS = append(b.rep.PhaseRSS, PhaseRSS{Phase: phase, Process: p.name, PeakBytes: st.HWM, RSSBytes: st.RSS,
-			PeakMiB: mib(st.HWM), RSSMiB: mib(st.RSS)})
+		r := PhaseRSS{Phase: phase, Process: p.name, PeakBytes: st.HWM, RSSBytes: st.RSS,
+			PeakMiB: mib(st.HWM), RSSMiB: mib(st.RSS), AnonMiB: mib(st.RSSAnon), FileMiB: mib(st.RSSFile)}
+		if p.proc == b.cv {
+			if v, err := b.clusterviewMetric(context.Background(), "go_memstats_heap_inuse_bytes"); err == nil {
+				r.HeapInuseMiB = v / (1 << 20)
+			}
+		}
+		b.rep.PhaseRSS = append(b.rep.PhaseRSS, r)
 	}
+}
+
+// rssMakeup says what clusterview's RSS was made of at the end of the
+// phase that set its peak: the Go heap in use, the rest of the anonymous
+// pages (mostly the heap's headroom between collections), and the pages
+// mapped from files (the binary and the embedded etcd's database).
+func (b *bench) rssMakeup(hwm int64) string {
+	phase := b.rep.peakPhase("clusterview-apiserver", hwm)
+	for _, p := range b.rep.PhaseRSS {
+		if p.Process == "clusterview-apiserver" && p.Phase == phase {
+			heap := "Go heap in use not read"
+			if p.HeapInuseMiB > 0 {
+				heap = fmt.Sprintf("Go heap in use %.0f MiB", p.HeapInuseMiB)
+			}
+			return fmt.Sprintf("at the end of %q: RSS %.0f MiB = anonymous %.0f MiB (%s) + file-backed %.0f MiB", phase, p.RSSMiB, p.AnonMiB, heap, p.FileMiB)
+		}
+	}
+	return ""
 }
 
 // peerMissing records a peer that could not be measured. Without
@@ -1037,9 +1072,6 @@ func (b *bench) engineRows() {
 	}
 }
 
-// profile saves one of clusterview's /debug/pprof endpoints, fetched
-// directly from clusterview with the admin's client certificate (system:
-// masters), trusting clusterview's serving CA.
 // coldStart restarts clusterview on the loaded cluster, the case of a
 // restart or a new replica, and times it to Ready (/readyz, which waits for
 // the informers) and counts the CPU it used to get there, against the CPU
@@ -1118,6 +1150,9 @@ func (b *bench) directClient(timeout time.Duration) (*http.Client, error) {
 		Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: "127.0.0.1"}}}, nil
 }
 
+// profile saves one of clusterview's /debug/pprof endpoints, fetched
+// directly from clusterview with the admin's client certificate (system:
+// masters), trusting clusterview's serving CA.
 func (b *bench) profile(ctx context.Context, endpoint, name string) {
 	client, err := b.directClient(2 * time.Minute)
 	if err != nil {

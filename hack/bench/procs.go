@@ -17,6 +17,11 @@ type procStat struct {
 	CPU time.Duration
 	// RSS is VmRSS, HWM is VmHWM (the peak RSS), both in bytes.
 	RSS, HWM int64
+	// RSSAnon and RSSFile split VmRSS (with RssShmem, which Go processes
+	// barely use): anonymous pages (the Go heap and its headroom, stacks)
+	// and pages mapped from files (the binary, and an embedded etcd's
+	// memory-mapped database), in bytes.
+	RSSAnon, RSSFile int64
 }
 
 // clockTicks is USER_HZ, which is 100 on every Linux architecture Go runs on
@@ -60,6 +65,10 @@ func readProc(pid int) (procStat, error) {
 			dst = &st.RSS
 		case strings.HasPrefix(line, "VmHWM:"):
 			dst = &st.HWM
+		case strings.HasPrefix(line, "RssAnon:"):
+			dst = &st.RSSAnon
+		case strings.HasPrefix(line, "RssFile:"):
+			dst = &st.RSSFile
 		default:
 			continue
 		}

@@ -216,6 +216,13 @@ type PhaseRSS struct {
 	RSSBytes  int64   `json:"rssBytes"`
 	PeakMiB   float64 `json:"peakMiB"`
 	RSSMiB    float64 `json:"rssMiB"`
+	// AnonMiB and FileMiB split RSSMiB into anonymous and file-backed
+	// pages (see procStat).
+	AnonMiB float64 `json:"anonMiB"`
+	FileMiB float64 `json:"fileMiB"`
+	// HeapInuseMiB is the Go heap in use (go_memstats_heap_inuse_bytes of
+	// clusterview's /metrics), when it could be read.
+	HeapInuseMiB float64 `json:"heapInuseMiB,omitempty"`
 }
 
 // peakPhase names the phase that set a process's peak: the first at whose

@@ -161,6 +161,7 @@ func (b *bench) manyPhase(ctx context.Context) error {
 	b.step("freshness under churn with %d ClusterSummaries: %.0f changes/s in the background", manySummaries, b.o.churnRate)
 	cctx, stopChurn := context.WithCancel(ctx)
 	churn := runChurn(cctx, b.kube, b.o.churnRate, b.o.seed+1)
+	profiled := b.profilePhase(ctx, "-many-summaries")
 	select {
 	case <-ctx.Done():
 		stopChurn()
@@ -228,11 +229,26 @@ func (b *bench) manyPhase(ctx context.Context) error {
 	// Status writes: the total from clusterview's own counter, the busiest
 	// summary from the watch (one MODIFIED event per write).
 	if werr == nil && werr2 == nil {
-		total := (writesAfter - writesBefore) / wall.Seconds()
-		row = Row{Metric: fmt.Sprintf("status writes under churn, %d ClusterSummaries", manySummaries), Value: fmt.Sprintf("%.1f writes/s in all", total),
-			ValueNumber: total, Unit: "writes/s", Peer: "budget --status-writes-per-second"}
-		b.rep.target(&row, fmt.Sprintf("≤ %d/s in all", clustersummarystatus.DefaultWritesPerSecond), total <= clustersummarystatus.DefaultWritesPerSecond*1.05,
-			fmt.Sprintf("%.1f writes/s over the budget", total-clustersummarystatus.DefaultWritesPerSecond))
+		// The budget is a token bucket: over a window W it lets through at
+		// most rate×W writes plus one burst, which is what the first row
+		// judges. The second row keeps the earlier flat judgement (rate
+		// only, 5 % slack), which ignores the burst and so can miss on a
+		// short window while the server keeps to its budget.
+		count := writesAfter - writesBefore
+		total := count / wall.Seconds()
+		budget := float64(clustersummarystatus.DefaultWritesPerSecond)
+		burst := float64(clustersummarystatus.WriteBurst(budget))
+		allowed := budget*wall.Seconds() + burst
+		row = Row{Metric: fmt.Sprintf("status writes under churn, %d ClusterSummaries (token bucket)", manySummaries),
+			Value:       fmt.Sprintf("%.0f writes in %.1f s (%.1f/s)", count, wall.Seconds(), total),
+			ValueNumber: count, Unit: "writes", Peer: "budget --status-writes-per-second"}
+		b.rep.target(&row, fmt.Sprintf("≤ %.0f/s × window + burst %.0f = %.0f", budget, burst, allowed), count <= allowed,
+			fmt.Sprintf("%.0f writes over the budget", count-allowed))
+		b.rep.addRow(row)
+		row = Row{Metric: fmt.Sprintf("status writes under churn, %d ClusterSummaries (flat rate, earlier judgement)", manySummaries),
+			Value: fmt.Sprintf("%.1f writes/s in all", total), ValueNumber: total, Unit: "writes/s", Peer: "budget --status-writes-per-second"}
+		b.rep.target(&row, fmt.Sprintf("≤ %.0f/s in all (+5 %%)", budget), total <= budget*1.05,
+			fmt.Sprintf("%.1f writes/s over the budget", total-budget))
 		b.rep.addRow(row)
 	} else {
 		b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("status writes of the 100-summary phase: %v %v", werr, werr2))
@@ -252,6 +268,7 @@ func (b *bench) manyPhase(ctx context.Context) error {
 		fmt.Sprintf("%.1f writes/s over the budget", rate-perSummaryWriteBudget))
 	b.rep.addRow(row)
 	b.phaseRSS(b.rep.phase)
+	profiled()
 	return nil
 }
 
@@ -288,8 +305,14 @@ func watchAll(ctx context.Context, open func(context.Context) (watch.Interface, 
 }
 
 // statusWritesTotal reads clusterview's successful status writes so far
-// from its /metrics, past the aggregator.
+// from its /metrics.
 func (b *bench) statusWritesTotal(ctx context.Context) (float64, error) {
+	return b.clusterviewMetric(ctx, `clusterview_status_writes_total{result="success"}`)
+}
+
+// clusterviewMetric reads one series (name and labels, as exposed) from
+// clusterview's /metrics, directly on its loopback port.
+func (b *bench) clusterviewMetric(ctx context.Context, series string) (float64, error) {
 	client, err := b.directClient(30 * time.Second)
 	if err != nil {
 		return 0, err
@@ -303,17 +326,16 @@ func (b *bench) statusWritesTotal(ctx context.Context) (float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("/metrics: %s", resp.Status)
 	}
-	const series = `clusterview_status_writes_total{result="success"} `
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 1<<16), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
 			return strconv.ParseFloat(strings.TrimSpace(v), 64)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return 0, err
 	}
-	// No successful write yet: the counter has no series.
+	// Not exposed yet, as a counter before its first increment: zero.
 	return 0, nil
 }

@@ -53,6 +53,14 @@ const (
 	DefaultWritesPerSecond = 100
 )
 
+// WriteBurst is how many status writes the shared budget lets through at
+// once after a quiet spell: one second's worth, so that a change touching
+// every summary is written without waiting for tokens, while over any
+// window W the writes stay below writesPerSecond×W + WriteBurst.
+func WriteBurst(writesPerSecond float64) int {
+	return max(1, int(writesPerSecond))
+}
+
 // DefaultWorkers is how many summaries are synced at once. A sync spends
 // most of its time waiting for its status write to reach etcd, so the
 // budget above, not the CPU, must be what limits a hundred busy summaries:
@@ -151,7 +159,7 @@ func New(engine Engine, engineSynced func() bool, client clientset.Interface, in
 		engineOK:   engineSynced,
 		interval:   opts.Interval,
 		maxGroups:  opts.MaxGroups,
-		writes:     flowcontrol.NewTokenBucketRateLimiter(float32(opts.WritesPerSecond), max(1, int(opts.WritesPerSecond))),
+		writes:     flowcontrol.NewTokenBucketRateLimiter(float32(opts.WritesPerSecond), WriteBurst(opts.WritesPerSecond)),
 		clock:      clock.RealClock{},
 		queue:      workqueue.NewTypedRateLimitingQueueWithConfig(backoff, workqueue.TypedRateLimitingQueueConfig[string]{Name: "clustersummary-status"}),
 		backoff:    backoff,
