@@ -16,7 +16,13 @@
 //     nodesummaries, kube-state-metrics' memory vs clusterview's, and the
 //     naive client-side recount (kubectl get pods -A -o json + Go);
 //  4. clusterview's CPU and memory while loading and at rest, and the summary
-//     engine's cost per event from its Go benchmarks.
+//     engine's cost per event from its Go benchmarks;
+//  5. usage (usage.go): a real metrics-server scraping kwok-simulated
+//     kubelets, usage freshness after clusterview's read and from the
+//     metrics API, memory per pod and peak RSS with usage on;
+//  6. history (history.go): bytes written to and stored in clusterview's
+//     etcd per summary, extrapolated to the default settings, and the CPU of
+//     recording.
 //
 // It prints one table and writes it with all raw figures to
 // _output/bench/<timestamp>.json. See docs/performance.md.
@@ -74,6 +80,45 @@ type options struct {
 	allowMissingPeers       bool
 	binary                  string
 	out                     string
+	// skip holds the phases --skip leaves out.
+	skip             map[string]bool
+	usageNodes       int
+	usageChanges     int
+	historyWindow    time.Duration
+	historyChurnRate float64
+}
+
+// Phases that --skip can leave out, in the order they run.
+const (
+	phaseFreshness = "freshness"
+	phaseMany      = "many"
+	phaseUsage     = "usage"
+	phaseReads     = "reads"
+	phasePeers     = "peers"
+	phaseColdStart = "coldstart"
+	phaseHistory   = "history"
+)
+
+var skippablePhases = []string{phaseFreshness, phaseMany, phaseUsage, phaseReads, phasePeers, phaseColdStart, phaseHistory}
+
+// parseSkip parses --skip: a comma-separated list of skippablePhases.
+// Skipping freshness skips many, which reuses its probes and watches.
+func parseSkip(v string) (map[string]bool, error) {
+	skip := map[string]bool{}
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !slices.Contains(skippablePhases, p) {
+			return nil, fmt.Errorf("--skip: unknown phase %q (phases: %s)", p, strings.Join(skippablePhases, ", "))
+		}
+		skip[p] = true
+	}
+	if skip[phaseFreshness] {
+		skip[phaseMany] = true
+	}
+	return skip, nil
 }
 
 func envInt(name string, def int) int {
@@ -113,6 +158,11 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "Keep the run directory (control plane data and logs) after a successful run.")
 	flag.StringVar(&o.binary, "clusterview-binary", "_output/bin/clusterview-apiserver", "clusterview-apiserver binary (make build).")
 	flag.StringVar(&o.out, "out", "_output/bench", "Directory for the JSON report, profiles and the run directory.")
+	skip := flag.String("skip", "", "Comma-separated phases to leave out: "+strings.Join(skippablePhases, ", ")+" (freshness implies many). The load always runs.")
+	flag.IntVar(&o.usageNodes, "usage-nodes", 0, "Usage phase: synthetic nodes whose kubelet kwok plays (the first by name); 0: all of them.")
+	flag.IntVar(&o.usageChanges, "usage-changes", 15, "Usage phase: changes of the probe pod's memory use timed for usage freshness.")
+	flag.DurationVar(&o.historyWindow, "history-window", 90*time.Second, "History phase: length of each of its two windows (history disabled, then recorded every 1s).")
+	flag.Float64Var(&o.historyChurnRate, "history-churn-rate", 10, "History phase: background changes per second in both windows, so that recorded figures move.")
 	renderDoc := flag.String("render-doc", "", "Only regenerate the generated section of this doc (docs/performance.md) from the run reports in --reports, then exit.")
 	reportsDir := flag.String("reports", "docs/bench", "Committed run reports that --render-doc renders.")
 	klog.InitFlags(nil)
@@ -133,7 +183,13 @@ func main() {
 	if o.nodeChanges == -1 {
 		o.nodeChanges = map[bool]int{true: 100, false: 25}[full]
 	}
-	if o.nodes <= 0 || o.pods <= 0 || o.namespaces <= 0 || o.podChanges <= 0 || o.nodeChanges < 0 || o.idleProbeInterval <= 0 || o.idleMeanInterval <= 0 || o.probeInterval <= 0 || o.reads <= 0 || o.repeat <= 0 || o.naiveRuns <= 0 || o.churnRate <= 0 {
+	var err error
+	if o.skip, err = parseSkip(*skip); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(2)
+	}
+	if o.nodes <= 0 || o.pods <= 0 || o.namespaces <= 0 || o.podChanges <= 0 || o.nodeChanges < 0 || o.idleProbeInterval <= 0 || o.idleMeanInterval <= 0 || o.probeInterval <= 0 || o.reads <= 0 || o.repeat <= 0 || o.naiveRuns <= 0 || o.churnRate <= 0 ||
+		o.usageNodes < 0 || o.usageChanges <= 0 || o.historyWindow <= 0 || o.historyChurnRate <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: sizes, counts and rates must be positive")
 		os.Exit(2)
 	}
@@ -171,8 +227,11 @@ type bench struct {
 	cvc     clientset.Interface
 	cvPort  int
 	caPEM   []byte
-	began   time.Time
-	fresh   *freshness
+	// auditLog is kube-apiserver's audit log of clusterview's reads of the
+	// resource metrics API (usage phase).
+	auditLog string
+	began    time.Time
+	fresh    *freshness
 
 	// Whether clusterview serves these resources (they were being wired
 	// while this benchmark was written; it measures what is there).
@@ -208,7 +267,8 @@ func run(ctx context.Context, o options) (misses int, retErr error) {
 		Versions: Versions{Go: runtime.Version(), Clusterview: gitDescribe(root), Tools: map[string]string{}},
 		Size:     Size{Nodes: o.nodes, Pods: o.pods, Namespaces: o.namespaces},
 		Settings: Settings{PodChanges: o.podChanges, NodeChanges: o.nodeChanges, ProbeInterval: o.probeInterval.String(), IdleProbeInterval: o.idleProbeInterval.String(), IdleMeanInterval: o.idleMeanInterval.String(),
-			ChurnRate: o.churnRate, Reads: o.reads, Repeat: o.repeat, NaiveRuns: o.naiveRuns, RestWindow: o.rest.String()},
+			ChurnRate: o.churnRate, Reads: o.reads, Repeat: o.repeat, NaiveRuns: o.naiveRuns, RestWindow: o.rest.String(),
+			UsageNodes: o.usageNodes, UsageChanges: o.usageChanges, HistoryWindow: o.historyWindow.String(), HistoryChurnRate: o.historyChurnRate},
 		Commands: map[string]Timing{}, Answers: map[string]string{}, Processes: map[string]ProcJSON{},
 	}
 	outDir, err := filepath.Abs(o.out)
@@ -218,6 +278,11 @@ func run(ctx context.Context, o options) (misses int, retErr error) {
 	b.runDir = filepath.Join(outDir, b.rep.Started.UTC().Format("20060102T150405Z"))
 	if err := os.MkdirAll(b.runDir, 0o755); err != nil {
 		return 0, err
+	}
+	for _, p := range skippablePhases {
+		if o.skip[p] {
+			b.rep.Settings.SkippedPhases = append(b.rep.Settings.SkippedPhases, p)
+		}
 	}
 	b.step("clusterview scale benchmark: %d nodes, %d pods, %d namespaces; run directory %s", o.nodes, o.pods, o.namespaces, b.runDir)
 
@@ -256,27 +321,42 @@ func run(ctx context.Context, o options) (misses int, retErr error) {
 	// phase judges "cluster" and kube-apiserver's watch as well.
 	wctx, stopWatches := context.WithCancel(ctx)
 	defer stopWatches()
-	if err := b.freshness(wctx); err != nil {
-		return 0, err
+	if !o.skip[phaseFreshness] {
+		if err := b.freshness(wctx); err != nil {
+			return 0, err
+		}
 	}
-	if err := b.manyPhase(wctx); err != nil {
-		return 0, err
+	if !o.skip[phaseMany] {
+		if err := b.manyPhase(wctx); err != nil {
+			return 0, err
+		}
 	}
 	stopWatches()
-	if err := b.reads(ctx); err != nil {
-		return 0, err
+	for _, p := range []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{phaseUsage, b.usagePhase}, {phaseReads, b.reads}, {phasePeers, b.peers}, {phaseColdStart, b.coldStart}, {phaseHistory, b.historyPhase},
+	} {
+		if o.skip[p.name] {
+			continue
+		}
+		if err := p.run(ctx); err != nil {
+			return 0, err
+		}
 	}
-	if err := b.peers(ctx); err != nil {
-		return 0, err
-	}
-	return 0, b.coldStart(ctx)
+	return 0, nil
 }
 
 // prepare builds what is missing and runs the Go benchmarks while the
 // machine is otherwise quiet.
 func (b *bench) prepare(ctx context.Context) error {
 	b.step("building the control plane if needed (hack/build-tools.sh all)")
-	binDir, err := localcluster.EnsureBinaries(ctx, klog.Background().WithName("build-tools").V(1))
+	ensure := localcluster.EnsureUsageBinaries
+	if b.o.skip[phaseUsage] {
+		ensure = localcluster.EnsureBinaries
+	}
+	binDir, err := ensure(ctx, klog.Background().WithName("build-tools").V(1))
 	if err != nil {
 		return err
 	}
@@ -323,7 +403,15 @@ func (b *bench) prepare(ctx context.Context) error {
 func (b *bench) startAll(ctx context.Context) error {
 	b.step("starting etcd and kube-apiserver")
 	var err error
-	b.cluster, err = localcluster.Start(ctx, localcluster.Options{Dir: filepath.Join(b.runDir, "cluster"), StopTimeout: 30 * time.Second})
+	// kube-apiserver logs clusterview's reads of the resource metrics API
+	// for the usage phase; kwok and metrics-server start only there.
+	var extra []string
+	if !b.o.skip[phaseUsage] {
+		if extra, b.auditLog, err = auditArgs(b.runDir); err != nil {
+			return err
+		}
+	}
+	b.cluster, err = localcluster.Start(ctx, localcluster.Options{Dir: filepath.Join(b.runDir, "cluster"), StopTimeout: 30 * time.Second, ExtraAPIServerArgs: extra})
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,8 @@ type Report struct {
 	Answers      map[string]string   `json:"answers,omitempty"`
 	Processes    map[string]ProcJSON `json:"processes,omitempty"`
 	GoBench      []goBenchmark       `json:"goBenchmarks,omitempty"`
+	Usage        *UsageResult        `json:"usage,omitempty"`
+	History      *HistoryResult      `json:"history,omitempty"`
 	Skipped      []string            `json:"skipped,omitempty"`
 	Profiles     []string            `json:"profiles,omitempty"`
 	Error        string              `json:"error,omitempty"`
@@ -78,6 +80,12 @@ type Settings struct {
 	Repeat            int     `json:"commandRepeats"`
 	NaiveRuns         int     `json:"naiveRuns"`
 	RestWindow        string  `json:"restWindow"`
+	// Skipped are the phases --skip left out.
+	SkippedPhases    []string `json:"skippedPhases,omitempty"`
+	UsageNodes       int      `json:"usageNodes,omitempty"`
+	UsageChanges     int      `json:"usageChanges,omitempty"`
+	HistoryWindow    string   `json:"historyWindow,omitempty"`
+	HistoryChurnRate float64  `json:"historyChurnRate,omitempty"`
 }
 
 type LoadResult struct {
@@ -301,7 +309,7 @@ func (r *Report) printTable(w io.Writer) {
 
 func toolVersions(m map[string]string) string {
 	var parts []string
-	for _, k := range []string{"kube-apiserver", "etcd", "kubectl", "kube-state-metrics", "kube-capacity"} {
+	for _, k := range []string{"kube-apiserver", "etcd", "kubectl", "kube-state-metrics", "kube-capacity", "metrics-server", "kwok"} {
 		if v, ok := m[k]; ok {
 			parts = append(parts, k+" "+v)
 		}
