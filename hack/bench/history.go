@@ -83,8 +83,9 @@ type HistorySummary struct {
 	RawPuts    int        `json:"rawPuts"`
 	RollupPuts int        `json:"rollupPuts"`
 	// WrittenBytes are the bytes (keys and values) of every put in the
-	// recorded window, both tiers.
-	WrittenBytes int64 `json:"writtenBytes"`
+	// recorded window, both tiers; RawWrittenBytes those of the raw tier.
+	WrittenBytes    int64 `json:"writtenBytes"`
+	RawWrittenBytes int64 `json:"rawWrittenBytes"`
 	// StoredBytes are the summary's history keys and values at the end.
 	StoredBytes int64 `json:"storedBytes"`
 	// At the defaults (extrapolated): stored for the retentions, written
@@ -404,6 +405,7 @@ func (b *bench) historyRows(res *HistoryResult, prefix string, puts []put, kvs [
 		pt.rows, pt.size = append(pt.rows, int(p.version)), append(pt.size, p.size)
 		s.WrittenBytes += int64(p.size)
 		if tier == "raw" {
+			s.RawWrittenBytes += int64(p.size)
 			s.RawPuts++
 			res.Samples++
 		} else {
@@ -443,7 +445,7 @@ func (b *bench) historyRows(res *HistoryResult, prefix string, puts []put, kvs [
 	dflt := fmt.Sprintf("%s samples kept %s, %s rollups kept %s", resolution, rawRetention, rollupInterval, rollupRetention)
 	if s := res.Summaries[v1beta1.DefaultClusterSummaryName]; s != nil {
 		b.rep.addRow(Row{Metric: "history, no groups (cluster): measured raw chunk, per row / header",
-			Value:       fmt.Sprintf("%.1f B/row + %.0f B/chunk (%d puts, %.0f B written per sample)", s.Raw.PerRow, s.Raw.Header, s.RawPuts, float64(s.WrittenBytes)/float64(max(s.RawPuts, 1))),
+			Value:       fmt.Sprintf("%.1f B/row + %.0f B/chunk (%d puts, %.0f B written per sample)", s.Raw.PerRow, s.Raw.Header, s.RawPuts, float64(s.RawWrittenBytes)/float64(max(s.RawPuts, 1))),
 			ValueNumber: s.Raw.PerRow, Unit: "B/row", Peer: fmt.Sprintf("rollup %.1f B/row + %.0f B/chunk (%d puts)", s.Rollup.PerRow, s.Rollup.Header, s.RollupPuts)})
 		row := Row{Metric: "history, no groups (cluster): bytes stored for 30 days (extrapolated from " + fmt.Sprintf("%d samples at %s", s.RawPuts, historyResolution) + ")",
 			Value: fmt.Sprintf("%.2f MiB", s.Stored30dBytes/(1<<20)), ValueNumber: s.Stored30dBytes / (1 << 20), Unit: "MiB", Peer: "at the defaults: " + dflt}
