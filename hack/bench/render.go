@@ -62,12 +62,13 @@ func renderRuns(w io.Writer, reps []*Report, names []string) {
 		renderRun(w, reps[i], "docs/bench/"+names[i])
 	}
 	fmt.Fprintf(w, "### Every committed run\n\n")
-	fmt.Fprintln(w, "| run | clusterview | size (nodes / pods) | load average at start | misses | peak RSS | ClusterSummary freshness p99, idle / churn (from send) | list nodesummaries p99 vs list nodes |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| run | clusterview | size (nodes / pods) | load average at start | misses | peak RSS | ClusterSummary freshness p99, idle / churn (from send) | list nodesummaries p99 vs list nodes | usage freshness p50/p99 after the read, ClusterSummary | history for 30 days, no groups |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for i, r := range reps {
-		fmt.Fprintf(w, "| `%s` | %s | %d / %d | %s | %d | %s | %s / %s | %s |\n", names[i], r.Versions.Clusterview, r.Size.Nodes, r.Size.Pods,
+		fmt.Fprintf(w, "| `%s` | %s | %d / %d | %s | %d | %s | %s / %s | %s | %s | %s |\n", names[i], r.Versions.Clusterview, r.Size.Nodes, r.Size.Pods,
 			r.Machine.LoadAvg, len(r.Misses), r.headline("peak RSS (VmHWM)"), r.headline("freshness idle, ClusterSummary", "from send"),
-			r.headline("freshness churn", "ClusterSummary", "from send"), r.ratioOf("read: list nodesummaries"))
+			r.headline("freshness churn", "ClusterSummary", "from send"), r.ratioOf("read: list nodesummaries"),
+			r.headline("usage freshness, ClusterSummary", "after clusterview's read"), r.headline("history, no groups", "stored for 30 days"))
 	}
 	fmt.Fprintln(w)
 }

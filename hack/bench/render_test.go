@@ -36,6 +36,10 @@ func TestRenderRun(t *testing.T) {
 			{Phase: "reads", Metric: "read: list nodesummaries (5 items) p50/p99", Value: "1 ms / 2 ms", Peer: "list nodes (5) 1 ms / 1 ms", Ratio: "2.00×",
 				Target: "p99 ≤ the core list's p99 (both JSON)", Met: &missed, MissedBy: "p99 1.0 ms over"},
 			{Phase: "peers", Metric: "answer: naive recount vs clusterview", Value: "agree", Peer: "a|b", Target: "identical", Met: &met},
+			{Phase: "usage", Metric: "usage freshness, ClusterSummary p50/p99 (n=15), after clusterview's read (audit log)", Value: "139 ms / 219 ms",
+				Target: "p99 ≤ 1000 ms", Met: &met},
+			{Phase: "history", Metric: "history, no groups (cluster): bytes stored for 30 days (extrapolated from 54 samples at 1s)", Value: "0.57 MiB",
+				Target: "≤ 2 MiB per summary", Met: &met},
 		},
 		Misses: []string{"one"}}
 	if _, err := r.writeJSON(dir); err != nil {
@@ -49,11 +53,13 @@ func TestRenderRun(t *testing.T) {
 	got := string(out)
 	for _, want := range []string{
 		"### 5 nodes, 50 pods, 2 namespaces: `docs/bench/20261204T100000Z.json`",
-		"**reads**", "**peers**",
+		"**reads**", "**peers**", "**usage**", "**history**",
+		"| history, no groups (cluster): bytes stored for 30 days (extrapolated from 54 samples at 1s) | 0.57 MiB |  |  | ≤ 2 MiB per summary | met |",
 		"| read: list nodesummaries (5 items) p50/p99 | 1 ms / 2 ms | list nodes (5) 1 ms / 1 ms | 2.00× | p99 ≤ the core list's p99 (both JSON) | **MISS**: p99 1.0 ms over |",
 		`| answer: naive recount vs clusterview | agree | a\|b |  | identical | met |`,
 		"1 row(s) missed their target.",
 		"| `20261204T100000Z.json` |",
+		"| 139 ms / 219 ms | 0.57 MiB |\n",
 		"\n" + docEnd + "\n\ntail\n",
 	} {
 		if !strings.Contains(got, want) {
