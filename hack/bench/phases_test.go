@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -137,5 +138,22 @@ func TestParseSkip(t *testing.T) {
 	}
 	if _, err := parseSkip("usage,load"); err == nil {
 		t.Error("parseSkip accepted an unknown phase")
+	}
+}
+
+func TestUsageSteps(t *testing.T) {
+	for _, c := range []struct {
+		total, requested int
+		want             []int
+	}{
+		{100, 0, []int{100}},
+		{5000, 0, []int{625, 1250, 2500, 5000}},
+		{5000, 800, []int{800}},
+		{5000, 2000, []int{250, 500, 1000, 2000}},
+		{100, 500, []int{100}},
+	} {
+		if got := usageSteps(c.total, c.requested); !slices.Equal(got, c.want) {
+			t.Errorf("usageSteps(%d, %d) = %v, want %v", c.total, c.requested, got, c.want)
+		}
 	}
 }
