@@ -43,6 +43,8 @@ import (
 // Above 1000 nodes kwok gets them in steps (usageSteps); a step that
 // metrics-server or clusterview does not cover within usageCoverTimeout is
 // undone, and the phase measures at the last step covered and says so.
+// The pipeline keeps running after the phase, so the later phases measure
+// clusterview with usage on, its default.
 //
 // Freshness probes change the memory one probe pod uses (a gauge, so the
 // metrics API shows the new value exactly, from the next scrape on). For
