@@ -182,7 +182,17 @@ func TestChartExternalEtcd(t *testing.T) {
 		t.Error("the Deployment does not mount the Secret clusterview-etcd-client")
 	}
 
-	_, err := tl.chart(t, "template", set("etcd.mode=external")...)
+	// cert-manager cannot issue a client certificate that the external etcd
+	// trusts; the notes printed after the install say so.
+	notes, err := tl.chart(t, "notes", set("etcd.mode=external", "etcd.external.servers={"+servers[0]+"}", "certManager.enabled=true")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(notes), "create the Secret\nclusterview-etcd-client") {
+		t.Errorf("NOTES.txt with an external etcd and cert-manager does not ask for the Secret clusterview-etcd-client:\n%s", notes)
+	}
+
+	_, err = tl.chart(t, "template", set("etcd.mode=external")...)
 	if err == nil || !strings.Contains(err.Error(), "etcd.external.servers") {
 		t.Errorf("external etcd without servers: err = %v, want one naming etcd.external.servers", err)
 	}
