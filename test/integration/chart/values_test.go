@@ -307,6 +307,26 @@ func TestChartCertManager(t *testing.T) {
 	}
 }
 
+// TestChartNamespaceCreate: the chart renders the Namespace only for a
+// release kept elsewhere, since Helm stores the release in its namespace
+// before it creates the objects.
+func TestChartNamespaceCreate(t *testing.T) {
+	tl := needTools(t)
+	r := tl.rendered(t, append(set("namespace.create=true", "namespace.name="+namespace), "--namespace", "default")...)
+	if !r.has("Namespace", namespace) {
+		t.Errorf("no Namespace %s rendered with namespace.create", namespace)
+	}
+	for k, o := range r.objs {
+		if o.GetNamespace() != "" && o.GetNamespace() != namespace && o.GetNamespace() != "kube-system" {
+			t.Errorf("%s is not in namespace.name %s", k, namespace)
+		}
+	}
+	_, err := tl.chart(t, "template", set("namespace.create=true")...)
+	if err == nil || !strings.Contains(err.Error(), "namespace.create") {
+		t.Errorf("namespace.create in the release's own namespace: err = %v, want a refusal naming namespace.create", err)
+	}
+}
+
 // TestChartValuesSchema: values.schema.json refuses an unknown etcd mode and
 // a misspelt key, as helm install would.
 func TestChartValuesSchema(t *testing.T) {
