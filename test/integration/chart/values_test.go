@@ -307,6 +307,31 @@ func TestChartCertManager(t *testing.T) {
 	}
 }
 
+// TestChartImageAndResources: the image by digest, and the container's
+// resources with GOMEMLIMIT.
+func TestChartImageAndResources(t *testing.T) {
+	tl := needTools(t)
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	r := tl.rendered(t, set("image.repository=registry.example.test/clusterview-apiserver", "image.digest="+digest,
+		"resources.requests.memory=512Mi", "resources.limits.memory=1Gi", "goMemLimit=900MiB")...)
+	c := r.deployment().Spec.Template.Spec.Containers[0]
+	if want := "registry.example.test/clusterview-apiserver@" + digest; c.Image != want {
+		t.Errorf("image = %s, want %s", c.Image, want)
+	}
+	if got := c.Resources.Limits.Memory().String(); got != "1Gi" {
+		t.Errorf("memory limit = %s, want 1Gi", got)
+	}
+	if got := c.Resources.Requests.Memory().String(); got != "512Mi" {
+		t.Errorf("memory request = %s, want 512Mi", got)
+	}
+	if got := c.Resources.Requests.Cpu().String(); got != "100m" {
+		t.Errorf("cpu request = %s, want the default 100m", got)
+	}
+	if !slices.Contains(c.Env, corev1.EnvVar{Name: "GOMEMLIMIT", Value: "900MiB"}) {
+		t.Errorf("env %v lacks GOMEMLIMIT=900MiB", c.Env)
+	}
+}
+
 // TestChartNamespaceCreate: the chart renders the Namespace only for a
 // release kept elsewhere, since Helm stores the release in its namespace
 // before it creates the objects.
