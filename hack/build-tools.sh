@@ -31,6 +31,9 @@
 # golangci-lint (1,222 packages, few shared with the control plane's 2,080) took 38 min
 # cold at low priority on a machine loaded ~12x over its 2 cores (2026-12-04); by package
 # count, about half a kube-apiserver build on an idle machine: ~5 min. A relink is seconds.
+# chart-render (Helm v4.3.2 with its k8s.io v0.37.2 dependencies, which the control
+# plane's v1.37.1 build does not share) took 12 min 10 s cold on the same shared machine at
+# a load average of ~10 (2026-12-05); a rebuild after a change to its source took 10 s.
 #
 # kube-capacity: the module proxy refuses github.com/robscott/kube-capacity (403 for
 # every version) and the checksum database has no entry for it (404). hack/tools/
