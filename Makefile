@@ -24,10 +24,25 @@ install-plugin:
 	mkdir -p $(PREFIX)
 	$(GO) build -o $(PREFIX)/kubectl-clusterview ./cmd/kubectl-clusterview
 
-## tools: build the pinned etcd, kube-apiserver and kubectl, and metrics-server and kwok
-##   (the local cluster's resource metrics pipeline), cached in _output/bin.
+## tools: build the pinned etcd, kube-apiserver and kubectl, metrics-server and kwok
+##   (the local cluster's resource metrics pipeline), and chart-render (the Helm
+##   chart's linter and renderer, hack/tools/helm), cached in _output/bin.
 tools:
-	hack/build-tools.sh all metrics
+	hack/build-tools.sh all metrics chart-render
+
+## helm-template: render charts/clusterview with the pinned Helm library, as
+##   `helm template` does, into the namespace clusterview-system.
+##   make helm-template HELM_ARGS='--set etcd.mode=embedded --set replicas=1'
+HELM_ARGS ?=
+.PHONY: helm-template helm-lint
+helm-template:
+	hack/build-tools.sh chart-render
+	$${CLUSTERVIEW_BIN_DIR:-$(BIN)}/chart-render template charts/clusterview --namespace clusterview-system $(HELM_ARGS)
+
+## helm-lint: helm lint --strict of charts/clusterview with the pinned Helm library.
+helm-lint:
+	hack/build-tools.sh chart-render
+	$${CLUSTERVIEW_BIN_DIR:-$(BIN)}/chart-render lint charts/clusterview --strict --namespace clusterview-system $(HELM_ARGS)
 
 ## run: local control plane + clusterview behind the aggregator, seeded with a demo cluster.
 run: build tools

@@ -7,12 +7,14 @@
 # Usage: hack/build-tools.sh [--check] [etcd|kube-apiserver|kubectl|all|
 #                                       metrics-server|kwok|metrics|
 #                                       kube-capacity|kube-state-metrics|peers|
-#                                       golangci-lint]...
+#                                       golangci-lint|chart-render]...
 #
 #   all is the control plane (etcd, kube-apiserver, kubectl) and the default; metrics is
 #   metrics-server and kwok (the simulated kubelets it scrapes), which the local cluster
 #   starts when usage is wanted; peers is kube-capacity and kube-state-metrics, which
-#   only the benchmark needs; golangci-lint is the linter `make lint` runs.
+#   only the benchmark needs; golangci-lint is the linter `make lint` runs;
+#   chart-render lints and renders charts/clusterview with the pinned Helm library
+#   (a program of our own in hack/tools/helm, whose Go files the fingerprint covers).
 #
 #   Binaries land in _output/bin/ (override with CLUSTERVIEW_BIN_DIR). A binary is
 #   rebuilt only when its fingerprint changed: the fingerprint covers the tool module's
@@ -29,6 +31,9 @@
 # golangci-lint (1,222 packages, few shared with the control plane's 2,080) took 38 min
 # cold at low priority on a machine loaded ~12x over its 2 cores (2026-12-04); by package
 # count, about half a kube-apiserver build on an idle machine: ~5 min. A relink is seconds.
+# chart-render (Helm v4.3.2 with its k8s.io v0.37.2 dependencies, which the control
+# plane's v1.37.1 build does not share) took 12 min 10 s cold on the same shared machine at
+# a load average of ~10 (2026-12-05); a rebuild after a change to its source took 10 s.
 #
 # kube-capacity: the module proxy refuses github.com/robscott/kube-capacity (403 for
 # every version) and the checksum database has no entry for it (404). hack/tools/
@@ -115,7 +120,13 @@ tool_spec() {
       TOOL_PKG="github.com/golangci/golangci-lint/v2/cmd/golangci-lint"
       TOOL_MOD="github.com/golangci/golangci-lint/v2"
       ;;
-    *) die "unknown binary '$1' (want etcd, kube-apiserver, kubectl, all, metrics-server, kwok, metrics, kube-capacity, kube-state-metrics, peers or golangci-lint)" ;;
+    chart-render)
+      # Our own main package; its version is the Helm library's.
+      TOOL_DIR="${ROOT}/hack/tools/helm"
+      TOOL_PKG="github.com/clusterview/clusterview/hack/tools/helm"
+      TOOL_MOD="helm.sh/helm/v4"
+      ;;
+    *) die "unknown binary '$1' (want etcd, kube-apiserver, kubectl, all, metrics-server, kwok, metrics, kube-capacity, kube-state-metrics, peers, golangci-lint or chart-render)" ;;
   esac
 }
 
@@ -192,14 +203,22 @@ ldflags_for() {
   esac
 }
 
-# fingerprint NAME LDFLAGS prints the value recorded in the stamp file.
+# fingerprint NAME LDFLAGS prints the value recorded in the stamp file. A tool
+# module with Go files of its own (chart-render) adds them; for the others,
+# which only pin an upstream package, nothing is added and their fingerprints
+# stay what they were.
 fingerprint() {
-  local name="$1" ldflags="$2"
+  local name="$1" ldflags="$2" src
   {
     echo "recipe=${RECIPE} name=${name} pkg=${TOOL_PKG}"
     go env GOVERSION GOOS GOARCH GOAMD64 GOARM64 CGO_ENABLED
     echo "ldflags=${ldflags}"
     cat "${TOOL_DIR}/go.mod" "${TOOL_DIR}/go.sum"
+    for src in "${TOOL_DIR}"/*.go; do
+      [[ -f "${src}" ]] || continue
+      echo "file=${src##*/}"
+      cat "${src}"
+    done
   } | sha256
 }
 

@@ -30,6 +30,9 @@ const (
 	// hack/build-tools.sh metrics.
 	metricsServerBinary = "metrics-server"
 	kwokBinary          = "kwok"
+	// chartRenderBinary lints and renders charts/clusterview with the Helm
+	// library pinned in hack/tools/helm; hack/build-tools.sh chart-render builds it.
+	chartRenderBinary = "chart-render"
 
 	// buildToolsStaleExit is hack/build-tools.sh --check's exit code for "something
 	// needs building", distinct from the 1 of ordinary failures.
@@ -135,6 +138,17 @@ func EnsureBinaries(ctx context.Context, logger klog.Logger) (string, error) {
 // all metrics), which Start runs with Options.Usage.
 func EnsureUsageBinaries(ctx context.Context, logger klog.Logger) (string, error) {
 	return ensureBinaries(ctx, logger, []string{"all", "metrics"}, slices.Concat(controlPlaneBinaries, usageBinaries))
+}
+
+// EnsureChartRender runs hack/build-tools.sh chart-render, which builds the chart
+// renderer into DefaultBinDir unless it is already there at the pinned Helm version
+// and the current source, and returns the binary's path.
+func EnsureChartRender(ctx context.Context, logger klog.Logger) (string, error) {
+	dir, err := ensureBinaries(ctx, logger, []string{chartRenderBinary}, []string{chartRenderBinary})
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, chartRenderBinary), nil
 }
 
 func ensureBinaries(ctx context.Context, logger klog.Logger, targets, names []string) (string, error) {

@@ -42,6 +42,8 @@
 // hack/build-tools.sh, which rebuilds only what is missing or stale; a cold build of
 // all three takes about 12 minutes on 2 cores, so run "hack/build-tools.sh all" once
 // before a short "go test -timeout".
+// EnsureChartRender does the same for chart-render (hack/tools/helm), which the
+// tests of charts/clusterview run.
 //
 // # Lifecycle
 //
