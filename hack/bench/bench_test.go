@@ -13,12 +13,13 @@ pkg: github.com/clusterview/clusterview/pkg/summary
 BenchmarkRetainedMemory-2     	920670703	         1.181 ns/op	       861.4 B/node	       215.0 B/pod	       0 B/op	       0 allocs/op
 BenchmarkPodUpdateSteady-2    	 3305424	       390.8 ns/op	       0 B/op	       0 allocs/op
 BenchmarkCluster/all-grouped-2         	    3960	    384645 ns/op	   45168 B/op	      23 allocs/op
+BenchmarkListNodeSummaries/table-2        	       4	 317518185 ns/op	 313459368 peer-ns/op	  25940889 peer-resp-B	   4637343 resp-B	         1.013 x-peer	43307384 B/op	  420027 allocs/op
 PASS
 ok  	github.com/clusterview/clusterview/pkg/summary	31.825s
 `
 	got := parseGoBench(out)
-	if len(got) != 3 {
-		t.Fatalf("parsed %d benchmarks, want 3: %+v", len(got), got)
+	if len(got) != 4 {
+		t.Fatalf("parsed %d benchmarks, want 4: %+v", len(got), got)
 	}
 	if b := got[1]; b.Name != "BenchmarkPodUpdateSteady" || b.NsPerOp != 390.8 || b.AllocsPerOp != 0 || b.BytesPerOp != 0 || b.Iterations != 3305424 {
 		t.Errorf("steady: %+v", b)
@@ -28,6 +29,9 @@ ok  	github.com/clusterview/clusterview/pkg/summary	31.825s
 	}
 	if b := got[2]; b.Name != "BenchmarkCluster/all-grouped" || b.AllocsPerOp != 23 {
 		t.Errorf("sub-benchmark: %+v", b)
+	}
+	if b := got[3]; b.Name != listNodeSummaries+"/table" || b.NsPerOp != 317518185 || b.Extra["x-peer"] != 1.013 || b.Extra["peer-ns/op"] != 313459368 || b.AllocsPerOp != 420027 {
+		t.Errorf("read benchmark: %+v", b)
 	}
 }
 

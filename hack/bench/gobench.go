@@ -35,11 +35,43 @@ const (
 	podStoreRetained = "BenchmarkPodStoreRetained"
 )
 
-// runGoBenchmarks runs the Go benchmarks of the summary engine and its
-// informer feed and parses them.
+// The read benchmarks: 5,000 NodeSummaries and 1,000 NamespaceSummaries
+// listed as JSON and as a Table against the core lists of the same objects
+// (x-peer), and the peers alone. (BenchmarkHeadroom, what 8 headroom shapes
+// add to a status write over 5,000 nodes, runs with ./pkg/summary/'s.)
+const (
+	listNodeSummaries      = "BenchmarkListNodeSummaries"
+	listNamespaceSummaries = "BenchmarkListNamespaceSummaries"
+	listCorePeers          = "BenchmarkListCore"
+)
+
+// goBenchPackages are the packages whose benchmarks run, each with the
+// -bench regexp of the ones that do.
+var goBenchPackages = []struct{ pkg, bench string }{
+	{"./pkg/summary/", "."},
+	{"./pkg/summary/feed/", "."},
+	{"./pkg/registry/clusterview/nodesummary/", "^(" + listNodeSummaries + "|" + listCorePeers + "Nodes)$"},
+	{"./pkg/registry/clusterview/namespacesummary/", "^(" + listNamespaceSummaries + "|" + listCorePeers + "Namespaces)$"},
+}
+
+// runGoBenchmarks runs the Go benchmarks of the summary engine, its
+// informer feed and the live summaries' reads, and parses them.
 func runGoBenchmarks(ctx context.Context, root string, out io.Writer) ([]goBenchmark, time.Duration, error) {
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", ".", "-benchmem", "./pkg/summary/", "./pkg/summary/feed/")
+	var res []goBenchmark
+	for _, p := range goBenchPackages {
+		r, err := runGoBenchmarkPackage(ctx, root, p.pkg, p.bench, out)
+		if err != nil {
+			return nil, time.Since(start), err
+		}
+		res = append(res, r...)
+	}
+	return res, time.Since(start), nil
+}
+
+// runGoBenchmarkPackage runs the benchmarks of one package that match bench.
+func runGoBenchmarkPackage(ctx context.Context, root, pkg, bench string, out io.Writer) ([]goBenchmark, error) {
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", bench, "-benchmem", pkg)
 	cmd.Dir = root
 	var stdout bytes.Buffer
 	progress := newPrefixWriter(out, "  [go bench] ")
@@ -47,9 +79,9 @@ func runGoBenchmarks(ctx context.Context, root string, out io.Writer) ([]goBench
 	cmd.Stdout = io.MultiWriter(&stdout, progress)
 	cmd.Stderr = progress
 	if err := cmd.Run(); err != nil {
-		return nil, time.Since(start), fmt.Errorf("go test -bench ./pkg/summary/ ./pkg/summary/feed/: %w", err)
+		return nil, fmt.Errorf("go test -bench %s %s: %w", bench, pkg, err)
 	}
-	return parseGoBench(stdout.String()), time.Since(start), nil
+	return parseGoBench(stdout.String()), nil
 }
 
 func parseGoBench(s string) []goBenchmark {

@@ -311,7 +311,16 @@ func (e *Engine) rows(vec []ResourceTotals, want []v1.ResourceName) []ResourceTo
 		}
 		return out
 	}
-	var out []ResourceTotals
+	n := 0
+	for i := range vec {
+		if vec[i] != (ResourceTotals{}) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]ResourceTotals, 0, n)
 	for id, r := range vec {
 		if r != (ResourceTotals{}) {
 			r.Name = e.res.names[id]
@@ -380,7 +389,8 @@ func (e *Engine) NodeAt(name string) (NodeTotals, uint64, bool) {
 func (e *Engine) ListNodesAt(selector labels.Selector) ([]NodeTotals, uint64) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return listKnown(&e.nodes, selector, e.nodeTotals), e.changes.rev
+	vec := make([]ResourceTotals, len(e.res.names))
+	return listKnown(&e.nodes, selector, func(n *nodeEntry) NodeTotals { return e.nodeTotalsIn(n, vec) }), e.changes.rev
 }
 
 // NamespaceAt is NodeAt for namespaces.
@@ -395,7 +405,8 @@ func (e *Engine) NamespaceAt(name string) (NamespaceTotals, uint64, bool) {
 func (e *Engine) ListNamespacesAt(selector labels.Selector) ([]NamespaceTotals, uint64) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return listKnown(&e.nss, selector, e.namespaceTotals), e.changes.rev
+	vec := make([]ResourceTotals, len(e.res.names))
+	return listKnown(&e.nss, selector, func(ns *nsEntry) NamespaceTotals { return e.namespaceTotalsIn(ns, vec) }), e.changes.rev
 }
 
 // knownNode returns the summary of a known node. The caller holds the lock.
@@ -437,6 +448,13 @@ func listKnown[ID ~uint32, E any, P entry[E], S any](t *idTable[ID, E], selector
 }
 
 func (e *Engine) nodeTotals(n *nodeEntry) NodeTotals {
+	return e.nodeTotalsIn(n, make([]ResourceTotals, len(e.res.names)))
+}
+
+// nodeTotalsIn is nodeTotals adding up in vec, a zeroed slice of one
+// ResourceTotals per resource name, which it leaves zeroed: a list reuses
+// one for every node.
+func (e *Engine) nodeTotalsIn(n *nodeEntry, vec []ResourceTotals) NodeTotals {
 	t := NodeTotals{
 		Name:              n.name,
 		Labels:            maps.Clone(n.labels),
@@ -450,7 +468,6 @@ func (e *Engine) nodeTotals(n *nodeEntry) NodeTotals {
 		Revision:          n.rev,
 	}
 	n.pods.counts.addTo(&t.Pods)
-	vec := make([]ResourceTotals, len(e.res.names))
 	for _, r := range n.resources {
 		vec[r.id].Capacity = r.capacity
 		vec[r.id].Allocatable = r.allocatable
@@ -462,10 +479,16 @@ func (e *Engine) nodeTotals(n *nodeEntry) NodeTotals {
 		t.UsageTimestamp, t.UsageWindow = n.use.timestamp, n.use.window
 	}
 	t.Resources = e.rows(vec, nil)
+	clear(vec)
 	return t
 }
 
 func (e *Engine) namespaceTotals(ns *nsEntry) NamespaceTotals {
+	return e.namespaceTotalsIn(ns, make([]ResourceTotals, len(e.res.names)))
+}
+
+// namespaceTotalsIn is namespaceTotals adding up in vec, as nodeTotalsIn.
+func (e *Engine) namespaceTotalsIn(ns *nsEntry, vec []ResourceTotals) NamespaceTotals {
 	t := NamespaceTotals{
 		Name:              ns.name,
 		Labels:            maps.Clone(ns.labels),
@@ -473,13 +496,16 @@ func (e *Engine) namespaceTotals(ns *nsEntry) NamespaceTotals {
 		Workloads:         workloadCounts(&ns.workloads),
 		Revision:          ns.rev,
 	}
-	vec := make([]ResourceTotals, len(e.res.names))
 	ns.bound.addTo(&t.Pods, vec)
 	ns.unbound.addTo(&t.Pods, vec)
 	if e.usage.available {
 		setUsageRows(vec, &ns.use, &ns.use)
 	}
 	t.Resources = e.rows(vec, nil)
+	clear(vec)
+	if len(ns.quotas) > 0 {
+		t.Quotas = make([]QuotaTotals, 0, len(ns.quotas))
+	}
 	for name, q := range ns.quotas {
 		t.Quotas = append(t.Quotas, QuotaTotals{Name: name, Hard: q.hard.DeepCopy(), Used: q.used.DeepCopy()})
 	}

@@ -42,16 +42,16 @@ func NodeSummary(n summary.NodeTotals) *clusterview.NodeSummary {
 		PIDPressure:    n.PIDPressure,
 		Pods:           PodCounts(n.Pods),
 		PodCapacity:    n.PodCapacity,
-		Resources:      withFree(withPodRequests(ResourceUsages(n.Resources, true), n.Pods)),
 	}
+	// Capacity, allocatable, usage and free of every resource: a list of
+	// 5,000 nodes would otherwise allocate them one by one, 20 or more per
+	// node. A node's usage is its own (NodeMetrics), not its pods': the
+	// idle amount of its pods is no figure of the node.
+	qs := newQuantities(4 * len(n.Resources))
+	out.Resources = withFree(withPodRequests(resourceUsages(n.Resources, true, false, qs), n.Pods), qs)
 	if !n.UsageTimestamp.IsZero() {
 		out.UsageTimestamp = &metav1.Time{Time: n.UsageTimestamp}
 		out.UsageWindow = &metav1.Duration{Duration: n.UsageWindow}
-	}
-	// A node's usage is its own (NodeMetrics), not its pods': the idle
-	// amount of its pods is no figure of the node.
-	for i := range out.Resources {
-		out.Resources[i].Idle = nil
 	}
 	return out
 }
@@ -69,7 +69,7 @@ func NamespaceSummary(ns summary.NamespaceTotals) *clusterview.NamespaceSummary 
 			ResourceVersion:   ResourceVersion(ns.Revision),
 		},
 		Pods:      PodCounts(ns.Pods),
-		Resources: ResourceUsages(ns.Resources, false),
+		Resources: resourceUsages(ns.Resources, false, true, newQuantities(2*len(ns.Resources))),
 		Workloads: WorkloadCounts(ns.Workloads),
 	}
 	if len(ns.Quotas) > 0 {
@@ -163,18 +163,28 @@ func (d Degradation) Degraded() bool {
 // set (to zero quantities when the nodes have none), because for a namespace
 // a zero would read as "no room" rather than "not applicable".
 func ResourceUsages(rows []summary.ResourceTotals, withNodes bool) []clusterview.ResourceUsage {
+	return resourceUsages(rows, withNodes, true, newQuantities(4*len(rows)))
+}
+
+// resourceUsages is ResourceUsages, with Idle only if withIdle and the
+// optional quantities taken from qs.
+func resourceUsages(rows []summary.ResourceTotals, withNodes, withIdle bool, qs *quantities) []clusterview.ResourceUsage {
 	if len(rows) == 0 {
 		return nil
 	}
 	out := make([]clusterview.ResourceUsage, len(rows))
 	for i, r := range rows {
-		out[i] = ResourceUsage(r, withNodes)
+		out[i] = resourceUsage(r, withNodes, withIdle, qs)
 	}
 	return out
 }
 
 // ResourceUsage converts one resource row; see ResourceUsages for withNodes.
 func ResourceUsage(r summary.ResourceTotals, withNodes bool) clusterview.ResourceUsage {
+	return resourceUsage(r, withNodes, true, newQuantities(4))
+}
+
+func resourceUsage(r summary.ResourceTotals, withNodes, withIdle bool, qs *quantities) clusterview.ResourceUsage {
 	u := clusterview.ResourceUsage{
 		Name:             r.Name,
 		Requests:         summary.Quantity(r.Name, r.Requests),
@@ -182,14 +192,45 @@ func ResourceUsage(r summary.ResourceTotals, withNodes bool) clusterview.Resourc
 		PodsWithoutLimit: r.PodsWithoutLimit,
 	}
 	if withNodes {
-		u.Capacity = quantityPtr(summary.Quantity(r.Name, r.Capacity))
-		u.Allocatable = quantityPtr(summary.Quantity(r.Name, r.Allocatable))
+		u.Capacity = qs.of(r.Name, r.Capacity)
+		u.Allocatable = qs.of(r.Name, r.Allocatable)
 	}
 	if r.HasUsage {
-		u.Usage = quantityPtr(summary.Quantity(r.Name, r.Usage))
-		u.Idle = quantityPtr(summary.Quantity(r.Name, r.Idle))
+		u.Usage = qs.of(r.Name, r.Usage)
+		if withIdle {
+			u.Idle = qs.of(r.Name, r.Idle)
+		}
 	}
 	return u
+}
+
+// quantities hands out the optional quantities of one object from a few
+// arrays instead of one allocation each. Each pointer is to its own
+// element, so they alias nothing, as separately allocated ones would not.
+type quantities struct {
+	free []resource.Quantity
+}
+
+// newQuantities returns quantities with room for n before it allocates
+// again.
+func newQuantities(n int) *quantities {
+	return &quantities{free: make([]resource.Quantity, n)}
+}
+
+// of returns a pointer to summary.Quantity(name, value).
+func (qs *quantities) of(name corev1.ResourceName, value int64) *resource.Quantity {
+	return qs.ptr(summary.Quantity(name, value))
+}
+
+// ptr returns a pointer to a copy of q.
+func (qs *quantities) ptr(q resource.Quantity) *resource.Quantity {
+	if len(qs.free) == 0 {
+		qs.free = make([]resource.Quantity, 4)
+	}
+	p := &qs.free[0]
+	*p = q
+	qs.free = qs.free[1:]
+	return p
 }
 
 // withPodRequests fills the requests of the "pods" resource the way the
@@ -209,7 +250,7 @@ func withPodRequests(usages []clusterview.ResourceUsage, p summary.PodCounts) []
 // withFree sets what is left of each resource of one node: allocatable
 // minus requests, never below zero (a node's pods may request more than it
 // has, as when allocatable shrinks under running pods).
-func withFree(usages []clusterview.ResourceUsage) []clusterview.ResourceUsage {
+func withFree(usages []clusterview.ResourceUsage, qs *quantities) []clusterview.ResourceUsage {
 	for i := range usages {
 		u := &usages[i]
 		free := u.Allocatable.DeepCopy()
@@ -217,12 +258,10 @@ func withFree(usages []clusterview.ResourceUsage) []clusterview.ResourceUsage {
 		if free.Sign() < 0 {
 			free = summary.Quantity(u.Name, 0)
 		}
-		u.Free = &free
+		u.Free = qs.ptr(free)
 	}
 	return usages
 }
-
-func quantityPtr(q resource.Quantity) *resource.Quantity { return &q }
 
 // PodCounts converts pod counts. The engine's struct has the API's fields
 // without their JSON tags, so a conversion copies them all; a field added to

@@ -7,6 +7,7 @@ package table
 import (
 	"fmt"
 	"math/big"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -132,9 +133,36 @@ func Percent(part resource.Quantity, whole *resource.Quantity) string {
 	if whole == nil || whole.Sign() <= 0 {
 		return Unknown
 	}
-	ratio := new(big.Rat).Quo(exact(part), exact(*whole))
+	// Summaries hold whole millicores and bytes: in thousandths both are
+	// exact int64s, and the percentage is one 128-bit multiplication and
+	// division, with no big numbers to allocate. A table of 5,000 nodes
+	// prints 20,000 percentages.
+	if p, ok := milli(part); ok && p >= 0 {
+		if w, ok := milli(*whole); ok {
+			hi, lo := bits.Mul64(uint64(p), 100)
+			if hi < uint64(w) {
+				q, _ := bits.Div64(hi, lo, uint64(w))
+				return strconv.FormatUint(q, 10) + "%"
+			}
+		}
+	}
+	return percentRat(part, *whole)
+}
+
+// percentRat is Percent for any quantities, in big rational numbers; whole
+// is positive.
+func percentRat(part, whole resource.Quantity) string {
+	ratio := new(big.Rat).Quo(exact(part), exact(whole))
 	ratio.Mul(ratio, big.NewRat(100, 1))
 	return new(big.Int).Quo(ratio.Num(), ratio.Denom()).String() + "%"
+}
+
+// milli returns q in thousandths, if that is exact and fits an int64.
+func milli(q resource.Quantity) (int64, bool) {
+	m := q.MilliValue()
+	var back resource.Quantity
+	back.SetMilli(m)
+	return m, q.Cmp(back) == 0
 }
 
 // exact returns q as an exact rational number.

@@ -1,6 +1,8 @@
 package table
 
 import (
+	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -160,6 +162,39 @@ func TestRequestPercent(t *testing.T) {
 	for _, tc := range cases {
 		if got := RequestPercent(tc.usages, tc.name); got != tc.want {
 			t.Errorf("RequestPercent(%s) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestPercentFastPath checks Percent's int64 shortcut against the exact
+// rational computation on quantities of every kind a summary or a user
+// could hold: millicores, bytes, sub-milli fractions, negatives and values
+// beyond int64 in thousandths.
+func TestPercentFastPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	suffixes := []string{"", "m", "u", "n", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E"}
+	random := func() resource.Quantity {
+		var v int64
+		switch rng.IntN(3) {
+		case 0:
+			v = rng.Int64N(1000)
+		case 1:
+			v = rng.Int64N(1 << 40)
+		default:
+			v = rng.Int64()
+		}
+		if rng.IntN(8) == 0 {
+			v = -v
+		}
+		return resource.MustParse(strconv.FormatInt(v, 10) + suffixes[rng.IntN(len(suffixes))])
+	}
+	for range 20000 {
+		part, whole := random(), random()
+		if whole.Sign() <= 0 {
+			continue
+		}
+		if got, want := Percent(part, &whole), percentRat(part, whole); got != want {
+			t.Fatalf("Percent(%s, %s) = %s, want %s", part.String(), whole.String(), got, want)
 		}
 	}
 }
