@@ -76,3 +76,29 @@ func TestRatio(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineRowsReadAndHeadroom checks the rows made from the read and
+// headroom benchmarks: the CPU ratio against the core list, and headroom
+// judged against the status interval.
+func TestEngineRowsReadAndHeadroom(t *testing.T) {
+	b := &bench{rep: &Report{}}
+	b.rep.GoBench = []goBenchmark{
+		{Name: listNodeSummaries + "/table", BytesPerOp: 2 << 20, AllocsPerOp: 10,
+			Extra: map[string]float64{"cpu-ns/op": 120e6, "peer-cpu-ns/op": 100e6}},
+		{Name: headroomCost + "/8-shapes", Extra: map[string]float64{"added-ns/write": 2e6, "base-ns/op": 1e4, "interval-%": 0.8}},
+		{Name: headroomCost + "/8-shapes-grouped", Extra: map[string]float64{"added-ns/write": 300e6, "base-ns/op": 1e4, "interval-%": 120}},
+	}
+	b.engineRows()
+	if len(b.rep.Rows) != 3 {
+		t.Fatalf("rows = %+v, want 3", b.rep.Rows)
+	}
+	if r := b.rep.Rows[0]; r.RatioValue == nil || *r.RatioValue != 1.2 || r.Met != nil {
+		t.Errorf("read row = %+v, want ratio 1.2 and no target", r)
+	}
+	if r := b.rep.Rows[1]; r.Met == nil || !*r.Met {
+		t.Errorf("headroom row within the interval = %+v, want met", r)
+	}
+	if r := b.rep.Rows[2]; r.Met == nil || *r.Met || len(b.rep.Misses) != 1 {
+		t.Errorf("headroom row over the interval = %+v (misses %v), want one miss", r, b.rep.Misses)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/clusterview/clusterview/pkg/controller/clustersummarystatus"
 )
 
 // goBenchmark is one line of `go test -bench` output.
@@ -43,6 +45,7 @@ const (
 	listNodeSummaries      = "BenchmarkListNodeSummaries"
 	listNamespaceSummaries = "BenchmarkListNamespaceSummaries"
 	listCorePeers          = "BenchmarkListCore"
+	headroomCost           = "BenchmarkHeadroom"
 )
 
 // goBenchPackages are the packages whose benchmarks run, each with the
@@ -164,3 +167,7 @@ func (p *prefixWriter) Flush() {
 		p.buf = nil
 	}
 }
+
+// statusInterval is the most often one summary's status is written, the
+// budget headroom's cost is judged against.
+const statusInterval = clustersummarystatus.DefaultInterval
