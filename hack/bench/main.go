@@ -906,7 +906,13 @@ func (b *bench) runKSM(ctx context.Context, path string) error {
 		return err
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0])
-	wantPods, wantNodes := b.o.pods+probePhases*b.o.podChanges, b.o.nodes+1
+	// Synced means every pod and node the cluster has: the counts of
+	// ClusterSummary cluster, which the answer rows check against an
+	// independent recount, include the probes of every phase so far.
+	wantPods, wantNodes := int64(b.o.pods+probePhases*b.o.podChanges), int64(b.o.nodes+1)
+	if cs, err := b.cvc.ClusterviewV1beta1().ClusterSummaries().Get(ctx, v1beta1.DefaultClusterSummaryName, metav1.GetOptions{}); err == nil && cs.Status.Pods != nil && cs.Status.Nodes != nil {
+		wantPods, wantNodes = cs.Status.Pods.Total, cs.Status.Nodes.Total
+	}
 	deadline := time.Now().Add(15 * time.Minute)
 	var size int64
 	for {
@@ -916,7 +922,7 @@ func (b *bench) runKSM(ctx context.Context, path string) error {
 		scrapeStart := time.Now()
 		pods, nodes, n, err := ksmScrape(ctx, url)
 		took := time.Since(scrapeStart)
-		if err == nil && pods == wantPods && nodes == wantNodes {
+		if err == nil && int64(pods) == wantPods && int64(nodes) == wantNodes {
 			size = n
 			break
 		}
