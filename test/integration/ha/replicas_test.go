@@ -27,15 +27,7 @@ func TestReplicasServeReadsAndWrites(t *testing.T) {
 	a, b := direct(t, env.A), direct(t, env.B)
 
 	// A watch on B opened before anything is written must see A's writes.
-	list, err := b.ClusterSummaries().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := b.ClusterSummaries().Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := watchSummaries(ctx, t, b)
 
 	for _, c := range []struct {
 		writer, reader typed.ClusterviewV1beta1Interface

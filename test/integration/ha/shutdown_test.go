@@ -33,15 +33,7 @@ func TestGracefulShutdown(t *testing.T) {
 	lead, identity, survivor := leader(ctx, t)
 	leadClient := direct(t, lead)
 
-	list, err := leadClient.ClusterSummaries().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := leadClient.ClusterSummaries().Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := watchSummaries(ctx, t, leadClient)
 
 	// The in-flight request: a create whose headers and first half of the
 	// body arrive before SIGTERM, the second half after.
@@ -216,15 +208,7 @@ func TestGracefulShutdown(t *testing.T) {
 // exempt priority level (the admin's), the scrape itself included.
 func executingExempt(ctx context.Context, t *testing.T, r *framework.Replica) float64 {
 	t.Helper()
-	samples, err := r.Metrics(ctx, "apiserver_flowcontrol_current_executing_requests")
-	if err != nil {
-		t.Fatalf("scraping replica %s: %v", r.Name, err)
-	}
-	var n float64
-	for labels, v := range samples {
-		if strings.Contains(labels, `priority_level="exempt"`) {
-			n += v
-		}
-	}
-	return n
+	return metricSum(ctx, t, r, "apiserver_flowcontrol_current_executing_requests", func(labels string) bool {
+		return strings.Contains(labels, `priority_level="exempt"`)
+	})
 }
