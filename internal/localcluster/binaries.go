@@ -22,9 +22,9 @@ const (
 	// BinDirEnv overrides where binaries are looked for and built; hack/build-tools.sh
 	// honors the same variable.
 	BinDirEnv = "CLUSTERVIEW_BIN_DIR"
-	// NoProcessesEnv, set to any non-empty value, makes StartProcess and the tool
-	// build (EnsureBinaries, EnsureUsageBinaries, BinariesFresh) fail with
-	// ErrNoProcesses instead of starting anything. `make test-unit` sets it, so a
+	// NoProcessesEnv names a variable that, set to any non-empty value, makes
+	// StartProcess and the tool build (EnsureBinaries, EnsureUsageBinaries,
+	// BinariesFresh) fail with ErrNoProcesses instead of starting anything. `make test-unit` sets it, so a
 	// unit test that would start etcd, kube-apiserver or a build fails rather than
 	// quietly turning into an integration test.
 	NoProcessesEnv = "CLUSTERVIEW_NO_PROCESSES"
