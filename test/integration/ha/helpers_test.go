@@ -172,6 +172,22 @@ func watchSummaries(ctx context.Context, t *testing.T, c typed.ClusterviewV1beta
 	return w
 }
 
+// restart starts replica r's stopped process again and waits until it is
+// ready, reporting the time that took as the figure named what. It returns
+// when it started the process.
+func restart(ctx context.Context, t *testing.T, r *framework.Replica, what string) time.Time {
+	t.Helper()
+	started := time.Now()
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WaitReady(ctx, 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	figure(t, what, time.Since(started))
+	return started
+}
+
 // leader returns the leading replica, its identity and the other replica.
 func leader(ctx context.Context, t *testing.T) (lead *framework.Replica, identity string, other *framework.Replica) {
 	t.Helper()

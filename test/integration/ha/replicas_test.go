@@ -277,14 +277,7 @@ func TestLeaderKilledHandsOver(t *testing.T) {
 	}
 
 	// The killed replica comes back on the same port and follows.
-	restarted := time.Now()
-	if err := lead.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := lead.WaitReady(ctx, 90*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	figure(t, "restarted replica ready (process start to /readyz 200)", time.Since(restarted))
+	restarted := restart(ctx, t, lead, "restarted replica ready (process start to /readyz 200)")
 	if lead == env.A {
 		// The APIService points at A: requests through kube-apiserver work
 		// again once A is back.

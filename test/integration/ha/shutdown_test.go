@@ -194,14 +194,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("the open watch held on %v after SIGTERM, want it closed within %v", watchClosed, exitBound)
 	}
 
-	restarted := time.Now()
-	if err := lead.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := lead.WaitReady(ctx, 90*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	figure(t, "replica ready after restart", time.Since(restarted))
+	restart(ctx, t, lead, "replica ready after restart")
 }
 
 // executingExempt is the number of requests replica r is executing at the
