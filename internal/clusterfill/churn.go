@@ -208,25 +208,42 @@ func (c *churner) podChange(ctx context.Context, i int) (ChurnChange, error) {
 	pod := c.pods[i]
 	kind, mutate := c.pickPodMutation(pod)
 	ch := ChurnChange{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Change: kind}
-	client := c.client.CoreV1().Pods(pod.Namespace)
+	got, err := writeStatus(ctx, c.client.CoreV1().Pods(pod.Namespace), pod, mutate, &ch)
+	if err != nil {
+		return ch, fmt.Errorf("pod %s/%s: %s: %w", pod.Namespace, pod.Name, kind, err)
+	}
+	c.pods[i] = got
+	return ch, nil
+}
+
+// statusClient is the part of a typed client (pods, nodes) that writeStatus
+// uses.
+type statusClient[T object] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	UpdateStatus(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+}
+
+// writeStatus applies mutate to a copy of obj and writes its status,
+// recording in ch what changed, when it was sent and acknowledged, and the
+// resourceVersion written. When someone else wrote the object meanwhile (a
+// conflict), it starts over from the object's current state, once.
+func writeStatus[T object](ctx context.Context, client statusClient[T], obj T, mutate func(T, metav1.Time) (from, to string), ch *ChurnChange) (T, error) {
 	ch.Sent = time.Now()
-	upd := pod.DeepCopy()
+	upd := obj.DeepCopyObject().(T)
 	ch.From, ch.To = mutate(upd, metav1.NewTime(ch.Sent))
 	got, err := client.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
 	if apierrors.IsConflict(err) {
-		// Someone else wrote the pod: start over from its current state, once.
-		if upd, err = client.Get(ctx, pod.Name, metav1.GetOptions{}); err == nil {
+		if upd, err = client.Get(ctx, obj.GetName(), metav1.GetOptions{}); err == nil {
 			ch.From, ch.To = mutate(upd, metav1.NewTime(time.Now()))
 			got, err = client.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
 		}
 	}
 	if err != nil {
-		return ch, fmt.Errorf("pod %s/%s: %s: %w", pod.Namespace, pod.Name, kind, err)
+		return got, err
 	}
 	ch.Acked = time.Now()
-	ch.ResourceVersion = got.ResourceVersion
-	c.pods[i] = got
-	return ch, nil
+	ch.ResourceVersion = got.GetResourceVersion()
+	return got, nil
 }
 
 // pickPodMutation undoes an earlier phase flip or crash loop, or picks a
@@ -306,22 +323,10 @@ func setPodReady(p *corev1.Pod, status corev1.ConditionStatus, now metav1.Time) 
 func (c *churner) nodeChange(ctx context.Context, i int) (ChurnChange, error) {
 	node := c.nodes[i]
 	ch := ChurnChange{Kind: "Node", Name: node.Name, Change: ChangeNodeReady}
-	client := c.client.CoreV1().Nodes()
-	ch.Sent = time.Now()
-	upd := node.DeepCopy()
-	ch.From, ch.To = flipReady(upd, metav1.NewTime(ch.Sent))
-	got, err := client.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
-	if apierrors.IsConflict(err) {
-		if upd, err = client.Get(ctx, node.Name, metav1.GetOptions{}); err == nil {
-			ch.From, ch.To = flipReady(upd, metav1.NewTime(time.Now()))
-			got, err = client.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
-		}
-	}
+	got, err := writeStatus(ctx, c.client.CoreV1().Nodes(), node, flipReady, &ch)
 	if err != nil {
 		return ch, fmt.Errorf("node %s: %s: %w", node.Name, ChangeNodeReady, err)
 	}
-	ch.Acked = time.Now()
-	ch.ResourceVersion = got.ResourceVersion
 	c.nodes[i] = got
 	return ch, nil
 }

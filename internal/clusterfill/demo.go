@@ -448,53 +448,34 @@ func (d *demoRun) workloads(ctx context.Context, r *DemoReport) error {
 			want := &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{
 				Replicas: ptr.To(w.replicas), Selector: selector, Template: template,
 			}}
+			o := workloadOps(w, "Deployment", apps.Deployments(w.namespace),
+				func(o *appsv1.Deployment) *appsv1.DeploymentSpec { return &o.Spec },
+				func(o *appsv1.Deployment) *corev1.PodTemplateSpec { return &o.Spec.Template },
+				func(o *appsv1.Deployment) *appsv1.DeploymentStatus { return &o.Status },
+				func(o *appsv1.Deployment) appsv1.DeploymentStatus {
+					return deploymentStatus(w, st, o.Generation, o.CreationTimestamp)
+				})
 			have, found := haveDeploy[ref]
-			c := apps.Deployments(w.namespace)
-			o := ops[*appsv1.Deployment]{
-				kind: "Deployment", create: c.Create, get: c.Get, delete: c.Delete, update: c.Update,
-				spec:     func(o *appsv1.Deployment) any { return o.Spec },
-				copySpec: func(dst, src *appsv1.Deployment) { dst.Spec = src.Spec },
-				initial:  rollout(w, func(o *appsv1.Deployment) *corev1.PodTemplateSpec { return &o.Spec.Template }),
-				setStatus: func(o *appsv1.Deployment) {
-					o.Status = deploymentStatus(w, st, o.Generation, o.CreationTimestamp)
-				},
-				status:       func(o *appsv1.Deployment) any { return o.Status },
-				updateStatus: c.UpdateStatus,
-			}
 			_, err = ensure(ctx, o, want, have, found, &r.Deployments)
 		case "StatefulSet":
 			want := &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{
 				Replicas: ptr.To(w.replicas), Selector: selector, Template: template, ServiceName: w.name,
 			}}
+			o := workloadOps(w, "StatefulSet", apps.StatefulSets(w.namespace),
+				func(o *appsv1.StatefulSet) *appsv1.StatefulSetSpec { return &o.Spec },
+				func(o *appsv1.StatefulSet) *corev1.PodTemplateSpec { return &o.Spec.Template },
+				func(o *appsv1.StatefulSet) *appsv1.StatefulSetStatus { return &o.Status },
+				func(o *appsv1.StatefulSet) appsv1.StatefulSetStatus { return statefulSetStatus(w, st, o.Generation) })
 			have, found := haveSTS[ref]
-			c := apps.StatefulSets(w.namespace)
-			o := ops[*appsv1.StatefulSet]{
-				kind: "StatefulSet", create: c.Create, get: c.Get, delete: c.Delete, update: c.Update,
-				spec:     func(o *appsv1.StatefulSet) any { return o.Spec },
-				copySpec: func(dst, src *appsv1.StatefulSet) { dst.Spec = src.Spec },
-				initial:  rollout(w, func(o *appsv1.StatefulSet) *corev1.PodTemplateSpec { return &o.Spec.Template }),
-				setStatus: func(o *appsv1.StatefulSet) {
-					o.Status = statefulSetStatus(w, st, o.Generation)
-				},
-				status:       func(o *appsv1.StatefulSet) any { return o.Status },
-				updateStatus: c.UpdateStatus,
-			}
 			_, err = ensure(ctx, o, want, have, found, &r.StatefulSets)
 		case "DaemonSet":
 			want := &appsv1.DaemonSet{ObjectMeta: meta, Spec: appsv1.DaemonSetSpec{Selector: selector, Template: template}}
+			o := workloadOps(w, "DaemonSet", apps.DaemonSets(w.namespace),
+				func(o *appsv1.DaemonSet) *appsv1.DaemonSetSpec { return &o.Spec },
+				func(o *appsv1.DaemonSet) *corev1.PodTemplateSpec { return &o.Spec.Template },
+				func(o *appsv1.DaemonSet) *appsv1.DaemonSetStatus { return &o.Status },
+				func(o *appsv1.DaemonSet) appsv1.DaemonSetStatus { return daemonSetStatus(w, st, o.Generation) })
 			have, found := haveDS[ref]
-			c := apps.DaemonSets(w.namespace)
-			o := ops[*appsv1.DaemonSet]{
-				kind: "DaemonSet", create: c.Create, get: c.Get, delete: c.Delete, update: c.Update,
-				spec:     func(o *appsv1.DaemonSet) any { return o.Spec },
-				copySpec: func(dst, src *appsv1.DaemonSet) { dst.Spec = src.Spec },
-				initial:  rollout(w, func(o *appsv1.DaemonSet) *corev1.PodTemplateSpec { return &o.Spec.Template }),
-				setStatus: func(o *appsv1.DaemonSet) {
-					o.Status = daemonSetStatus(w, st, o.Generation)
-				},
-				status:       func(o *appsv1.DaemonSet) any { return o.Status },
-				updateStatus: c.UpdateStatus,
-			}
 			_, err = ensure(ctx, o, want, have, found, &r.DaemonSets)
 		default:
 			err = fmt.Errorf("unknown workload kind %q", w.kind)
@@ -520,6 +501,33 @@ func (d *demoRun) workloads(ctx context.Context, r *DemoReport) error {
 
 // rollout returns the ops.initial of a workload with a pending rollout: the
 // desired object with the previous image (the shape's) in its template.
+// workloadClient is the typed client of one apps/v1 workload kind in one
+// namespace.
+type workloadClient[T object] interface {
+	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+	UpdateStatus(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+}
+
+// workloadOps tells ensure how to write the demo workload w of an apps/v1
+// kind through c: spec, template and status point into an object, and
+// desired is the status its controller would write.
+func workloadOps[T object, S, St any](w demoWorkload, kind string, c workloadClient[T],
+	spec func(T) *S, template func(T) *corev1.PodTemplateSpec, status func(T) *St, desired func(T) St,
+) ops[T] {
+	return ops[T]{
+		kind: kind, create: c.Create, get: c.Get, delete: c.Delete, update: c.Update,
+		spec:         func(o T) any { return *spec(o) },
+		copySpec:     func(dst, src T) { *spec(dst) = *spec(src) },
+		initial:      rollout(w, template),
+		setStatus:    func(o T) { *status(o) = desired(o) },
+		status:       func(o T) any { return *status(o) },
+		updateStatus: c.UpdateStatus,
+	}
+}
+
 func rollout[T object](w demoWorkload, template func(T) *corev1.PodTemplateSpec) func(T) T {
 	if w.rolloutImage == "" {
 		return nil

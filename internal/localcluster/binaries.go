@@ -22,6 +22,12 @@ const (
 	// BinDirEnv overrides where binaries are looked for and built; hack/build-tools.sh
 	// honors the same variable.
 	BinDirEnv = "CLUSTERVIEW_BIN_DIR"
+	// NoProcessesEnv names a variable that, set to any non-empty value, makes
+	// StartProcess and the tool build (EnsureBinaries, EnsureUsageBinaries,
+	// BinariesFresh) fail with ErrNoProcesses instead of starting anything. `make test-unit` sets it, so a
+	// unit test that would start etcd, kube-apiserver or a build fails rather than
+	// quietly turning into an integration test.
+	NoProcessesEnv = "CLUSTERVIEW_NO_PROCESSES"
 
 	etcdBinary      = "etcd"
 	apiserverBinary = "kube-apiserver"
@@ -38,6 +44,19 @@ const (
 	// needs building", distinct from the 1 of ordinary failures.
 	buildToolsStaleExit = 3
 )
+
+// ErrNoProcesses is returned by everything that would start a child process
+// while NoProcessesEnv is set.
+var ErrNoProcesses = errors.New(NoProcessesEnv + " is set: starting processes is not allowed (unit tests start no control plane and build no tool; such tests belong under test/integration/)")
+
+// processesAllowed returns ErrNoProcesses, naming what, while NoProcessesEnv is
+// set.
+func processesAllowed(what string) error {
+	if os.Getenv(NoProcessesEnv) != "" {
+		return fmt.Errorf("%s: %w", what, ErrNoProcesses)
+	}
+	return nil
+}
 
 // RepoRoot returns the root of the clusterview checkout containing the working
 // directory, found by walking up to the go.mod that declares the clusterview module.
@@ -165,6 +184,9 @@ func ensureBinaries(ctx context.Context, logger klog.Logger, targets, names []st
 }
 
 func runBuildTools(ctx context.Context, logger klog.Logger, args ...string) error {
+	if err := processesAllowed("running hack/build-tools.sh " + strings.Join(args, " ")); err != nil {
+		return err
+	}
 	root, err := RepoRoot()
 	if err != nil {
 		return err

@@ -205,14 +205,12 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 }
 
 func (c *Cluster) startEtcd(ctx context.Context) error {
-	for attempt := 1; ; attempt++ {
-		ports, err := FreePorts(2)
-		if err != nil {
-			return err
-		}
-		clientURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
-		peerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
-		args := []string{
+	url := func(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
+	p, ports, err := c.startOnFreePorts(ctx, "etcd", 2, nil, func(ports []int) (*Process, error) {
+		clientURL, peerURL := url(ports[0]), url(ports[1])
+		// Existing data from an earlier run keeps working although its member was
+		// announced on other ports: a single member never talks to its peers.
+		return StartProcess(c.processOptions("etcd", etcdBinary, []string{
 			"--name=localcluster",
 			"--data-dir=" + filepath.Join(c.dir, "etcd"),
 			"--listen-client-urls=" + clientURL,
@@ -223,62 +221,74 @@ func (c *Cluster) startEtcd(ctx context.Context) error {
 			// The data is disposable; skipping fsync makes every write and therefore
 			// every test noticeably faster.
 			"--unsafe-no-fsync",
-		}
-		// Existing data from an earlier run keeps working although its member was
-		// announced on other ports: a single member never talks to its peers.
-		p, err := StartProcess(ProcessOptions{Name: "etcd", Path: filepath.Join(c.binDir, etcdBinary), Args: args,
-			LogPath: filepath.Join(c.dir, "logs", "etcd.log"), AppendLog: true, Logger: c.logger})
-		if err != nil {
-			return err
-		}
-		err = waitFor(ctx, p, "etcd", func(ctx context.Context) error { return etcdHealthy(ctx, clientURL) })
-		if err == nil {
-			c.etcd, c.etcdURL = p, clientURL
-			return nil
-		}
-		_ = p.Stop(c.opts.StopTimeout)
-		if attempt < portAttempts && ctx.Err() == nil && strings.Contains(p.LogTail(50), "address already in use") {
-			c.logger.Info("etcd lost a port race, retrying with other ports", "attempt", attempt)
-			continue
-		}
+		}))
+	}, func(ctx context.Context, ports []int) error { return etcdHealthy(ctx, url(ports[0])) })
+	if err != nil {
 		return err
 	}
+	c.etcd, c.etcdURL = p, url(ports[0])
+	return nil
 }
 
 func (c *Cluster) startAPIServer(ctx context.Context) error {
-	for attempt := 1; ; attempt++ {
-		port := c.opts.APIServerPort
-		if port == 0 {
-			ports, err := FreePorts(1)
-			if err != nil {
-				return err
-			}
-			port = ports[0]
-		}
-		c.host = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	var fixed []int
+	if c.opts.APIServerPort != 0 {
+		fixed = []int{c.opts.APIServerPort}
+	}
+	var client kubernetes.Interface
+	p, _, err := c.startOnFreePorts(ctx, "kube-apiserver", 1, fixed, func(ports []int) (*Process, error) {
+		c.host = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 		c.adminConfig = restConfigFor(c.host, c.pki.ca.CertPEM, c.pki.admin.CertPEM, c.pki.admin.KeyPEM)
-		p, err := StartProcess(ProcessOptions{Name: "kube-apiserver", Path: filepath.Join(c.binDir, apiserverBinary),
-			Args: c.apiserverArgs(port), LogPath: filepath.Join(c.dir, "logs", "kube-apiserver.log"), AppendLog: true, Logger: c.logger})
-		if err != nil {
-			return err
+		var err error
+		if client, err = kubernetes.NewForConfig(pollingConfig(c.adminConfig)); err != nil {
+			return nil, fmt.Errorf("creating admin client: %w", err)
 		}
-		client, err := kubernetes.NewForConfig(pollingConfig(c.adminConfig))
-		if err != nil {
-			_ = p.Stop(c.opts.StopTimeout)
-			return fmt.Errorf("creating admin client: %w", err)
+		return StartProcess(c.processOptions("kube-apiserver", apiserverBinary, c.apiserverArgs(ports[0])))
+	}, func(ctx context.Context, _ []int) error { return apiserverReady(ctx, client) })
+	if err != nil {
+		return err
+	}
+	c.apiserver = p
+	return nil
+}
+
+// processOptions runs binary from the binary directory as name, appending
+// to the log file LogFiles names.
+func (c *Cluster) processOptions(name, binary string, args []string) ProcessOptions {
+	return ProcessOptions{Name: name, Path: filepath.Join(c.binDir, binary), Args: args,
+		LogPath: filepath.Join(c.dir, "logs", name+".log"), AppendLog: true, Logger: c.logger}
+}
+
+// startOnFreePorts starts a process on n free loopback ports (on fixed
+// instead, when set) and waits until ready answers. start runs the process
+// for the ports. When it lost a race for a port (someone else bound it
+// between FreePorts and the child's bind), it starts again on other ports,
+// up to portAttempts times; never on fixed ports.
+func (c *Cluster) startOnFreePorts(ctx context.Context, name string, n int, fixed []int,
+	start func(ports []int) (*Process, error), ready func(ctx context.Context, ports []int) error,
+) (*Process, []int, error) {
+	for attempt := 1; ; attempt++ {
+		ports := fixed
+		if ports == nil {
+			var err error
+			if ports, err = FreePorts(n); err != nil {
+				return nil, nil, err
+			}
 		}
-		err = waitFor(ctx, p, "kube-apiserver", func(ctx context.Context) error { return apiserverReady(ctx, client) })
+		p, err := start(ports)
+		if err != nil {
+			return nil, nil, err
+		}
+		err = waitFor(ctx, p, name, func(ctx context.Context) error { return ready(ctx, ports) })
 		if err == nil {
-			c.apiserver = p
-			return nil
+			return p, ports, nil
 		}
 		_ = p.Stop(c.opts.StopTimeout)
-		if c.opts.APIServerPort == 0 && attempt < portAttempts && ctx.Err() == nil &&
-			strings.Contains(p.LogTail(50), "address already in use") {
-			c.logger.Info("kube-apiserver lost a port race, retrying with another port", "attempt", attempt)
+		if fixed == nil && attempt < portAttempts && ctx.Err() == nil && strings.Contains(p.LogTail(50), "address already in use") {
+			c.logger.Info("Lost a port race, retrying with other ports", "process", name, "attempt", attempt)
 			continue
 		}
-		return err
+		return nil, nil, err
 	}
 }
 

@@ -41,9 +41,10 @@
 // DefaultBinDir: $CLUSTERVIEW_BIN_DIR or <repo>/_output/bin). EnsureBinaries runs
 // hack/build-tools.sh, which rebuilds only what is missing or stale; a cold build of
 // all three takes about 12 minutes on 2 cores, so run "hack/build-tools.sh all" once
-// before a short "go test -timeout".
-// EnsureChartRender does the same for chart-render (hack/tools/helm), which the
-// tests of charts/clusterview run.
+// before a short "go test -timeout". EnsureChartRender does the same for chart-render
+// (hack/tools/helm), which the tests of charts/clusterview run. With NoProcessesEnv set
+// (make test-unit sets it) nothing here starts a process or a build: each such call
+// fails with ErrNoProcesses.
 //
 // # Lifecycle
 //

@@ -58,7 +58,11 @@ type Process struct {
 }
 
 // StartProcess starts a process and returns once it runs.
+// It fails with ErrNoProcesses while NoProcessesEnv is set.
 func StartProcess(opts ProcessOptions) (*Process, error) {
+	if err := processesAllowed("starting " + opts.Name); err != nil {
+		return nil, err
+	}
 	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	if opts.AppendLog {
 		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND

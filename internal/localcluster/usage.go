@@ -270,23 +270,23 @@ func (c *Cluster) startKwok(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, port, err := c.startServing(ctx, "kwok", func(port int) ProcessOptions {
-		return ProcessOptions{Name: "kwok", Path: filepath.Join(c.binDir, kwokBinary), Env: []string{"HOME=" + home},
-			Args: []string{
-				// The simulated kubelets act for the cluster's operator: they only read
-				// nodes and pods, and serve metrics.
-				"--kubeconfig=" + c.adminKubeconfig,
-				"--config=" + confPath,
-				"--manage-nodes-with-label-selector=" + SimulatedKubeletLabel + "=true",
-				// No leases: kwok would otherwise heartbeat the nodes and own their
-				// readiness.
-				"--node-lease-duration-seconds=0",
-				"--server-address=" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-				"--tls-cert-file=" + c.usage.kwokCert,
-				"--tls-private-key-file=" + c.usage.kwokKey,
-			},
-			LogPath: filepath.Join(c.dir, "logs", "kwok.log"), AppendLog: true, Logger: c.logger}
-	}, func(ctx context.Context, port int) error { return httpsOK(ctx, client, port, "/healthz") })
+	p, port, err := c.startServing(ctx, "kwok", client, "/healthz", func(port int) ProcessOptions {
+		opts := c.processOptions("kwok", kwokBinary, []string{
+			// The simulated kubelets act for the cluster's operator: they only read
+			// nodes and pods, and serve metrics.
+			"--kubeconfig=" + c.adminKubeconfig,
+			"--config=" + confPath,
+			"--manage-nodes-with-label-selector=" + SimulatedKubeletLabel + "=true",
+			// No leases: kwok would otherwise heartbeat the nodes and own their
+			// readiness.
+			"--node-lease-duration-seconds=0",
+			"--server-address=" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+			"--tls-cert-file=" + c.usage.kwokCert,
+			"--tls-private-key-file=" + c.usage.kwokKey,
+		})
+		opts.Env = []string{"HOME=" + home}
+		return opts
+	})
 	if err != nil {
 		return err
 	}
@@ -300,28 +300,26 @@ func (c *Cluster) startMetricsServer(ctx context.Context) error {
 		return err
 	}
 	resolution := c.opts.MetricResolution
-	p, port, err := c.startServing(ctx, "metrics-server", func(port int) ProcessOptions {
-		return ProcessOptions{Name: "metrics-server", Path: filepath.Join(c.binDir, metricsServerBinary),
-			Args: []string{
-				"--bind-address=127.0.0.1",
-				"--secure-port=" + strconv.Itoa(port),
-				"--tls-cert-file=" + c.usage.metricsCert,
-				"--tls-private-key-file=" + c.usage.metricsKey,
-				"--kubeconfig=" + c.usage.metricsKubeconfig,
-				"--authentication-kubeconfig=" + c.usage.metricsKubeconfig,
-				"--authorization-kubeconfig=" + c.usage.metricsKubeconfig,
-				"--metric-resolution=" + resolution.String(),
-				// A scrape must end well within one resolution (metrics-server checks).
-				"--kubelet-request-timeout=" + (resolution / 2).String(),
-				// kwok serves every simulated node on one port of 127.0.0.1, the nodes'
-				// InternalIP, with a certificate from the kubelet CA.
-				"--kubelet-port=" + strconv.Itoa(c.kwokPort),
-				"--kubelet-preferred-address-types=" + string(corev1.NodeInternalIP),
-				"--kubelet-certificate-authority=" + c.usage.kubeletCACert,
-				"--node-selector=" + SimulatedKubeletLabel + "=true",
-			},
-			LogPath: filepath.Join(c.dir, "logs", "metrics-server.log"), AppendLog: true, Logger: c.logger}
-	}, func(ctx context.Context, port int) error { return httpsOK(ctx, client, port, "/livez") })
+	p, port, err := c.startServing(ctx, "metrics-server", client, "/livez", func(port int) ProcessOptions {
+		return c.processOptions("metrics-server", metricsServerBinary, []string{
+			"--bind-address=127.0.0.1",
+			"--secure-port=" + strconv.Itoa(port),
+			"--tls-cert-file=" + c.usage.metricsCert,
+			"--tls-private-key-file=" + c.usage.metricsKey,
+			"--kubeconfig=" + c.usage.metricsKubeconfig,
+			"--authentication-kubeconfig=" + c.usage.metricsKubeconfig,
+			"--authorization-kubeconfig=" + c.usage.metricsKubeconfig,
+			"--metric-resolution=" + resolution.String(),
+			// A scrape must end well within one resolution (metrics-server checks).
+			"--kubelet-request-timeout=" + (resolution / 2).String(),
+			// kwok serves every simulated node on one port of 127.0.0.1, the nodes'
+			// InternalIP, with a certificate from the kubelet CA.
+			"--kubelet-port=" + strconv.Itoa(c.kwokPort),
+			"--kubelet-preferred-address-types=" + string(corev1.NodeInternalIP),
+			"--kubelet-certificate-authority=" + c.usage.kubeletCACert,
+			"--node-selector=" + SimulatedKubeletLabel + "=true",
+		})
+	})
 	if err != nil {
 		return err
 	}
@@ -329,32 +327,16 @@ func (c *Cluster) startMetricsServer(ctx context.Context) error {
 	return nil
 }
 
-// startServing starts a process listening on a free loopback port and waits until
-// ready answers, retrying with another port when the one picked was taken meanwhile.
-func (c *Cluster) startServing(ctx context.Context, name string, opts func(port int) ProcessOptions,
-	ready func(ctx context.Context, port int) error,
-) (*Process, int, error) {
-	for attempt := 1; ; attempt++ {
-		ports, err := FreePorts(1)
-		if err != nil {
-			return nil, 0, err
-		}
-		port := ports[0]
-		p, err := StartProcess(opts(port))
-		if err != nil {
-			return nil, 0, err
-		}
-		err = waitFor(ctx, p, name, func(ctx context.Context) error { return ready(ctx, port) })
-		if err == nil {
-			return p, port, nil
-		}
-		_ = p.Stop(c.opts.StopTimeout)
-		if attempt < portAttempts && ctx.Err() == nil && strings.Contains(p.LogTail(50), "address already in use") {
-			c.logger.Info("Lost a port race, retrying with another port", "process", name, "attempt", attempt)
-			continue
-		}
+// startServing starts a process serving HTTPS on a free loopback port, see
+// startOnFreePorts, and waits until GET path through client answers 200.
+func (c *Cluster) startServing(ctx context.Context, name string, client *http.Client, path string, opts func(port int) ProcessOptions) (*Process, int, error) {
+	p, ports, err := c.startOnFreePorts(ctx, name, 1, nil, func(ports []int) (*Process, error) {
+		return StartProcess(opts(ports[0]))
+	}, func(ctx context.Context, ports []int) error { return httpsOK(ctx, client, ports[0], path) })
+	if err != nil {
 		return nil, 0, err
 	}
+	return p, ports[0], nil
 }
 
 // tlsClient is an HTTPS client trusting only caPEM.

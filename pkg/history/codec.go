@@ -122,24 +122,18 @@ type reader struct {
 	err error
 }
 
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.buf)
-	if n <= 0 {
-		r.err = errTruncated
-		return 0
-	}
-	r.buf = r.buf[n:]
-	return v
-}
+func (r *reader) uvarint() uint64 { return readVarint(r, binary.Uvarint) }
 
-func (r *reader) varint() int64 {
+func (r *reader) varint() int64 { return readVarint(r, binary.Varint) }
+
+// readVarint decodes the next number with decode (binary.Uvarint or
+// binary.Varint). After the first error, every read returns zero and r.err
+// keeps that error.
+func readVarint[T uint64 | int64](r *reader, decode func([]byte) (T, int)) T {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(r.buf)
+	v, n := decode(r.buf)
 	if n <= 0 {
 		r.err = errTruncated
 		return 0

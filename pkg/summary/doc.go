@@ -152,9 +152,13 @@
 // bounded ring of change records lets watchers catch up. A pod event
 // modifies the summaries of its namespace and of its old and new nodes,
 // recording those changes at one revision, all Modified and none changing
-// labels; every other event records at most one change. So a revision at
-// which a summary appears, disappears or changes labels records exactly one
-// change.
+// labels. A usage round (ReplaceUsage, ClearUsage) records, at one
+// revision, a Modified change without a label change for every summary
+// whose usage moved (or, when usage appears or disappears, for every
+// summary); ReplaceUsage records a namespace once per pod of it whose usage
+// moved, so one revision can hold several records of one namespace. Every
+// other event records at most one change. So a revision at which a summary
+// appears, disappears or changes labels records exactly one change.
 //
 // Each record keeps the summary's labels before and after the change (maps
 // shared with the engine, which never modifies one in place), and a Deleted

@@ -2,6 +2,7 @@ package summary
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -45,29 +46,11 @@ func newModel() *model {
 }
 
 func (m *model) clone() *model {
-	c := newModel()
-	for k, v := range m.nodes {
-		c.nodes[k] = v
+	return &model{
+		nodes: maps.Clone(m.nodes), namespaces: maps.Clone(m.namespaces), pods: maps.Clone(m.pods),
+		quotas: maps.Clone(m.quotas), deploys: maps.Clone(m.deploys),
+		sets: maps.Clone(m.sets), daemons: maps.Clone(m.daemons),
 	}
-	for k, v := range m.namespaces {
-		c.namespaces[k] = v
-	}
-	for k, v := range m.pods {
-		c.pods[k] = v
-	}
-	for k, v := range m.quotas {
-		c.quotas[k] = v
-	}
-	for k, v := range m.deploys {
-		c.deploys[k] = v
-	}
-	for k, v := range m.sets {
-		c.sets[k] = v
-	}
-	for k, v := range m.daemons {
-		c.daemons[k] = v
-	}
-	return c
 }
 
 func key(ns, name string) string { return ns + "/" + name }
@@ -446,22 +429,7 @@ func (m *model) cluster(s Selection, res podCache) ClusterTotals {
 		}
 		_ = name
 	}
-	inNS := func(k string) bool { ns, _ := splitKey(k); return matches(s.NamespaceSelector, m.nsLabels(ns)) }
-	for k, d := range m.deploys {
-		if inNS(k) {
-			tallyReady(&out.Workloads.Deployments, d.Status.ObservedGeneration >= d.Generation && d.Status.ReadyReplicas >= replicas(d.Spec.Replicas))
-		}
-	}
-	for k, d := range m.sets {
-		if inNS(k) {
-			tallyReady(&out.Workloads.StatefulSets, d.Status.ObservedGeneration >= d.Generation && d.Status.ReadyReplicas >= replicas(d.Spec.Replicas))
-		}
-	}
-	for k, d := range m.daemons {
-		if inNS(k) {
-			tallyReady(&out.Workloads.DaemonSets, d.Status.NumberReady >= d.Status.DesiredNumberScheduled)
-		}
-	}
+	out.Workloads = m.workloads(func(ns string) bool { return matches(s.NamespaceSelector, m.nsLabels(ns)) })
 	out.Resources = total.rows(s.Resources)
 	for v, g := range groups {
 		out.Groups = append(out.Groups, GroupTotals{Value: v, Nodes: g.nodes, Pods: g.pods, Resources: g.vec.rows(s.Resources)})
@@ -497,6 +465,26 @@ func replicas(r *int32) int32 {
 		return 1
 	}
 	return *r
+}
+
+// workloads recounts the workloads of the namespaces inNS accepts.
+func (m *model) workloads(inNS func(ns string) bool) WorkloadCounts {
+	var w WorkloadCounts
+	tally := func(c *ReadyCount, k string, ready bool) {
+		if ns, _ := splitKey(k); inNS(ns) {
+			tallyReady(c, ready)
+		}
+	}
+	for k, d := range m.deploys {
+		tally(&w.Deployments, k, d.Status.ObservedGeneration >= d.Generation && d.Status.ReadyReplicas >= replicas(d.Spec.Replicas))
+	}
+	for k, d := range m.sets {
+		tally(&w.StatefulSets, k, d.Status.ObservedGeneration >= d.Generation && d.Status.ReadyReplicas >= replicas(d.Spec.Replicas))
+	}
+	for k, d := range m.daemons {
+		tally(&w.DaemonSets, k, d.Status.NumberReady >= d.Status.DesiredNumberScheduled)
+	}
+	return w
 }
 
 func tallyReady(c *ReadyCount, ready bool) {
@@ -557,21 +545,7 @@ func (m *model) namespace(name string, res podCache) (NamespaceTotals, bool) {
 		}
 	}
 	sort.Slice(out.Quotas, func(i, j int) bool { return out.Quotas[i].Name < out.Quotas[j].Name })
-	for k, d := range m.deploys {
-		if ns, _ := splitKey(k); ns == name {
-			tallyReady(&out.Workloads.Deployments, d.Status.ObservedGeneration >= d.Generation && d.Status.ReadyReplicas >= replicas(d.Spec.Replicas))
-		}
-	}
-	for k, d := range m.sets {
-		if ns, _ := splitKey(k); ns == name {
-			tallyReady(&out.Workloads.StatefulSets, d.Status.ObservedGeneration >= d.Generation && d.Status.ReadyReplicas >= replicas(d.Spec.Replicas))
-		}
-	}
-	for k, d := range m.daemons {
-		if ns, _ := splitKey(k); ns == name {
-			tallyReady(&out.Workloads.DaemonSets, d.Status.NumberReady >= d.Status.DesiredNumberScheduled)
-		}
-	}
+	out.Workloads = m.workloads(func(ns string) bool { return ns == name })
 	return out, true
 }
 
@@ -769,48 +743,56 @@ func (d *delivery) relist(truth *model) {
 			d.deleteNS(k)
 		}
 	}
-	for k := range d.delivered.quotas {
-		if truth.quotas[k] == nil {
-			d.e.DeleteResourceQuota(splitKey(k))
-		}
-	}
-	for k := range d.delivered.deploys {
-		if truth.deploys[k] == nil {
-			d.e.DeleteDeployment(splitKey(k))
-		}
-	}
-	for k := range d.delivered.sets {
-		if truth.sets[k] == nil {
-			d.e.DeleteStatefulSet(splitKey(k))
-		}
-	}
-	for k := range d.delivered.daemons {
-		if truth.daemons[k] == nil {
-			d.e.DeleteDaemonSet(splitKey(k))
-		}
-	}
-	for _, x := range truth.namespaces {
-		d.e.UpsertNamespace(x)
-	}
-	for _, x := range truth.nodes {
-		d.e.UpsertNode(x)
-	}
-	for _, x := range truth.pods {
-		d.e.UpsertPod(x)
-	}
-	for _, x := range truth.quotas {
-		d.e.UpsertResourceQuota(x)
-	}
-	for _, x := range truth.deploys {
-		d.e.UpsertDeployment(x)
-	}
-	for _, x := range truth.sets {
-		d.e.UpsertStatefulSet(x)
-	}
-	for _, x := range truth.daemons {
-		d.e.UpsertDaemonSet(x)
-	}
+	deleteGone(d.delivered.quotas, truth.quotas, d.e.DeleteResourceQuota)
+	deleteGone(d.delivered.deploys, truth.deploys, d.e.DeleteDeployment)
+	deleteGone(d.delivered.sets, truth.sets, d.e.DeleteStatefulSet)
+	deleteGone(d.delivered.daemons, truth.daemons, d.e.DeleteDaemonSet)
+	upsertAll(truth.namespaces, d.e.UpsertNamespace)
+	upsertAll(truth.nodes, d.e.UpsertNode)
+	upsertAll(truth.pods, d.e.UpsertPod)
+	upsertAll(truth.quotas, d.e.UpsertResourceQuota)
+	upsertAll(truth.deploys, d.e.UpsertDeployment)
+	upsertAll(truth.sets, d.e.UpsertStatefulSet)
+	upsertAll(truth.daemons, d.e.UpsertDaemonSet)
 	d.delivered = truth.clone()
+}
+
+// upsertAll delivers every object of one kind, for a relist.
+func upsertAll[T any](objs map[string]*T, upsert func(*T)) {
+	for _, x := range objs {
+		upsert(x)
+	}
+}
+
+// deleteGone deletes, for a relist, each namespaced object delivered that
+// the truth no longer has.
+func deleteGone[T any](delivered, truth map[string]*T, del func(namespace, name string)) {
+	for k := range delivered {
+		if truth[k] == nil {
+			del(splitKey(k))
+		}
+	}
+}
+
+// applyEvent applies one random event of a namespaced object to the truth and,
+// unless the event is missed, to the engine and what it was delivered: x
+// under k, or its deletion.
+func applyEvent[T any](truth, delivered map[string]*T, k string, x *T, del, miss bool, upsert func(*T), remove func(namespace, name string)) {
+	if del {
+		delete(truth, k)
+	} else {
+		truth[k] = x
+	}
+	if miss {
+		return
+	}
+	if del {
+		remove(splitKey(k))
+		delete(delivered, k)
+	} else {
+		upsert(x)
+		delivered[k] = x
+	}
 }
 
 var randomSelections = []Selection{
@@ -920,74 +902,27 @@ func TestRandomizedAgainstRecount(t *testing.T) {
 			switch r.IntN(3) {
 			case 0:
 				x := mkDeployment(ns, name, int64(1+r.IntN(2)), int64(1+r.IntN(2)), pick(r, []*int32{nil, ptr.To[int32](0), ptr.To[int32](2)}), int32(r.IntN(3)))
-				if del {
-					delete(truth.deploys, k)
-				} else {
-					truth.deploys[k] = x
-				}
-				if !miss {
-					if del {
-						d.e.DeleteDeployment(ns, name)
-						delete(d.delivered.deploys, k)
-					} else {
-						d.e.UpsertDeployment(x)
-						d.delivered.deploys[k] = x
-					}
-				}
+				applyEvent(truth.deploys, d.delivered.deploys, k, x, del, miss, d.e.UpsertDeployment, d.e.DeleteDeployment)
 			case 1:
 				x := mkStatefulSet(ns, name, int64(1+r.IntN(2)), int64(1+r.IntN(2)), pick(r, []*int32{nil, ptr.To[int32](1), ptr.To[int32](3)}), int32(r.IntN(4)))
-				if del {
-					delete(truth.sets, k)
-				} else {
-					truth.sets[k] = x
-				}
-				if !miss {
-					if del {
-						d.e.DeleteStatefulSet(ns, name)
-						delete(d.delivered.sets, k)
-					} else {
-						d.e.UpsertStatefulSet(x)
-						d.delivered.sets[k] = x
-					}
-				}
+				applyEvent(truth.sets, d.delivered.sets, k, x, del, miss, d.e.UpsertStatefulSet, d.e.DeleteStatefulSet)
 			case 2:
 				x := mkDaemonSet(ns, name, int32(r.IntN(3)), int32(r.IntN(3)))
-				if del {
-					delete(truth.daemons, k)
-				} else {
-					truth.daemons[k] = x
-				}
-				if !miss {
-					if del {
-						d.e.DeleteDaemonSet(ns, name)
-						delete(d.delivered.daemons, k)
-					} else {
-						d.e.UpsertDaemonSet(x)
-						d.delivered.daemons[k] = x
-					}
-				}
+				applyEvent(truth.daemons, d.delivered.daemons, k, x, del, miss, d.e.UpsertDaemonSet, d.e.DeleteDaemonSet)
 			}
 		case op < 97: // quotas
 			ns, name := pick(r, rndNamespaces), fmt.Sprintf("q%d", r.IntN(2))
 			k := key(ns, name)
 			desc = "quota " + k
-			if r.IntN(4) == 0 {
-				delete(truth.quotas, k)
-				if !miss {
-					d.e.DeleteResourceQuota(ns, name)
-					delete(d.delivered.quotas, k)
+			del := r.IntN(4) == 0
+			var q *v1.ResourceQuota
+			if !del {
+				q = &v1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: v1.ResourceQuotaSpec{Hard: rl("pods", "10")}}
+				if r.IntN(2) == 0 {
+					q.Status = v1.ResourceQuotaStatus{Hard: rl("pods", fmt.Sprint(10+r.IntN(3))), Used: rl("pods", fmt.Sprint(r.IntN(5)))}
 				}
-				break
 			}
-			q := &v1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: v1.ResourceQuotaSpec{Hard: rl("pods", "10")}}
-			if r.IntN(2) == 0 {
-				q.Status = v1.ResourceQuotaStatus{Hard: rl("pods", fmt.Sprint(10+r.IntN(3))), Used: rl("pods", fmt.Sprint(r.IntN(5)))}
-			}
-			truth.quotas[k] = q
-			if !miss {
-				d.e.UpsertResourceQuota(q)
-				d.delivered.quotas[k] = q
-			}
+			applyEvent(truth.quotas, d.delivered.quotas, k, q, del, miss, d.e.UpsertResourceQuota, d.e.DeleteResourceQuota)
 		default:
 			desc = "relist"
 			d.relist(truth)

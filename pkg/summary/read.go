@@ -376,10 +376,7 @@ func (o *object) obj() *object { return o }
 // engine at, under the same lock: the summary is the node's state at that
 // revision.
 func (e *Engine) NodeAt(name string) (NodeTotals, uint64, bool) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	n, ok := e.knownNode(name)
-	return n, e.changes.rev, ok
+	return knownAt(e, &e.nodes, name, e.nodeTotals)
 }
 
 // ListNodesAt returns the known nodes whose labels match selector (nil:
@@ -387,42 +384,56 @@ func (e *Engine) NodeAt(name string) (NodeTotals, uint64, bool) {
 // same lock: the list is exactly the state at that revision. It costs
 // O(nodes).
 func (e *Engine) ListNodesAt(selector labels.Selector) ([]NodeTotals, uint64) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	vec := make([]ResourceTotals, len(e.res.names))
-	return listKnown(&e.nodes, selector, func(n *nodeEntry) NodeTotals { return e.nodeTotalsIn(n, vec) }), e.changes.rev
+	return listKnownAt(e, &e.nodes, selector, e.nodeTotalsIn)
 }
 
 // NamespaceAt is NodeAt for namespaces.
 func (e *Engine) NamespaceAt(name string) (NamespaceTotals, uint64, bool) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	ns, ok := e.knownNamespace(name)
-	return ns, e.changes.rev, ok
+	return knownAt(e, &e.nss, name, e.namespaceTotals)
 }
 
 // ListNamespacesAt is ListNodesAt for namespaces. It costs O(namespaces).
 func (e *Engine) ListNamespacesAt(selector labels.Selector) ([]NamespaceTotals, uint64) {
+	return listKnownAt(e, &e.nss, selector, e.namespaceTotalsIn)
+}
+
+// knownAt reads, under the read lock, the summary of the known entry of t
+// named name and the revision.
+func knownAt[ID ~uint32, E any, P entry[E], S any](e *Engine, t *idTable[ID, E], name string, summarize func(P) S) (S, uint64, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	s, ok := known(t, name, summarize)
+	return s, e.changes.rev, ok
+}
+
+// listKnownAt reads, under the read lock, listKnown and the revision.
+// Every entry adds up its totals in one scratch vector, sized to the
+// resource names under the same lock, instead of one allocation each.
+func listKnownAt[ID ~uint32, E any, P entry[E], S any](e *Engine, t *idTable[ID, E], selector labels.Selector, summarizeIn func(P, []ResourceTotals) S) ([]S, uint64) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	vec := make([]ResourceTotals, len(e.res.names))
-	return listKnown(&e.nss, selector, func(ns *nsEntry) NamespaceTotals { return e.namespaceTotalsIn(ns, vec) }), e.changes.rev
+	return listKnown(t, selector, func(p P) S { return summarizeIn(p, vec) }), e.changes.rev
 }
 
 // knownNode returns the summary of a known node. The caller holds the lock.
 func (e *Engine) knownNode(name string) (NodeTotals, bool) {
-	if n := e.nodes.get(name); n != nil && n.known {
-		return e.nodeTotals(n), true
-	}
-	return NodeTotals{}, false
+	return known(&e.nodes, name, e.nodeTotals)
 }
 
 // knownNamespace is knownNode for namespaces.
 func (e *Engine) knownNamespace(name string) (NamespaceTotals, bool) {
-	if ns := e.nss.get(name); ns != nil && ns.known {
-		return e.namespaceTotals(ns), true
+	return known(&e.nss, name, e.namespaceTotals)
+}
+
+// known returns the summary of the entry of t named name if it is known.
+// The caller holds the lock.
+func known[ID ~uint32, E any, P entry[E], S any](t *idTable[ID, E], name string, summarize func(P) S) (S, bool) {
+	if x := t.get(name); x != nil && P(x).obj().known {
+		return summarize(P(x)), true
 	}
-	return NamespaceTotals{}, false
+	var zero S
+	return zero, false
 }
 
 // listKnown returns the summaries of the known entries of t whose labels

@@ -33,50 +33,46 @@ var (
 		StabilityLevel: metrics.ALPHA,
 	})
 
-	writeFailures = metrics.NewGaugeVec(&metrics.GaugeOpts{
-		Namespace: namespace, Subsystem: "status", Name: "write_failures",
-		Help:           "Consecutive failed status writes of a ClusterSummary, retried with per-summary exponential backoff; the series goes away once a write succeeds.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"summary"})
+	writeFailures = gaugeVec("status", "write_failures",
+		"Consecutive failed status writes of a ClusterSummary, retried with per-summary exponential backoff; the series goes away once a write succeeds.",
+		"summary")
 
-	retryDelay = metrics.NewGaugeVec(&metrics.GaugeOpts{
-		Namespace: namespace, Subsystem: "status", Name: "write_retry_delay_seconds",
-		Help:           "Backoff before the next status write attempt of a ClusterSummary whose last write failed.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"summary"})
+	retryDelay = gaugeVec("status", "write_retry_delay_seconds",
+		"Backoff before the next status write attempt of a ClusterSummary whose last write failed.",
+		"summary")
 
-	summaryNodes = metrics.NewGaugeVec(&metrics.GaugeOpts{
-		Namespace: namespace, Subsystem: "summary", Name: "nodes",
-		Help:           "Selected nodes of a ClusterSummary by state.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"summary", "state"})
+	summaryNodes = gaugeVec("summary", "nodes",
+		"Selected nodes of a ClusterSummary by state.",
+		"summary", "state")
 
-	summaryPods = metrics.NewGaugeVec(&metrics.GaugeOpts{
-		Namespace: namespace, Subsystem: "summary", Name: "pods",
-		Help:           "Selected pods of a ClusterSummary by phase.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"summary", "phase"})
+	summaryPods = gaugeVec("summary", "pods",
+		"Selected pods of a ClusterSummary by phase.",
+		"summary", "phase")
 
-	summaryRequests = metrics.NewGaugeVec(&metrics.GaugeOpts{
-		Namespace: namespace, Subsystem: "summary", Name: "resource_requests",
-		Help:           "Requests of the pods bound to a ClusterSummary's nodes, in base units (cores, bytes, counts).",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"summary", "resource"})
+	summaryRequests = gaugeVec("summary", "resource_requests",
+		"Requests of the pods bound to a ClusterSummary's nodes, in base units (cores, bytes, counts).",
+		"summary", "resource")
 
-	summaryAllocatable = metrics.NewGaugeVec(&metrics.GaugeOpts{
-		Namespace: namespace, Subsystem: "summary", Name: "resource_allocatable",
-		Help:           "Allocatable resources of a ClusterSummary's nodes, in base units (cores, bytes, counts).",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"summary", "resource"})
+	summaryAllocatable = gaugeVec("summary", "resource_allocatable",
+		"Allocatable resources of a ClusterSummary's nodes, in base units (cores, bytes, counts).",
+		"summary", "resource")
 
-	summaryHeadroom = metrics.NewGaugeVec(&metrics.GaugeOpts{
-		Namespace: namespace, Subsystem: "summary", Name: "headroom_fits",
-		Help:           "How many more pods of a ClusterSummary's spec.headroom shape fit on its nodes, overall (group \"\") and per group.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"summary", "shape", "group"})
+	summaryHeadroom = gaugeVec("summary", "headroom_fits",
+		"How many more pods of a ClusterSummary's spec.headroom shape fit on its nodes, overall (group \"\") and per group.",
+		"summary", "shape", "group")
 
 	registerOnce sync.Once
 )
+
+// gaugeVec returns an alpha gauge clusterview_<subsystem>_<name> with the
+// given label names.
+func gaugeVec(subsystem, name, help string, labels ...string) *metrics.GaugeVec {
+	return metrics.NewGaugeVec(&metrics.GaugeOpts{
+		Namespace: namespace, Subsystem: subsystem, Name: name,
+		Help:           help,
+		StabilityLevel: metrics.ALPHA,
+	}, labels)
+}
 
 // RegisterMetrics adds the controller's metrics to the server's /metrics.
 func RegisterMetrics() {

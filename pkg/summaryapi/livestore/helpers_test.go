@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
@@ -53,6 +55,23 @@ func mkNode(name string, ready bool, cpu, mem, pods string, kv ...string) *corev
 // mkPod builds a Running pod on a node requesting cpu and memory.
 func mkPod(ns, name, node, cpu, mem string) *corev1.Pod {
 	return fx.Pod(ns, name, fx.OnNode(node), fx.Requests("cpu", cpu, "memory", mem))
+}
+
+// listOptions parses a label and a field selector ("" selects all).
+func listOptions(t *testing.T, labelSelector, fieldSelector string) *metainternalversion.ListOptions {
+	t.Helper()
+	opts := &metainternalversion.ListOptions{}
+	if labelSelector != "" {
+		sel, err := labels.Parse(labelSelector)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.LabelSelector = sel
+	}
+	if fieldSelector != "" {
+		opts.FieldSelector = fields.ParseSelectorOrDie(fieldSelector)
+	}
+	return opts
 }
 
 func rv(e *summary.Engine) string { return strconv.FormatUint(e.Revision(), 10) }

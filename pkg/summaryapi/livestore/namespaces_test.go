@@ -79,18 +79,7 @@ func TestListNamespaces(t *testing.T) {
 		{name: "name in another namespace", ns: "team-a", fields: "metadata.name=team-b", want: []string{}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := &metainternalversion.ListOptions{}
-			if tt.labels != "" {
-				sel, err := labels.Parse(tt.labels)
-				if err != nil {
-					t.Fatal(err)
-				}
-				opts.LabelSelector = sel
-			}
-			if tt.fields != "" {
-				opts.FieldSelector = fields.ParseSelectorOrDie(tt.fields)
-			}
-			obj, err := r.List(nsCtx(tt.ns), opts)
+			obj, err := r.List(nsCtx(tt.ns), listOptions(t, tt.labels, tt.fields))
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}

@@ -77,18 +77,7 @@ func TestListNodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := &metainternalversion.ListOptions{}
-			if tt.labels != "" {
-				sel, err := labels.Parse(tt.labels)
-				if err != nil {
-					t.Fatal(err)
-				}
-				opts.LabelSelector = sel
-			}
-			if tt.fields != "" {
-				opts.FieldSelector = fields.ParseSelectorOrDie(tt.fields)
-			}
-			obj, err := r.List(clusterCtx(), opts)
+			obj, err := r.List(clusterCtx(), listOptions(t, tt.labels, tt.fields))
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}

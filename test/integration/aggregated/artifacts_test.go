@@ -1055,30 +1055,31 @@ func (m *manifests) convert(t *testing.T, o *unstructured.Unstructured, into any
 
 func (m *manifests) deployment(t *testing.T, name string) *appsv1.Deployment {
 	t.Helper()
-	var d appsv1.Deployment
-	m.convert(t, m.find(t, "Deployment", cvNamespace, name), &d)
-	return &d
+	return rendered[appsv1.Deployment](t, m, "Deployment", cvNamespace, name)
 }
 
 func (m *manifests) statefulSet(t *testing.T, name string) *appsv1.StatefulSet {
 	t.Helper()
-	var s appsv1.StatefulSet
-	m.convert(t, m.find(t, "StatefulSet", cvNamespace, name), &s)
-	return &s
+	return rendered[appsv1.StatefulSet](t, m, "StatefulSet", cvNamespace, name)
 }
 
 func (m *manifests) service(t *testing.T, name string) *corev1.Service {
 	t.Helper()
-	var s corev1.Service
-	m.convert(t, m.find(t, "Service", cvNamespace, name), &s)
-	return &s
+	return rendered[corev1.Service](t, m, "Service", cvNamespace, name)
 }
 
 func (m *manifests) namespace(t *testing.T, name string) *corev1.Namespace {
 	t.Helper()
-	var ns corev1.Namespace
-	m.convert(t, m.find(t, "Namespace", "", name), &ns)
-	return &ns
+	return rendered[corev1.Namespace](t, m, "Namespace", "", name)
+}
+
+// rendered finds the object of kind rendered as namespace/name and decodes
+// it as a T.
+func rendered[T any](t *testing.T, m *manifests, kind, namespace, name string) *T {
+	t.Helper()
+	var out T
+	m.convert(t, m.find(t, kind, namespace, name), &out)
+	return &out
 }
 
 // pdbFor returns the PodDisruptionBudget in namespace selecting podLabels.

@@ -96,15 +96,7 @@ func TestSecurityIsDelegated(t *testing.T) {
 		}
 		// A valid client certificate that is not the front proxy's: the
 		// certificate's own user counts, the headers do not.
-		malloryConfig, err := env.Cluster.UserConfig("mallory")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cert, err := tls.X509KeyPair(malloryConfig.CertData, malloryConfig.KeyData)
-		if err != nil {
-			t.Fatal(err)
-		}
-		code, body := direct(t, tlsClient(t, &cert), forged)
+		code, body := direct(t, userClient(t, "mallory"), forged)
 		if code != http.StatusForbidden || !strings.Contains(body, `User \"mallory\"`) {
 			t.Errorf("forged headers with mallory's certificate: %d %s, want 403 for mallory", code, body)
 		}
@@ -150,15 +142,7 @@ func TestSecurityFrontProxyNameIsChecked(t *testing.T) {
 // are 403 naming the user. As a control, the same user granted get on
 // /metrics (a nonResourceURL rule in kube-apiserver's RBAC) reads it.
 func TestSecurityMetricsAndProfilingNeedRBAC(t *testing.T) {
-	cfg, err := env.Cluster.UserConfig("metrics-snoop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(cfg.CertData, cfg.KeyData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := tlsClient(t, &cert)
+	client := userClient(t, "metrics-snoop")
 	for _, path := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/heap"} {
 		code, body := directPath(t, client, path, nil)
 		if code != http.StatusForbidden || !strings.Contains(body, `User \"metrics-snoop\"`) {
@@ -181,7 +165,7 @@ func TestSecurityMetricsAndProfilingNeedRBAC(t *testing.T) {
 	var code int
 	var body string
 	// clusterview caches SubjectAccessReview denials for 10s, so poll.
-	err = wait.PollUntilContextTimeout(t.Context(), 500*time.Millisecond, 45*time.Second, true, func(context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(t.Context(), 500*time.Millisecond, 45*time.Second, true, func(context.Context) (bool, error) {
 		code, body = directPath(t, client, "/metrics", nil)
 		return code == http.StatusOK, nil
 	})
@@ -217,6 +201,21 @@ func tlsClient(t *testing.T, cert *tls.Certificate) *http.Client {
 		cfg.Certificates = []tls.Certificate{*cert}
 	}
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 30 * time.Second}
+}
+
+// userClient is tlsClient presenting a client certificate localcluster
+// minted for user.
+func userClient(t *testing.T, user string) *http.Client {
+	t.Helper()
+	cfg, err := env.Cluster.UserConfig(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(cfg.CertData, cfg.KeyData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tlsClient(t, &cert)
 }
 
 // direct sends a list request straight to clusterview, bypassing kube-apiserver.

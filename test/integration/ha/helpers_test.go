@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
 	clientset "github.com/clusterview/clusterview/pkg/generated/clientset/versioned"
@@ -135,15 +136,56 @@ func describeStatus(cs *v1beta1.ClusterSummary) string {
 // current process has attempted, whatever their result, from its /metrics.
 func statusWrites(ctx context.Context, t *testing.T, r *framework.Replica) float64 {
 	t.Helper()
-	samples, err := r.Metrics(ctx, "clusterview_status_writes_total")
+	return metricSum(ctx, t, r, "clusterview_status_writes_total", func(string) bool { return true })
+}
+
+// metricSum scrapes replica r's /metrics and sums the samples of metric
+// whose labels (as framework.Replica.Metrics keys them) match accepts.
+func metricSum(ctx context.Context, t *testing.T, r *framework.Replica, metric string, match func(labels string) bool) float64 {
+	t.Helper()
+	samples, err := r.Metrics(ctx, metric)
 	if err != nil {
 		t.Fatalf("scraping replica %s: %v", r.Name, err)
 	}
 	var sum float64
-	for _, v := range samples {
-		sum += v
+	for labels, v := range samples {
+		if match(labels) {
+			sum += v
+		}
 	}
 	return sum
+}
+
+// watchSummaries lists ClusterSummaries through c and opens a watch from
+// the list's resourceVersion, stopped when the test ends.
+func watchSummaries(ctx context.Context, t *testing.T, c typed.ClusterviewV1beta1Interface) watch.Interface {
+	t.Helper()
+	list, err := c.ClusterSummaries().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.ClusterSummaries().Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return w
+}
+
+// restart starts replica r's stopped process again and waits until it is
+// ready, reporting the time that took as the figure named what. It returns
+// when it started the process.
+func restart(ctx context.Context, t *testing.T, r *framework.Replica, what string) time.Time {
+	t.Helper()
+	started := time.Now()
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WaitReady(ctx, 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	figure(t, what, time.Since(started))
+	return started
 }
 
 // leader returns the leading replica, its identity and the other replica.

@@ -175,14 +175,7 @@ func TestNamespaceDeletionWhileClusterviewIsDown(t *testing.T) {
 	}
 
 	// clusterview comes back; the next passes finalize the namespace.
-	restarted := time.Now()
-	if err := env.A.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.A.WaitReady(ctx, 90*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	figure(t, "replica A ready after restart", time.Since(restarted))
+	restarted := restart(ctx, t, env.A, "replica A ready after restart")
 	if err := env.Cluster.WaitForClusterviewAvailable(ctx, 90*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -27,15 +27,7 @@ func TestReplicasServeReadsAndWrites(t *testing.T) {
 	a, b := direct(t, env.A), direct(t, env.B)
 
 	// A watch on B opened before anything is written must see A's writes.
-	list, err := b.ClusterSummaries().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := b.ClusterSummaries().Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := watchSummaries(ctx, t, b)
 
 	for _, c := range []struct {
 		writer, reader typed.ClusterviewV1beta1Interface
@@ -285,14 +277,7 @@ func TestLeaderKilledHandsOver(t *testing.T) {
 	}
 
 	// The killed replica comes back on the same port and follows.
-	restarted := time.Now()
-	if err := lead.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := lead.WaitReady(ctx, 90*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	figure(t, "restarted replica ready (process start to /readyz 200)", time.Since(restarted))
+	restarted := restart(ctx, t, lead, "restarted replica ready (process start to /readyz 200)")
 	if lead == env.A {
 		// The APIService points at A: requests through kube-apiserver work
 		// again once A is back.

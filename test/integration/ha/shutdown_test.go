@@ -33,15 +33,7 @@ func TestGracefulShutdown(t *testing.T) {
 	lead, identity, survivor := leader(ctx, t)
 	leadClient := direct(t, lead)
 
-	list, err := leadClient.ClusterSummaries().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := leadClient.ClusterSummaries().Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := watchSummaries(ctx, t, leadClient)
 
 	// The in-flight request: a create whose headers and first half of the
 	// body arrive before SIGTERM, the second half after.
@@ -202,29 +194,14 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("the open watch held on %v after SIGTERM, want it closed within %v", watchClosed, exitBound)
 	}
 
-	restarted := time.Now()
-	if err := lead.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := lead.WaitReady(ctx, 90*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	figure(t, "replica ready after restart", time.Since(restarted))
+	restart(ctx, t, lead, "replica ready after restart")
 }
 
 // executingExempt is the number of requests replica r is executing at the
 // exempt priority level (the admin's), the scrape itself included.
 func executingExempt(ctx context.Context, t *testing.T, r *framework.Replica) float64 {
 	t.Helper()
-	samples, err := r.Metrics(ctx, "apiserver_flowcontrol_current_executing_requests")
-	if err != nil {
-		t.Fatalf("scraping replica %s: %v", r.Name, err)
-	}
-	var n float64
-	for labels, v := range samples {
-		if strings.Contains(labels, `priority_level="exempt"`) {
-			n += v
-		}
-	}
-	return n
+	return metricSum(ctx, t, r, "apiserver_flowcontrol_current_executing_requests", func(labels string) bool {
+		return strings.Contains(labels, `priority_level="exempt"`)
+	})
 }

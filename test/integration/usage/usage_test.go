@@ -242,26 +242,20 @@ func usageOf(resources []v1beta1.ResourceUsage) (usage, idle use, hasUsage, hasI
 			continue
 		}
 		r := resources[i]
-		value := func(q *resource.Quantity) int64 {
-			if name == corev1.ResourceCPU {
-				return q.MilliValue()
+		// set puts q into the cpu (millicores) or memory (bytes) figure
+		// of into, or records that it is missing.
+		set := func(q *resource.Quantity, into *use, has *bool) {
+			switch {
+			case q == nil:
+				*has = false
+			case name == corev1.ResourceCPU:
+				into.cpu = q.MilliValue()
+			default:
+				into.mem = q.Value()
 			}
-			return q.Value()
 		}
-		if r.Usage == nil {
-			hasUsage = false
-		} else if name == corev1.ResourceCPU {
-			usage.cpu = value(r.Usage)
-		} else {
-			usage.mem = value(r.Usage)
-		}
-		if r.Idle == nil {
-			hasIdle = false
-		} else if name == corev1.ResourceCPU {
-			idle.cpu = value(r.Idle)
-		} else {
-			idle.mem = value(r.Idle)
-		}
+		set(r.Usage, &usage, &hasUsage)
+		set(r.Idle, &idle, &hasIdle)
 	}
 	return usage, idle, hasUsage, hasIdle
 }

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
+	"github.com/clusterview/clusterview/pkg/registry/table"
 	"github.com/clusterview/clusterview/pkg/summary"
 	"github.com/clusterview/clusterview/pkg/summaryapi"
 	"github.com/clusterview/clusterview/pkg/summaryapi/livestore"
@@ -19,6 +20,8 @@ import (
 // most one object, team-a's summary; one across all namespaces sees all.
 type REST struct {
 	*livestore.Store[*clusterview.NamespaceSummary]
+	// Convertor prints the table (table.go).
+	table.Convertor[*clusterview.NamespaceSummary]
 }
 
 var _ livestore.Resource = &REST{}
@@ -35,7 +38,7 @@ func NewREST(engine *summary.Engine) *REST {
 		NewList: func(items []*clusterview.NamespaceSummary) runtime.Object {
 			return &clusterview.NamespaceSummaryList{Items: livestore.Values(items)}
 		},
-	})}
+	}), tableConvertor}
 }
 
 // GetSingularName lets `kubectl get namespacesummary` resolve.

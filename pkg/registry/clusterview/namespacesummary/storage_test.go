@@ -14,6 +14,7 @@ import (
 
 	fx "github.com/clusterview/clusterview/internal/testfixtures"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
+	"github.com/clusterview/clusterview/pkg/registry/registrytest"
 	"github.com/clusterview/clusterview/pkg/summary"
 )
 
@@ -22,7 +23,7 @@ import (
 
 func TestReadOnlyAndNamespaced(t *testing.T) {
 	var s rest.Storage = NewREST(summary.New(summary.Options{}))
-	if is[rest.Creater](s) || is[rest.Updater](s) || is[rest.Patcher](s) || is[rest.GracefulDeleter](s) || is[rest.CollectionDeleter](s) {
+	if registrytest.Implements[rest.Creater](s) || registrytest.Implements[rest.Updater](s) || registrytest.Implements[rest.Patcher](s) || registrytest.Implements[rest.GracefulDeleter](s) || registrytest.Implements[rest.CollectionDeleter](s) {
 		t.Errorf("namespacesummaries implement a write verb")
 	}
 	if !s.(rest.Scoper).NamespaceScoped() {
@@ -35,11 +36,6 @@ func TestReadOnlyAndNamespaced(t *testing.T) {
 	if _, ok := r.NewList().(*clusterview.NamespaceSummaryList); !ok {
 		t.Errorf("NewList() = %T", r.NewList())
 	}
-}
-
-func is[I any](v any) bool {
-	_, ok := v.(I)
-	return ok
 }
 
 func TestTable(t *testing.T) {
@@ -69,15 +65,8 @@ func TestTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var headers []string
-	for _, c := range tbl.ColumnDefinitions {
-		headers = append(headers, c.Name)
-	}
 	wantHeaders := []string{"Name", "Pods", "Restarts", "CPU Req", "Mem Req", "CPU Use", "Mem Use", "CPU Lim", "Mem Lim", "Age",
 		"Running", "Pending", "Failed", "CrashLooping", "Quotas", "CPU Idle", "Mem Idle"}
-	if diff := cmp.Diff(wantHeaders, headers); diff != "" {
-		t.Errorf("headers (-want +got):\n%s", diff)
-	}
 	want := [][]interface{}{
 		// CPU: p1, p2 and the unscheduled p5 request 1750m; only p1 is
 		// bounded, p2, p3 and p5 are not. The failed p4 holds nothing.
@@ -85,12 +74,5 @@ func TestTable(t *testing.T) {
 			int64(3), int64(1), int64(1), int64(1), "2 (1 at limit)", "<unknown>", "<unknown>"},
 		{"team-b", int64(0), int64(0), "0", "0", "<unknown>", "<unknown>", "0", "0", "3d", int64(0), int64(0), int64(0), int64(0), "0", "<unknown>", "<unknown>"},
 	}
-	if len(tbl.Rows) != len(want) {
-		t.Fatalf("%d rows, want %d", len(tbl.Rows), len(want))
-	}
-	for i, row := range tbl.Rows {
-		if diff := cmp.Diff(want[i], row.Cells); diff != "" {
-			t.Errorf("row %d (-want +got):\n%s", i, diff)
-		}
-	}
+	registrytest.CheckTable(t, tbl, wantHeaders, want)
 }

@@ -1,13 +1,11 @@
 package namespacesummary
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
 	"github.com/clusterview/clusterview/pkg/registry/table"
@@ -38,11 +36,6 @@ var tableConvertor = table.Convertor[*clusterview.NamespaceSummary]{
 		{Name: "Mem Idle", Type: "string", Priority: 1, Description: "Memory requested but unused: the sum over the pods with usage of max(0, request - usage)."},
 	},
 	Row: namespaceSummaryRow,
-}
-
-// ConvertToTable implements rest.TableConvertor.
-func (r *REST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return tableConvertor.ConvertToTable(ctx, object, tableOptions)
 }
 
 func namespaceSummaryRow(ns *clusterview.NamespaceSummary) []interface{} {

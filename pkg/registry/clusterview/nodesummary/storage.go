@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
+	"github.com/clusterview/clusterview/pkg/registry/table"
 	"github.com/clusterview/clusterview/pkg/summary"
 	"github.com/clusterview/clusterview/pkg/summaryapi"
 	"github.com/clusterview/clusterview/pkg/summaryapi/livestore"
@@ -17,6 +18,8 @@ import (
 // lists get, list and watch only.
 type REST struct {
 	*livestore.Store[*clusterview.NodeSummary]
+	// Convertor prints the table (table.go).
+	table.Convertor[*clusterview.NodeSummary]
 }
 
 var _ livestore.Resource = &REST{}
@@ -32,7 +35,7 @@ func NewREST(engine *summary.Engine) *REST {
 		NewList: func(items []*clusterview.NodeSummary) runtime.Object {
 			return &clusterview.NodeSummaryList{Items: livestore.Values(items)}
 		},
-	})}
+	}), tableConvertor}
 }
 
 // GetSingularName lets `kubectl get nodesummary` resolve.

@@ -14,6 +14,7 @@ import (
 
 	fx "github.com/clusterview/clusterview/internal/testfixtures"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
+	"github.com/clusterview/clusterview/pkg/registry/registrytest"
 	"github.com/clusterview/clusterview/pkg/summary"
 )
 
@@ -24,11 +25,11 @@ import (
 func TestReadOnly(t *testing.T) {
 	var s rest.Storage = NewREST(summary.New(summary.Options{}))
 	for name, ok := range map[string]bool{
-		"Creater":           is[rest.Creater](s),
-		"Updater":           is[rest.Updater](s),
-		"Patcher":           is[rest.Patcher](s),
-		"GracefulDeleter":   is[rest.GracefulDeleter](s),
-		"CollectionDeleter": is[rest.CollectionDeleter](s),
+		"Creater":           registrytest.Implements[rest.Creater](s),
+		"Updater":           registrytest.Implements[rest.Updater](s),
+		"Patcher":           registrytest.Implements[rest.Patcher](s),
+		"GracefulDeleter":   registrytest.Implements[rest.GracefulDeleter](s),
+		"CollectionDeleter": registrytest.Implements[rest.CollectionDeleter](s),
 	} {
 		if ok {
 			t.Errorf("nodesummaries implement rest.%s", name)
@@ -37,11 +38,6 @@ func TestReadOnly(t *testing.T) {
 	if s.(rest.Scoper).NamespaceScoped() {
 		t.Errorf("nodesummaries are namespaced")
 	}
-}
-
-func is[I any](v any) bool {
-	_, ok := v.(I)
-	return ok
 }
 
 func TestTable(t *testing.T) {
@@ -63,15 +59,8 @@ func TestTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var headers []string
-	for _, c := range tbl.ColumnDefinitions {
-		headers = append(headers, c.Name)
-	}
 	wantHeaders := []string{"Name", "Ready", "CPU Req", "CPU Alloc", "CPU%", "Mem Req", "Mem Alloc", "Mem%", "CPU Use", "Mem Use", "Pods", "Free CPU", "Free Mem", "Age",
 		"Unschedulable", "Pressure", "Restarts", "CrashLooping", "Zone"}
-	if diff := cmp.Diff(wantHeaders, headers); diff != "" {
-		t.Errorf("headers (-want +got):\n%s", diff)
-	}
 	if tbl.ResourceVersion != list.(*clusterview.NodeSummaryList).ResourceVersion {
 		t.Errorf("table resourceVersion %q differs from the list's", tbl.ResourceVersion)
 	}
@@ -81,17 +70,7 @@ func TestTable(t *testing.T) {
 		{"node-a", "True", "1500m", "4", "37%", "1.5Gi", "16Gi", "9%", "<unknown>", "<unknown>", "2/110", "2500m", "14Gi", "5h", "True", "Memory,PID", int64(7), int64(1), "eu-1a"},
 		{"node-b", "False", "0", "0", "<unknown>", "0", "0", "<unknown>", "<unknown>", "<unknown>", "0/<unknown>", "0", "0", "5h", "False", "<none>", int64(0), int64(0), "<none>"},
 	}
-	if len(tbl.Rows) != len(want) {
-		t.Fatalf("%d rows, want %d", len(tbl.Rows), len(want))
-	}
-	for i, row := range tbl.Rows {
-		if diff := cmp.Diff(want[i], row.Cells); diff != "" {
-			t.Errorf("row %d (-want +got):\n%s", i, diff)
-		}
-		if row.Object.Object == nil {
-			t.Errorf("row %d has no object", i)
-		}
-	}
+	registrytest.CheckTable(t, tbl, wantHeaders, want)
 
 	// A single object renders as a one-row table.
 	obj, _ := r.Get(genericapirequest.NewContext(), "node-b", &metav1.GetOptions{})

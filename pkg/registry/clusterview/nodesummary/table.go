@@ -1,13 +1,11 @@
 package nodesummary
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
 	"github.com/clusterview/clusterview/pkg/registry/table"
@@ -41,11 +39,6 @@ var tableConvertor = table.Convertor[*clusterview.NodeSummary]{
 		{Name: "Zone", Type: "string", Priority: 1, Description: "The node's " + ZoneLabel + " label."},
 	},
 	Row: nodeSummaryRow,
-}
-
-// ConvertToTable implements rest.TableConvertor.
-func (r *REST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return tableConvertor.ConvertToTable(ctx, object, tableOptions)
 }
 
 func nodeSummaryRow(n *clusterview.NodeSummary) []interface{} {
