@@ -46,6 +46,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -226,7 +227,11 @@ type bench struct {
 	kube    kubernetes.Interface
 	cvc     clientset.Interface
 	cvPort  int
-	caPEM   []byte
+	// directMu guards directTransport, shared by the requests that reach
+	// clusterview directly (directClient).
+	directMu        sync.Mutex
+	directTransport *http.Transport
+	caPEM           []byte
 	// auditLog is kube-apiserver's audit log of clusterview's reads of the
 	// resource metrics API (usage phase).
 	auditLog string
@@ -1191,42 +1196,9 @@ func (b *bench) engineRows() {
 func (b *bench) coldStart(ctx context.Context) error {
 	b.rep.phase = "cold start"
 	b.step("cold start: restarting clusterview on the loaded cluster")
-	opts := b.cv.Options()
-	if err := b.cv.Stop(20 * time.Second); err != nil {
-		return fmt.Errorf("stopping clusterview: %w", err)
-	}
-	client, err := b.directClient(5 * time.Second)
+	ready, err := b.restartClusterview(ctx, "")
 	if err != nil {
 		return err
-	}
-	start := time.Now()
-	b.cv, err = localcluster.StartProcess(opts)
-	if err != nil {
-		return err
-	}
-	url := fmt.Sprintf("https://127.0.0.1:%d/readyz", b.cvPort)
-	var ready time.Duration
-	for ready == 0 {
-		if time.Since(start) > 5*time.Minute {
-			return fmt.Errorf("clusterview not ready 5 minutes after a restart (log: %s)", opts.LogPath)
-		}
-		if !b.cv.Running() {
-			return fmt.Errorf("clusterview exited after a restart: %v (log: %s)", b.cv.ExitError(), opts.LogPath)
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := client.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				ready = time.Since(start)
-			}
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if ready == 0 {
-			time.Sleep(50 * time.Millisecond)
-		}
 	}
 	st, err := readProc(b.cv.PID())
 	if err != nil {
@@ -1248,42 +1220,62 @@ func (b *bench) coldStart(ctx context.Context) error {
 	return nil
 }
 
-// directClient reaches clusterview on its own loopback port, past the
-// aggregator, with the admin's client certificate.
-func (b *bench) directClient(timeout time.Duration) (*http.Client, error) {
-	admin := b.cluster.AdminConfig()
-	cert, err := tls.X509KeyPair(admin.CertData, admin.KeyData)
+// directGet GETs path from clusterview on its own loopback port, past the
+// aggregator, with the admin's client certificate; a status other than 200
+// is an error that quotes the start of the body. The caller closes the
+// body of the response it gets.
+func (b *bench) directGet(ctx context.Context, path string, timeout time.Duration) (*http.Response, error) {
+	client, err := b.directClient(timeout)
 	if err != nil {
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(b.caPEM)
-	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: "127.0.0.1"}}}, nil
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d%s", b.cvPort, path), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("%s: %s: %s", path, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return resp, nil
+}
+
+// directClient reaches clusterview on its own loopback port, past the
+// aggregator, with the admin's client certificate.
+func (b *bench) directClient(timeout time.Duration) (*http.Client, error) {
+	b.directMu.Lock()
+	defer b.directMu.Unlock()
+	if b.directTransport == nil {
+		admin := b.cluster.AdminConfig()
+		cert, err := tls.X509KeyPair(admin.CertData, admin.KeyData)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(b.caPEM)
+		// One transport for every direct request, so that polls reuse
+		// their connection instead of opening one each.
+		b.directTransport = &http.Transport{TLSClientConfig: &tls.Config{
+			Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: "127.0.0.1"}}
+	}
+	return &http.Client{Timeout: timeout, Transport: b.directTransport}, nil
 }
 
 // profile saves one of clusterview's /debug/pprof endpoints, fetched
 // directly from clusterview with the admin's client certificate (system:
 // masters), trusting clusterview's serving CA.
 func (b *bench) profile(ctx context.Context, endpoint, name string) {
-	client, err := b.directClient(2 * time.Minute)
-	if err != nil {
-		b.rep.Skipped = append(b.rep.Skipped, "pprof: "+err.Error())
-		return
-	}
-	url := fmt.Sprintf("https://127.0.0.1:%d/debug/pprof/%s", b.cvPort, endpoint)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := client.Do(req)
+	resp, err := b.directGet(ctx, "/debug/pprof/"+endpoint, 2*time.Minute)
 	if err != nil {
 		b.rep.Skipped = append(b.rep.Skipped, "pprof "+name+": "+err.Error())
 		return
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("pprof %s: %s: %s", name, resp.Status, strings.TrimSpace(string(body))))
-		return
-	}
 	path := filepath.Join(filepath.Dir(b.runDir), b.rep.Started.UTC().Format("20060102T150405Z")+"-"+name+".pprof")
 	f, err := os.Create(path)
 	if err != nil {

@@ -2,6 +2,7 @@ package readbench
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,6 +29,10 @@ type Cluster struct {
 func NewCluster(nodes, namespaces, podsPerNode int) *Cluster {
 	c := &Cluster{Engine: summary.New(summary.Options{}), Nodes: &corev1.NodeList{}, Namespaces: &corev1.NamespaceList{}}
 	c.Nodes.ResourceVersion, c.Namespaces.ResourceVersion = "3000000", "3000000"
+	// Typed as the API server sends them, so that the peer's encoding
+	// carries its kind as a served list does.
+	c.Nodes.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NodeList"))
+	c.Namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
 	for i := range namespaces {
 		ns := fx.ServedNamespace(i)
 		c.Engine.UpsertNamespace(ns)
@@ -72,4 +77,24 @@ func NewCluster(nodes, namespaces, podsPerNode int) *Cluster {
 	}
 	c.Engine.ReplaceUsage(nodeUse, podUse)
 	return c
+}
+
+// The full bench size: 5,000 nodes, 30 pods each (150,000), in 1,000
+// namespaces.
+const (
+	FullNodes       = 5000
+	FullNamespaces  = 1000
+	FullPodsPerNode = 30
+)
+
+var (
+	fullOnce    sync.Once
+	fullCluster *Cluster
+)
+
+// FullCluster is the cluster of the full bench size, built once per test
+// binary: the node and namespace summary benchmarks of a package share it.
+func FullCluster() *Cluster {
+	fullOnce.Do(func() { fullCluster = NewCluster(FullNodes, FullNamespaces, FullPodsPerNode) })
+	return fullCluster
 }
