@@ -34,6 +34,7 @@ import (
 
 	"github.com/clusterview/clusterview/internal/localcluster"
 	"github.com/clusterview/clusterview/pkg/cmd/server"
+	"github.com/clusterview/clusterview/test/integration/framework"
 )
 
 // artifactsDir is the kustomize base, relative to this package's directory
@@ -660,19 +661,7 @@ resources:
 - ` + rel + `
 components:
 - ` + filepath.Join(rel, "external-etcd") + `
-patches:
-- patch: |-
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata: {name: clusterview-apiserver, namespace: clusterview-system}
-    spec:
-      template:
-        spec:
-          containers:
-          - name: clusterview-apiserver
-            env:
-            - {name: ETCD_SERVERS, value: "https://etcd-a.test:2379,https://etcd-b.test:2379"}
-`
+` + framework.ExternalEtcdPatch(framework.ExternalEtcdServers)
 	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(kustomization), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -686,7 +675,7 @@ patches:
 	if err := fs.Parse(expandArgs(t, m.deployment(t, cvDeployment).Spec.Template.Spec.Containers[0])); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList, []string{"https://etcd-a.test:2379", "https://etcd-b.test:2379"}; !slices.Equal(got, want) {
+	if got, want := o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList, framework.ExternalEtcdServers; !slices.Equal(got, want) {
 		t.Errorf("--etcd-servers = %v, want %v", got, want)
 	}
 }

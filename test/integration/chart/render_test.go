@@ -318,21 +318,10 @@ func TestChartMatchesKustomize(t *testing.T) {
 		},
 	}, {
 		name:  "etcd.mode=external, as the external-etcd Component with its patch",
-		flags: set("etcd.mode=external", "etcd.external.servers={https://etcd-a.test:2379,https://etcd-b.test:2379}"),
+		flags: set("etcd.mode=external", "etcd.external.servers={"+strings.Join(framework.ExternalEtcdServers, ",")+"}"),
 		kustomize: func(t *testing.T) []*unstructured.Unstructured {
-			return without(tl.overlay(t, nil, []string{"external-etcd"}, `patches:
-- patch: |-
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata: {name: clusterview-apiserver, namespace: clusterview-system}
-    spec:
-      template:
-        spec:
-          containers:
-          - name: clusterview-apiserver
-            env:
-            - {name: ETCD_SERVERS, value: "https://etcd-a.test:2379,https://etcd-b.test:2379"}
-`), func(o *unstructured.Unstructured) bool { return o.GetKind() == "Namespace" })
+			return without(tl.overlay(t, nil, []string{"external-etcd"}, framework.ExternalEtcdPatch(framework.ExternalEtcdServers)),
+				func(o *unstructured.Unstructured) bool { return o.GetKind() == "Namespace" })
 		},
 	}}
 	for _, tc := range cases {
