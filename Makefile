@@ -118,8 +118,9 @@ bench: build tools
 bench-doc:
 	$(GO) run ./hack/bench --render-doc docs/performance.md --reports docs/bench
 
-## verify: generated code is current and the tree is vetted, linted and formatted.
+## verify: generated code is current, go.mod is tidy, and the tree is vetted, linted and formatted.
 verify: verify-codegen vet lint
+	$(GO) mod tidy -diff
 	@unformatted=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 
