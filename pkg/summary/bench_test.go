@@ -2,11 +2,12 @@ package summary
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+
+	fx "github.com/clusterview/clusterview/internal/testfixtures"
 )
 
 // The large engine is built once per test binary so that every benchmark is
@@ -47,20 +48,12 @@ func benchPod(i int) *v1.Pod {
 		withRestarts(0, 1))
 }
 
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
-
 // benchEngine builds the 5,000-node 150,000-pod engine, measuring what it
 // retains per node and per pod. Objects are made one at a time and dropped,
 // so the heap growth is the engine's own memory.
 func benchEngine() *Engine {
 	benchOnce.Do(func() {
-		before := heapInUse()
+		before := fx.LiveHeap()
 		e := New(Options{})
 		for i := range benchNamespaces {
 			e.UpsertNamespace(mkNS(fmt.Sprintf("ns-%03d", i), "team", fmt.Sprintf("team-%d", i%20)))
@@ -68,11 +61,11 @@ func benchEngine() *Engine {
 		for i := range benchNodes {
 			e.UpsertNode(benchNode(i))
 		}
-		afterNodes := heapInUse()
+		afterNodes := fx.LiveHeap()
 		for i := range benchPods {
 			e.UpsertPod(benchPod(i))
 		}
-		afterPods := heapInUse()
+		afterPods := fx.LiveHeap()
 		bytesPerNode = float64(afterNodes-before) / benchNodes // includes the 500 namespaces, a rounding error
 		bytesPerPod = float64(afterPods-afterNodes) / benchPods
 		benchE = e
