@@ -586,6 +586,55 @@ func (f *freshness) progress(name string, done, total int) {
 		name, done, total, f.nextPod, f.nextNode, seen)
 }
 
+// churnPhase is one freshness phase run under background churn: its
+// result (with ChurnStats set), clusterview's CPU time and the wall time
+// over the phase, and the status writes clusterview counted in it
+// (writesErr holds the errors of reading /metrics before and after; writes
+// means nothing unless both are nil).
+type churnPhase struct {
+	res       *phaseResult
+	cpu, wall time.Duration
+	writes    float64
+	writesErr [2]error
+}
+
+// runUnderChurn starts runChurn at --churn-rate with seed and the profile
+// named by profileSuffix, lets the churn reach its pace for 2 s, and runs
+// f's phase name while it goes on. counting, unless nil, is told when the
+// phase starts (true) and ends (false). The caller calls finishProfile once
+// it has read what it needs.
+func (b *bench) runUnderChurn(ctx context.Context, f *freshness, name string, seed int64, profileSuffix string, counting func(on bool)) (c churnPhase, finishProfile func(), err error) {
+	cctx, stopChurn := context.WithCancel(ctx)
+	churn := runChurn(cctx, b.kube, b.o.churnRate, seed)
+	profiled := b.profilePhase(ctx, profileSuffix)
+	select {
+	case <-ctx.Done():
+		stopChurn()
+		return c, nil, ctx.Err()
+	case <-time.After(2 * time.Second): // let the churn reach its pace
+	}
+	writesBefore, werr := b.statusWritesTotal(ctx)
+	cpu := beginUsage(b.cv.PID())
+	if counting != nil {
+		counting(true)
+	}
+	res, err := f.runPhase(ctx, name, b.o.podChanges, b.o.nodeChanges, every(b.o.probeInterval))
+	if counting != nil {
+		counting(false)
+	}
+	c.cpu, _, c.wall = cpu.since(b.cv.PID())
+	writesAfter, werr2 := b.statusWritesTotal(ctx)
+	stopChurn()
+	st := <-churn
+	if err != nil {
+		return c, nil, err
+	}
+	res.ChurnStats = st
+	c.res, c.writes, c.writesErr = res, writesAfter-writesBefore, [2]error{werr, werr2}
+	b.step("churn made %d changes (%.1f/s achieved, %d late)%s", st.Changes, st.Achieved, st.Late, map[bool]string{true: "; error: " + st.Err, false: ""}[st.Err != ""])
+	return c, profiled, nil
+}
+
 // runChurn runs clusterfill.Churn at rate on the synthetic objects until
 // ctx ends.
 func runChurn(ctx context.Context, kube kubernetes.Interface, rate float64, seed int64) <-chan *churnStats {

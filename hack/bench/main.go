@@ -621,42 +621,26 @@ func (b *bench) freshness(ctx context.Context) error {
 
 	b.rep.phase = "freshness, churn"
 	b.step("freshness under churn: %.0f changes/s of synthetic pods and nodes in the background", b.o.churnRate)
-	cctx, stopChurn := context.WithCancel(ctx)
-	churn := runChurn(cctx, b.kube, b.o.churnRate, b.o.seed)
-	profiled := b.profilePhase(ctx, "")
-	select {
-	case <-ctx.Done():
-		stopChurn()
-		return ctx.Err()
-	case <-time.After(2 * time.Second): // let the churn reach its pace
-	}
-	writesBefore, werr := b.statusWritesTotal(ctx)
-	cpu := beginUsage(b.cv.PID())
-	churned, err := f.runPhase(ctx, "churn", b.o.podChanges, b.o.nodeChanges, every(b.o.probeInterval))
-	cvCPU, _, wall := cpu.since(b.cv.PID())
-	writesAfter, werr2 := b.statusWritesTotal(ctx)
-	stopChurn()
-	st := <-churn
+	c, profiled, err := b.runUnderChurn(ctx, f, "churn", b.o.seed, "", nil)
 	if err != nil {
 		return err
 	}
-	churned.ChurnStats = st
-	b.step("churn made %d changes (%.1f/s achieved, %d late)%s", st.Changes, st.Achieved, st.Late, map[bool]string{true: "; error: " + st.Err, false: ""}[st.Err != ""])
+	churned := c.res
 	// Issue 13's target for ClusterSummary under churn is 500 ms; the
 	// live views keep 2 s.
 	b.freshRows(churned, 2*time.Second, 500*time.Millisecond)
-	b.churnCPU = cvCPU.Seconds() / wall.Seconds()
+	b.churnCPU = c.cpu.Seconds() / c.wall.Seconds()
 	b.rep.addRow(Row{Metric: "clusterview CPU under churn, 1 ClusterSummary", Value: fmt.Sprintf("%.2f cores", b.churnCPU), ValueNumber: b.churnCPU, Unit: "cores"})
-	if werr == nil && werr2 == nil {
+	if c.writesErr[0] == nil && c.writesErr[1] == nil {
 		// Only "cluster" exists in this phase: every write is its own.
-		rate := (writesAfter - writesBefore) / wall.Seconds()
+		rate := c.writes / c.wall.Seconds()
 		row := Row{Metric: "status writes under churn, 1 ClusterSummary (/metrics)", Value: fmt.Sprintf("%.1f writes/s", rate), ValueNumber: rate, Unit: "writes/s",
 			Peer: "budget --status-update-interval"}
 		b.rep.target(&row, fmt.Sprintf("≤ %.0f/s per summary", perSummaryWriteBudget), rate <= perSummaryWriteBudget*1.05,
 			fmt.Sprintf("%.1f writes/s over the budget", rate-perSummaryWriteBudget))
 		b.rep.addRow(row)
 	} else {
-		b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("status writes of the churn phase: %v %v", werr, werr2))
+		b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("status writes of the churn phase: %v %v", c.writesErr[0], c.writesErr[1]))
 	}
 	b.phaseRSS("freshness, churn")
 	profiled()

@@ -7,7 +7,9 @@ import (
 	"io"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -30,25 +32,24 @@ type readResult struct {
 	PeerSamples      []time.Duration
 }
 
+// countList is a read that lists everything with list and counts the items.
+func countList[L runtime.Object](list func(context.Context, metav1.ListOptions) (L, error)) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		l, err := list(ctx, metav1.ListOptions{})
+		if err != nil {
+			return 0, err
+		}
+		return meta.LenList(l), nil
+	}
+}
+
 func readCases(cv clientset.Interface, kube kubernetes.Interface) []readCase {
 	c := cv.ClusterviewV1beta1()
 	return []readCase{
 		{
 			Name: "list nodesummaries", Peer: "list nodes",
-			run: func(ctx context.Context) (int, error) {
-				l, err := c.NodeSummaries().List(ctx, metav1.ListOptions{})
-				if err != nil {
-					return 0, err
-				}
-				return len(l.Items), nil
-			},
-			peer: func(ctx context.Context) (int, error) {
-				l, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-				if err != nil {
-					return 0, err
-				}
-				return len(l.Items), nil
-			},
+			run:  countList(c.NodeSummaries().List),
+			peer: countList(kube.CoreV1().Nodes().List),
 		},
 		{
 			Name: "get clustersummary cluster", Peer: "get node " + probeNode,
@@ -63,20 +64,8 @@ func readCases(cv clientset.Interface, kube kubernetes.Interface) []readCase {
 		},
 		{
 			Name: "list namespacesummaries -A", Peer: "list namespaces",
-			run: func(ctx context.Context) (int, error) {
-				l, err := c.NamespaceSummaries("").List(ctx, metav1.ListOptions{})
-				if err != nil {
-					return 0, err
-				}
-				return len(l.Items), nil
-			},
-			peer: func(ctx context.Context) (int, error) {
-				l, err := kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
-				if err != nil {
-					return 0, err
-				}
-				return len(l.Items), nil
-			},
+			run:  countList(c.NamespaceSummaries("").List),
+			peer: countList(kube.CoreV1().Namespaces().List),
 		},
 		{
 			// kubectl get asks for a server-side table: what a user waits for.

@@ -158,33 +158,15 @@ func (b *bench) manyPhase(ctx context.Context) error {
 	})
 
 	b.step("freshness under churn with %d ClusterSummaries: %.0f changes/s in the background", manySummaries, b.o.churnRate)
-	cctx, stopChurn := context.WithCancel(ctx)
-	churn := runChurn(cctx, b.kube, b.o.churnRate, b.o.seed+1)
-	profiled := b.profilePhase(ctx, "-many-summaries")
-	select {
-	case <-ctx.Done():
-		stopChurn()
-		return ctx.Err()
-	case <-time.After(2 * time.Second):
-	}
-	writesBefore, werr := b.statusWritesTotal(ctx)
-	cpu := beginUsage(b.cv.PID())
-	mu.Lock()
-	countWrites = true
-	mu.Unlock()
-	res, err := f.runPhase(ctx, "churn, 100 summaries", b.o.podChanges, b.o.nodeChanges, every(b.o.probeInterval))
-	mu.Lock()
-	countWrites = false
-	mu.Unlock()
-	cvCPU, _, wall := cpu.since(b.cv.PID())
-	writesAfter, werr2 := b.statusWritesTotal(ctx)
-	stopChurn()
-	st := <-churn
+	c, profiled, err := b.runUnderChurn(ctx, f, "churn, 100 summaries", b.o.seed+1, "-many-summaries", func(on bool) {
+		mu.Lock()
+		countWrites = on
+		mu.Unlock()
+	})
 	if err != nil {
 		return err
 	}
-	res.ChurnStats = st
-	b.step("churn made %d changes (%.1f/s achieved, %d late)", st.Changes, st.Achieved, st.Late)
+	res, st := c.res, c.res.ChurnStats
 
 	// One pooled distribution over every summary and change, with
 	// ClusterSummary "cluster" among them.
@@ -217,7 +199,7 @@ func (b *bench) manyPhase(ctx context.Context) error {
 
 	// CPU: the churn phase with one summary is the peer; the difference
 	// is what 99 more summaries cost (status controller and history).
-	perS := cvCPU.Seconds() / wall.Seconds()
+	perS := c.cpu.Seconds() / c.wall.Seconds()
 	row = Row{Metric: fmt.Sprintf("clusterview CPU under churn, %d ClusterSummaries", manySummaries), Value: fmt.Sprintf("%.2f cores", perS), ValueNumber: perS, Unit: "cores"}
 	if b.churnCPU > 0 {
 		row.Peer = fmt.Sprintf("same churn, 1 ClusterSummary: %.2f cores", b.churnCPU)
@@ -227,13 +209,13 @@ func (b *bench) manyPhase(ctx context.Context) error {
 
 	// Status writes: the total from clusterview's own counter, the busiest
 	// summary from the watch (one MODIFIED event per write).
-	if werr == nil && werr2 == nil {
+	if c.writesErr[0] == nil && c.writesErr[1] == nil {
 		// The budget is a token bucket: over a window W it lets through at
 		// most rate×W writes plus one burst, which is what the first row
 		// judges. The second row keeps the earlier flat judgement (rate
 		// only, 5 % slack), which ignores the burst and so can miss on a
 		// short window while the server keeps to its budget.
-		count := writesAfter - writesBefore
+		count, wall := c.writes, c.wall
 		total := count / wall.Seconds()
 		budget := float64(clustersummarystatus.DefaultWritesPerSecond)
 		burst := float64(clustersummarystatus.WriteBurst(budget))
@@ -250,7 +232,7 @@ func (b *bench) manyPhase(ctx context.Context) error {
 			fmt.Sprintf("%.1f writes/s over the budget", total-budget))
 		b.rep.addRow(row)
 	} else {
-		b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("status writes of the 100-summary phase: %v %v", werr, werr2))
+		b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("status writes of the 100-summary phase: %v %v", c.writesErr[0], c.writesErr[1]))
 	}
 	mu.Lock()
 	busiest, most := "", 0

@@ -188,41 +188,41 @@ func BenchmarkList(b *testing.B, r Resource, scheme *runtime.Scheme, gv schema.G
 		}
 		return l, nil
 	}
-	b.Run("json", func(b *testing.B) {
-		enc, err := ListJSON(scheme, gv)
+	asJSON := func(l runtime.Object) (runtime.Object, error) { return l, nil }
+	asTable := func(l runtime.Object) (runtime.Object, error) {
+		t, err := r.ConvertToTable(context.Background(), l, &metav1.TableOptions{})
 		if err != nil {
-			b.Fatal(err)
+			return nil, err
 		}
-		b.ReportAllocs()
-		Compare(b, func() (int, error) {
-			l, err := list()
+		return t, AsTable(t)
+	}
+	for _, c := range []struct {
+		name    string
+		encoder func() (*Encoder, error)
+		render  func(runtime.Object) (runtime.Object, error)
+	}{
+		{"json", func() (*Encoder, error) { return ListJSON(scheme, gv) }, asJSON},
+		{"table", TableJSON, asTable},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			enc, err := c.encoder()
 			if err != nil {
-				return 0, err
+				b.Fatal(err)
 			}
-			return enc.Encode(l)
-		}, encodePeer)
-	})
-	b.Run("table", func(b *testing.B) {
-		enc, err := TableJSON()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		Compare(b, func() (int, error) {
-			l, err := list()
-			if err != nil {
-				return 0, err
-			}
-			t, err := r.ConvertToTable(context.Background(), l, &metav1.TableOptions{})
-			if err != nil {
-				return 0, err
-			}
-			if err := AsTable(t); err != nil {
-				return 0, err
-			}
-			return enc.Encode(t)
-		}, encodePeer)
-	})
+			b.ReportAllocs()
+			Compare(b, func() (int, error) {
+				l, err := list()
+				if err != nil {
+					return 0, err
+				}
+				out, err := c.render(l)
+				if err != nil {
+					return 0, err
+				}
+				return enc.Encode(out)
+			}, encodePeer)
+		})
+	}
 }
 
 // BenchmarkPeer times encoding peer alone, with its own allocation figures.

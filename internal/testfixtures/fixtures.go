@@ -1,7 +1,8 @@
 // Package testfixtures builds the Kubernetes objects unit tests feed the
 // summary engine and the servers around it: nodes, pods and namespaces
 // carrying the fields the engine reads, set through options so that each
-// test states only what it cares about.
+// test states only what it cares about; and it measures the live heap such
+// objects retain (LiveHeap).
 package testfixtures
 
 import (

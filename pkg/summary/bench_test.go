@@ -2,11 +2,12 @@ package summary
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+
+	fx "github.com/clusterview/clusterview/internal/testfixtures"
 )
 
 // The large engine is built once per test binary so that every benchmark is
@@ -47,20 +48,12 @@ func benchPod(i int) *v1.Pod {
 		withRestarts(0, 1))
 }
 
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
-
 // benchEngine builds the 5,000-node 150,000-pod engine, measuring what it
 // retains per node and per pod. Objects are made one at a time and dropped,
 // so the heap growth is the engine's own memory.
 func benchEngine() *Engine {
 	benchOnce.Do(func() {
-		before := heapInUse()
+		before := fx.LiveHeap()
 		e := New(Options{})
 		for i := range benchNamespaces {
 			e.UpsertNamespace(mkNS(fmt.Sprintf("ns-%03d", i), "team", fmt.Sprintf("team-%d", i%20)))
@@ -68,11 +61,11 @@ func benchEngine() *Engine {
 		for i := range benchNodes {
 			e.UpsertNode(benchNode(i))
 		}
-		afterNodes := heapInUse()
+		afterNodes := fx.LiveHeap()
 		for i := range benchPods {
 			e.UpsertPod(benchPod(i))
 		}
-		afterPods := heapInUse()
+		afterPods := fx.LiveHeap()
 		bytesPerNode = float64(afterNodes-before) / benchNodes // includes the 500 namespaces, a rounding error
 		bytesPerPod = float64(afterPods-afterNodes) / benchPods
 		benchE = e
@@ -99,6 +92,31 @@ func usagesOf(pods ...*v1.Pod) []PodUsage {
 	return out
 }
 
+// alternatePods feeds e the usage records of first and second by turns for
+// as long as b loops, so that every event changes the pod (first and second
+// are the same pod in two states).
+func alternatePods(b *testing.B, e *Engine, first, second *v1.Pod) {
+	pods := usagesOf(first, second)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e.UpsertPodUsage(first.Namespace, first.Name, &pods[i&1])
+		i++
+	}
+}
+
+// alternateNodes upserts first and second by turns for as long as b loops
+// (the same node in two states).
+func alternateNodes(b *testing.B, e *Engine, first, second *v1.Node) {
+	nodes := [2]*v1.Node{first, second}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e.UpsertNode(nodes[i&1])
+		i++
+	}
+}
+
 // BenchmarkPodUsageOf: reducing a decoded pod to the record an informer
 // keeps, once per pod event. It allocates the record's resource slice.
 func BenchmarkPodUsageOf(b *testing.B) {
@@ -121,14 +139,8 @@ func BenchmarkPodUpdateSteady(b *testing.B) {
 	p2 := benchPod(12345)
 	p2.ResourceVersion = "2"
 	p2.Status.Conditions = []v1.PodCondition{{Type: v1.PodReady, Status: v1.ConditionTrue}}
-	pods := usagesOf(p1, p2)
 	rev := e.Revision()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		e.UpsertPodUsage(p1.Namespace, p1.Name, &pods[i&1])
-		i++
-	}
+	alternatePods(b, e, p1, p2)
 	if e.Revision() != rev {
 		b.Fatalf("steady updates changed the revision")
 	}
@@ -142,13 +154,7 @@ func BenchmarkPodUpdatePhase(b *testing.B) {
 	running := benchPod(23456)
 	pending := benchPod(23456)
 	pending.Status.Phase = v1.PodPending
-	pods := usagesOf(pending, running)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		e.UpsertPodUsage(running.Namespace, running.Name, &pods[i&1])
-		i++
-	}
+	alternatePods(b, e, pending, running)
 	e.UpsertPod(running)
 }
 
@@ -159,13 +165,7 @@ func BenchmarkPodUpdateRestart(b *testing.B) {
 	a := benchPod(34567)
 	c := benchPod(34567)
 	c.Status.ContainerStatuses[1].RestartCount = 2
-	pods := usagesOf(c, a)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		e.UpsertPodUsage(a.Namespace, a.Name, &pods[i&1])
-		i++
-	}
+	alternatePods(b, e, c, a)
 	e.UpsertPod(a)
 }
 
@@ -231,13 +231,7 @@ func BenchmarkNodeUpdateSteady(b *testing.B) {
 	n1 := benchNode(777)
 	n2 := benchNode(777)
 	n2.ResourceVersion = "2"
-	nodes := [2]*v1.Node{n1, n2}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		e.UpsertNode(nodes[i&1])
-		i++
-	}
+	alternateNodes(b, e, n1, n2)
 }
 
 // BenchmarkNodeUpdateReady: the node flips Ready/NotReady.
@@ -246,13 +240,7 @@ func BenchmarkNodeUpdateReady(b *testing.B) {
 	ready := benchNode(778)
 	down := benchNode(778)
 	setCondition(down, v1.NodeReady, v1.ConditionFalse)
-	nodes := [2]*v1.Node{down, ready}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		e.UpsertNode(nodes[i&1])
-		i++
-	}
+	alternateNodes(b, e, down, ready)
 	e.UpsertNode(ready)
 }
 
@@ -263,13 +251,7 @@ func BenchmarkNodeUpdateLabels(b *testing.B) {
 	a := benchNode(779)
 	c := benchNode(779)
 	c.Labels["zone"] = "zone-moved"
-	nodes := [2]*v1.Node{c, a}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		e.UpsertNode(nodes[i&1])
-		i++
-	}
+	alternateNodes(b, e, c, a)
 	e.UpsertNode(a)
 }
 

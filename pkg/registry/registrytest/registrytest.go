@@ -1,6 +1,7 @@
 // Package registrytest holds the checks the resource packages' tests share:
-// what a table printed (CheckTable) and which verbs a storage offers
-// (Implements).
+// what a table printed (CheckTable), which verbs a storage offers
+// (Implements) and what a read-only storage tells discovery
+// (CheckReadOnly).
 package registrytest
 
 import (
@@ -8,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/registry/rest"
 )
 
 // TableHeaders returns the names of tbl's columns, in order.
@@ -44,4 +46,49 @@ func CheckTable(t *testing.T, tbl *metav1.Table, headers []string, rows [][]inte
 func Implements[I any](v any) bool {
 	_, ok := v.(I)
 	return ok
+}
+
+// Discovery is what a storage tells discovery besides its verbs: its scope
+// and its names.
+type Discovery struct {
+	Namespaced bool
+	Singular   string
+	ShortNames []string
+	Categories []string
+}
+
+// CheckReadOnly reports a write verb that s offers (discovery would list
+// it) and a scope or name of s that differs from want. resource names s in
+// the messages.
+func CheckReadOnly(t *testing.T, resource string, s rest.Storage, want Discovery) {
+	t.Helper()
+	for name, ok := range map[string]bool{
+		"Creater":           Implements[rest.Creater](s),
+		"Updater":           Implements[rest.Updater](s),
+		"Patcher":           Implements[rest.Patcher](s),
+		"GracefulDeleter":   Implements[rest.GracefulDeleter](s),
+		"CollectionDeleter": Implements[rest.CollectionDeleter](s),
+	} {
+		if ok {
+			t.Errorf("%s implement rest.%s", resource, name)
+		}
+	}
+	scoper, ok := s.(rest.Scoper)
+	if !ok || scoper.NamespaceScoped() != want.Namespaced {
+		t.Errorf("%s: namespaced = %v, want %v", resource, ok && scoper.NamespaceScoped(), want.Namespaced)
+	}
+	var got Discovery
+	got.Namespaced = want.Namespaced
+	if n, ok := s.(rest.SingularNameProvider); ok {
+		got.Singular = n.GetSingularName()
+	}
+	if n, ok := s.(rest.ShortNamesProvider); ok {
+		got.ShortNames = n.ShortNames()
+	}
+	if n, ok := s.(rest.CategoriesProvider); ok {
+		got.Categories = n.Categories()
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s names (-want +got):\n%s", resource, diff)
+	}
 }

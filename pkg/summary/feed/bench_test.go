@@ -8,17 +8,11 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
+
+	fx "github.com/clusterview/clusterview/internal/testfixtures"
 )
 
 const storeBenchPods = 50000
-
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
 
 // storeBenchPod is a two-container pod with the metadata and spec a real
 // pod carries, most of which the transforms drop.
@@ -37,7 +31,7 @@ func storeBenchPod(i int) *v1.Pod {
 // makes it) through transform and returns the heap it retains per pod.
 func retainedPerPod(transform cache.TransformFunc) float64 {
 	store := cache.NewIndexer(cache.DeletionHandlingMetaNamespaceKeyFunc, cache.Indexers{})
-	before := heapInUse()
+	before := fx.LiveHeap()
 	for i := range storeBenchPods {
 		obj, err := transform(storeBenchPod(i))
 		if err != nil {
@@ -47,7 +41,7 @@ func retainedPerPod(transform cache.TransformFunc) float64 {
 			panic(err)
 		}
 	}
-	after := heapInUse()
+	after := fx.LiveHeap()
 	runtime.KeepAlive(store)
 	return float64(after-before) / storeBenchPods
 }

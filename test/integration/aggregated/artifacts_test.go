@@ -1,10 +1,8 @@
 package aggregated
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -28,7 +26,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	logsapi "k8s.io/component-base/logs/api/v1"
 
@@ -976,30 +973,11 @@ func renderArtifacts(t *testing.T, dir string) *manifests {
 	if err != nil {
 		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr.String())
 	}
-	m := &manifests{}
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(out)))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading kubectl kustomize %s: %v", dir, err)
-		}
-		if len(bytes.TrimSpace(doc)) == 0 {
-			continue
-		}
-		data, err := utilyaml.ToJSON(doc)
-		if err != nil {
-			t.Fatalf("kubectl kustomize %s: %v", dir, err)
-		}
-		// Unstructured's JSON decoding keeps integers as int64.
-		o := &unstructured.Unstructured{}
-		if err := o.UnmarshalJSON(data); err != nil {
-			t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, doc)
-		}
-		m.objects = append(m.objects, o)
+	objs, err := framework.DecodeManifests(out)
+	if err != nil {
+		t.Fatalf("kubectl kustomize %s: %v", dir, err)
 	}
+	m := &manifests{objects: objs}
 	if len(m.objects) == 0 {
 		t.Fatalf("kubectl kustomize %s rendered nothing", dir)
 	}

@@ -5,12 +5,9 @@
 package chart
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +18,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/clusterview/clusterview/test/integration/framework"
 )
@@ -159,28 +155,9 @@ func (tl tools) overlay(t *testing.T, resources, components []string, extra stri
 // decode splits a YAML stream into objects; every document must be one.
 func decode(t *testing.T, stream []byte) []*unstructured.Unstructured {
 	t.Helper()
-	var objs []*unstructured.Unstructured
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(stream)))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading rendered YAML: %v", err)
-		}
-		data, err := utilyaml.ToJSON(doc)
-		if err != nil {
-			t.Fatalf("rendered YAML: %v\n%s", err, doc)
-		}
-		if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
-			continue // only comments
-		}
-		o := &unstructured.Unstructured{}
-		if err := o.UnmarshalJSON(data); err != nil {
-			t.Fatalf("rendered object: %v\n%s", err, doc)
-		}
-		objs = append(objs, o)
+	objs, err := framework.DecodeManifests(stream)
+	if err != nil {
+		t.Fatalf("rendered YAML: %v", err)
 	}
 	if len(objs) == 0 {
 		t.Fatal("nothing rendered")

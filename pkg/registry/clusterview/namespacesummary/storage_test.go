@@ -5,12 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
-	"k8s.io/apiserver/pkg/registry/rest"
 
 	fx "github.com/clusterview/clusterview/internal/testfixtures"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
@@ -22,17 +20,10 @@ import (
 // what is this resource's own: scope, names and table.
 
 func TestReadOnlyAndNamespaced(t *testing.T) {
-	var s rest.Storage = NewREST(summary.New(summary.Options{}))
-	if registrytest.Implements[rest.Creater](s) || registrytest.Implements[rest.Updater](s) || registrytest.Implements[rest.Patcher](s) || registrytest.Implements[rest.GracefulDeleter](s) || registrytest.Implements[rest.CollectionDeleter](s) {
-		t.Errorf("namespacesummaries implement a write verb")
-	}
-	if !s.(rest.Scoper).NamespaceScoped() {
-		t.Errorf("namespacesummaries are cluster-scoped")
-	}
-	r := s.(*REST)
-	if r.GetSingularName() != "namespacesummary" || !cmp.Equal(r.ShortNames(), []string{"nssum"}) || !cmp.Equal(r.Categories(), []string{"clusterview"}) {
-		t.Errorf("names: %q %q %q", r.GetSingularName(), r.ShortNames(), r.Categories())
-	}
+	r := NewREST(summary.New(summary.Options{}))
+	registrytest.CheckReadOnly(t, "namespacesummaries", r, registrytest.Discovery{
+		Namespaced: true, Singular: "namespacesummary", ShortNames: []string{"nssum"}, Categories: []string{"clusterview"},
+	})
 	if _, ok := r.NewList().(*clusterview.NamespaceSummaryList); !ok {
 		t.Errorf("NewList() = %T", r.NewList())
 	}

@@ -5,12 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
-	"k8s.io/apiserver/pkg/registry/rest"
 
 	fx "github.com/clusterview/clusterview/internal/testfixtures"
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
@@ -21,23 +19,12 @@ import (
 // Get, list and watch are livestore's, tested there; these tests check
 // what is this resource's own: scope, names and table.
 
-// TestReadOnly checks that no write verb is offered: discovery would list it.
+// TestReadOnly checks that no write verb is offered (discovery would list
+// it), the scope and the names.
 func TestReadOnly(t *testing.T) {
-	var s rest.Storage = NewREST(summary.New(summary.Options{}))
-	for name, ok := range map[string]bool{
-		"Creater":           registrytest.Implements[rest.Creater](s),
-		"Updater":           registrytest.Implements[rest.Updater](s),
-		"Patcher":           registrytest.Implements[rest.Patcher](s),
-		"GracefulDeleter":   registrytest.Implements[rest.GracefulDeleter](s),
-		"CollectionDeleter": registrytest.Implements[rest.CollectionDeleter](s),
-	} {
-		if ok {
-			t.Errorf("nodesummaries implement rest.%s", name)
-		}
-	}
-	if s.(rest.Scoper).NamespaceScoped() {
-		t.Errorf("nodesummaries are namespaced")
-	}
+	registrytest.CheckReadOnly(t, "nodesummaries", NewREST(summary.New(summary.Options{})), registrytest.Discovery{
+		Singular: "nodesummary", ShortNames: []string{"nodesum"}, Categories: []string{"clusterview"},
+	})
 }
 
 func TestTable(t *testing.T) {
@@ -82,9 +69,6 @@ func TestTable(t *testing.T) {
 
 func TestNames(t *testing.T) {
 	r := NewREST(summary.New(summary.Options{}))
-	if r.GetSingularName() != "nodesummary" || !cmp.Equal(r.ShortNames(), []string{"nodesum"}) || !cmp.Equal(r.Categories(), []string{"clusterview"}) {
-		t.Errorf("names: %q %q %q", r.GetSingularName(), r.ShortNames(), r.Categories())
-	}
 	if _, ok := r.New().(*clusterview.NodeSummary); !ok {
 		t.Errorf("New() = %T", r.New())
 	}
