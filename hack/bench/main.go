@@ -64,6 +64,8 @@ import (
 
 type options struct {
 	nodes, pods, namespaces int
+	// clusterviewFlags are added to clusterview's command line.
+	clusterviewFlags        []string
 	concurrency             int
 	seed                    int64
 	podChanges, nodeChanges int
@@ -158,6 +160,8 @@ func main() {
 	flag.BoolVar(&o.allowMissingPeers, "allow-missing-peers", false, "Do not fail the run when a peer (kube-capacity, kube-state-metrics) could not be built or run.")
 	flag.BoolVar(&o.keep, "keep", false, "Keep the run directory (control plane data and logs) after a successful run.")
 	flag.StringVar(&o.binary, "clusterview-binary", "_output/bin/clusterview-apiserver", "clusterview-apiserver binary (make build).")
+	flag.Func("clusterview-flag", "A flag added to clusterview's command line (repeatable), e.g. --clusterview-flag=--watch-cache-sizes=clustersummaries.clusterview.io#0; the report records them.",
+		func(v string) error { o.clusterviewFlags = append(o.clusterviewFlags, v); return nil })
 	flag.StringVar(&o.out, "out", "_output/bench", "Directory for the JSON report, profiles and the run directory.")
 	skip := flag.String("skip", "", "Comma-separated phases to leave out: "+strings.Join(skippablePhases, ", ")+" (freshness implies many). The load always runs.")
 	flag.IntVar(&o.usageNodes, "usage-nodes", 0, "Usage phase: synthetic nodes whose kubelet kwok plays (the first by name); 0: all of them. Above 1000 it gets there in four steps and stays at the largest one metrics-server and clusterview kept up with.")
@@ -273,7 +277,8 @@ func run(ctx context.Context, o options) (misses int, retErr error) {
 		Size:     Size{Nodes: o.nodes, Pods: o.pods, Namespaces: o.namespaces},
 		Settings: Settings{PodChanges: o.podChanges, NodeChanges: o.nodeChanges, ProbeInterval: o.probeInterval.String(), IdleProbeInterval: o.idleProbeInterval.String(), IdleMeanInterval: o.idleMeanInterval.String(),
 			ChurnRate: o.churnRate, Reads: o.reads, Repeat: o.repeat, NaiveRuns: o.naiveRuns, RestWindow: o.rest.String(),
-			UsageNodes: o.usageNodes, UsageChanges: o.usageChanges, HistoryWindow: o.historyWindow.String(), HistoryChurnRate: o.historyChurnRate},
+			UsageNodes: o.usageNodes, UsageChanges: o.usageChanges, HistoryWindow: o.historyWindow.String(), HistoryChurnRate: o.historyChurnRate,
+			ClusterviewFlags: o.clusterviewFlags},
 		Commands: map[string]Timing{}, Answers: map[string]string{}, Processes: map[string]ProcJSON{},
 	}
 	outDir, err := filepath.Abs(o.out)
@@ -440,7 +445,7 @@ func (b *bench) startAll(ctx context.Context) error {
 	b.cv, err = localcluster.StartProcess(localcluster.ProcessOptions{
 		Name:    "clusterview-apiserver",
 		Path:    b.o.binary,
-		Args:    append(b.cluster.ClusterviewFlags(filepath.Join(b.runDir, "clusterview-etcd")), "--secure-port="+strconv.Itoa(b.cvPort)),
+		Args:    append(append(b.cluster.ClusterviewFlags(filepath.Join(b.runDir, "clusterview-etcd")), "--secure-port="+strconv.Itoa(b.cvPort)), b.o.clusterviewFlags...),
 		LogPath: filepath.Join(b.runDir, "clusterview.log"),
 	})
 	if err != nil {

@@ -86,6 +86,10 @@ type Settings struct {
 	UsageChanges     int      `json:"usageChanges,omitempty"`
 	HistoryWindow    string   `json:"historyWindow,omitempty"`
 	HistoryChurnRate float64  `json:"historyChurnRate,omitempty"`
+	// ClusterviewFlags are the flags --clusterview-flag added to
+	// clusterview's command line: a run with any is not one of the
+	// defaults'.
+	ClusterviewFlags []string `json:"clusterviewFlags,omitempty"`
 }
 
 type LoadResult struct {
