@@ -105,7 +105,7 @@ fuzz-smoke:
 
 ## bench: scale and speed benchmark through kube-apiserver, peers included (docs/performance.md).
 ##   make bench                          5,000 nodes and 150,000 pods (env NODES, PODS)
-##   make bench NODES=500 PODS=15000     the quick size, about 6 minutes on 2 cores
+##   make bench NODES=500 PODS=15000     the quick size, 18 minutes on 2 cores (docs/bench/20261205T082922Z.json)
 ##   make bench BENCH_ARGS=--pprof       also save clusterview's CPU and heap profiles
 .PHONY: bench
 bench: build tools

@@ -65,7 +65,11 @@ func renderRuns(w io.Writer, reps []*Report, names []string) {
 	fmt.Fprintln(w, "| run | clusterview | size (nodes / pods) | load average at start | misses | peak RSS | ClusterSummary freshness p99, idle / churn (from send) | list nodesummaries p99 vs list nodes | usage freshness p50/p99 after the read, ClusterSummary | history for 30 days, no groups |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for i, r := range reps {
-		fmt.Fprintf(w, "| `%s` | %s | %d / %d | %s | %d | %s | %s / %s | %s | %s | %s |\n", names[i], r.Versions.Clusterview, r.Size.Nodes, r.Size.Pods,
+		clusterview := r.Versions.Clusterview
+		if len(r.Settings.ClusterviewFlags) > 0 {
+			clusterview += " `" + strings.Join(r.Settings.ClusterviewFlags, " ") + "`"
+		}
+		fmt.Fprintf(w, "| `%s` | %s | %d / %d | %s | %d | %s | %s / %s | %s | %s | %s |\n", names[i], mdCell(clusterview), r.Size.Nodes, r.Size.Pods,
 			r.Machine.LoadAvg, len(r.Misses), r.headline("peak RSS (VmHWM)"), r.headline("freshness idle, ClusterSummary", "from send"),
 			r.headline("freshness churn", "ClusterSummary", "from send"), r.ratioOf("read: list nodesummaries"),
 			r.headline("usage freshness, ClusterSummary", "after clusterview's read"), r.headline("history, no groups", "stored for 30 days"))
@@ -114,6 +118,9 @@ func renderRun(w io.Writer, r *Report, source string) {
 		"Versions: clusterview %s, %s, %s.\n\n",
 		r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Finished.Sub(r.Started).Round(1e9), r.Machine.CPUs, r.Machine.CPUModel,
 		r.Machine.MemTotal, r.Machine.Kernel, r.Machine.LoadAvg, r.Versions.Clusterview, r.Versions.Go, toolVersions(r.Versions.Tools))
+	if len(r.Settings.ClusterviewFlags) > 0 {
+		fmt.Fprintf(w, "clusterview ran with these flags added: `%s`.\n\n", strings.Join(r.Settings.ClusterviewFlags, " "))
+	}
 	if r.Load != nil {
 		fmt.Fprintf(w, "Load: %s\n\n", r.Load.Summary)
 	}

@@ -32,6 +32,7 @@ func TestRenderRun(t *testing.T) {
 	met, missed := true, false
 	r := &Report{Started: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC), Finished: time.Date(2026, 12, 4, 10, 6, 0, 0, time.UTC),
 		Size: Size{Nodes: 5, Pods: 50, Namespaces: 2}, Machine: Machine{CPUs: 2, LoadAvg: "0.10"},
+		Settings: Settings{ClusterviewFlags: []string{"--watch-cache-sizes=clustersummaries.clusterview.io#100"}},
 		Rows: []Row{
 			{Phase: "reads", Metric: "read: list nodesummaries (5 items) p50/p99", Value: "1 ms / 2 ms", Peer: "list nodes (5) 1 ms / 1 ms", Ratio: "2.00×",
 				Target: "p99 ≤ the core list's p99 (both JSON)", Met: &missed, MissedBy: "p99 1.0 ms over"},
@@ -58,6 +59,7 @@ func TestRenderRun(t *testing.T) {
 		"| read: list nodesummaries (5 items) p50/p99 | 1 ms / 2 ms | list nodes (5) 1 ms / 1 ms | 2.00× | p99 ≤ the core list's p99 (both JSON) | **MISS**: p99 1.0 ms over |",
 		`| answer: naive recount vs clusterview | agree | a\|b |  | identical | met |`,
 		"1 row(s) missed their target.",
+		"clusterview ran with these flags added: `--watch-cache-sizes=clustersummaries.clusterview.io#100`.",
 		"| `20261204T100000Z.json` |",
 		"| 139 ms / 219 ms | 0.57 MiB |\n",
 		"\n" + docEnd + "\n\ntail\n",

@@ -475,14 +475,13 @@ func hardWatchFirst(t *testing.T, client typed.ClusterSummaryInterface, opts met
 // a resourceVersion the server no longer has gets 410 Gone (reason Expired),
 // which makes client-go's reflectors relist, instead of a silent gap or a 5xx.
 //
-// With the watch cache on (the default), clusterview serves watches from
-// memory: etcd compaction alone does not expire a resourceVersion the cache
-// still holds. What expires one deterministically is the cache starting over:
-// after a restart it holds only what came after its initial list. Reads at an
-// exact old resourceVersion go to etcd once the cache cannot serve them, and
-// expire when etcd compacts, so this test runs its own control plane and
-// clusterview with --etcd-compaction-interval=1s, restarting clusterview
-// without touching the package's shared one.
+// ClusterSummaries have no watch cache by default (pkg/cmd/server explains
+// why), so their watches and exact reads are served by etcd and a
+// resourceVersion expires when etcd compacts it. This test runs its own
+// control plane and clusterview with --etcd-compaction-interval=1s, and
+// restarts clusterview in between (without touching the package's shared
+// one) so that expiry is also shown to hold across a restart, which is what
+// expires a version when the watch cache is turned back on.
 func TestHardeningWatchTooOldResourceVersion(t *testing.T) {
 	dir, err := os.MkdirTemp("", "clusterview-hardening-")
 	if err != nil {
@@ -523,12 +522,21 @@ func TestHardeningWatchTooOldResourceVersion(t *testing.T) {
 	}
 
 	t.Run("watch from before the restart is 410 Expired", func(t *testing.T) {
-		ev := hardWatchFirst(t, client, byName)
+		// Until etcd has compacted past it, the old version still replays
+		// (MODIFIED); compaction runs every second.
+		var ev watch.Event
+		err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+			ev = hardWatchFirst(t, client, byName)
+			return ev.Type != watch.Modified, nil
+		})
+		if err != nil {
+			t.Fatalf("watch from %s still replayed after 30s of 1s compactions", old)
+		}
 		status, ok := ev.Object.(*metav1.Status)
 		if ev.Type != watch.Error || !ok {
 			t.Fatalf("first event %s %T, want an ERROR carrying a Status", ev.Type, ev.Object)
 		}
-		err := apierrors.FromObject(status)
+		err = apierrors.FromObject(status)
 		if status.Code != http.StatusGone || !apierrors.IsResourceExpired(err) {
 			t.Errorf("watch from %s: %d %s %q, want 410 Expired", old, status.Code, status.Reason, status.Message)
 		}
