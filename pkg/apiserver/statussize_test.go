@@ -17,6 +17,7 @@ import (
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/kube-openapi/pkg/builder3"
+	"k8s.io/kube-openapi/pkg/validation/spec"
 	"k8s.io/utils/ptr"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview"
@@ -277,18 +278,24 @@ func maximizeFigures(v reflect.Value) {
 // managedFields, from the same OpenAPI definitions.
 func typeConverter(t *testing.T) managedfields.TypeConverter {
 	t.Helper()
-	namer := openapinamer.NewDefinitionNamer(scheme.Scheme)
-	cfg := genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
-	name := v1beta1.ClusterSummary{}.OpenAPIModelName()
-	defs, err := builder3.BuildOpenAPIDefinitionsForResources(cfg, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc, err := managedfields.NewTypeConverter(defs, false)
+	tc, err := managedfields.NewTypeConverter(openAPIDefs(t), false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tc
+}
+
+// openAPIDefs are the OpenAPI definitions of ClusterSummary and what it
+// refers to, built as the server builds them.
+func openAPIDefs(tb testing.TB) map[string]*spec.Schema {
+	tb.Helper()
+	namer := openapinamer.NewDefinitionNamer(scheme.Scheme)
+	cfg := genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
+	defs, err := builder3.BuildOpenAPIDefinitionsForResources(cfg, v1beta1.ClusterSummary{}.OpenAPIModelName())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return defs
 }
 
 // managedFieldsOf returns the entries of a user who owns the spec and

@@ -125,7 +125,9 @@ type HeadroomShape struct {
 }
 
 // ClusterSummaryStatus is the computed summary. Fields are absent until the
-// server has computed the status for the first time.
+// server has computed the status for the first time. Only the server writes
+// it, and its lists other than conditions are atomic: each write replaces
+// them whole, so managedFields records one entry per list, not one per item.
 type ClusterSummaryStatus struct {
 	// ObservedGeneration is the metadata.generation the status was computed for.
 	// +optional
@@ -150,8 +152,7 @@ type ClusterSummaryStatus struct {
 	// Resources reports capacity, allocatable, requests and limits for each
 	// resource in spec.resources, over the selected nodes and the pods bound to them.
 	// +optional
-	// +listType=map
-	// +listMapKey=name
+	// +listType=atomic
 	Resources []ResourceUsage `json:"resources,omitempty"`
 	// Workloads counts deployments, statefulsets and daemonsets in the selected
 	// namespaces.
@@ -159,14 +160,12 @@ type ClusterSummaryStatus struct {
 	Workloads *WorkloadCounts `json:"workloads,omitempty"`
 	// Groups breaks the summary down by the value of spec.groupByNodeLabel.
 	// +optional
-	// +listType=map
-	// +listMapKey=name
+	// +listType=atomic
 	Groups []GroupSummary `json:"groups,omitempty"`
 	// Headroom reports, for each spec.headroom shape, how many more pods of
 	// it fit on the selected nodes.
 	// +optional
-	// +listType=map
-	// +listMapKey=name
+	// +listType=atomic
 	Headroom []HeadroomStatus `json:"headroom,omitempty"`
 	// LastUpdateTime is when the status last changed.
 	// +optional
@@ -287,13 +286,11 @@ type GroupSummary struct {
 	Pods PodCounts `json:"pods"`
 	// Resources reports the group's resources, as in status.resources.
 	// +optional
-	// +listType=map
-	// +listMapKey=name
+	// +listType=atomic
 	Resources []ResourceUsage `json:"resources,omitempty"`
 	// Headroom reports the group's headroom, as in status.headroom.
 	// +optional
-	// +listType=map
-	// +listMapKey=name
+	// +listType=atomic
 	Headroom []HeadroomStatus `json:"headroom,omitempty"`
 }
 

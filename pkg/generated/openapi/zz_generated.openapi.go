@@ -692,7 +692,7 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref common.Referen
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "ClusterSummaryStatus is the computed summary. Fields are absent until the server has computed the status for the first time.",
+				Description: "ClusterSummaryStatus is the computed summary. Fields are absent until the server has computed the status for the first time. Only the server writes it, and its lists other than conditions are atomic: each write replaces them whole, so managedFields records one entry per list, not one per item.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"observedGeneration": {
@@ -747,10 +747,7 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref common.Referen
 					"resources": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
-								"x-kubernetes-list-map-keys": []interface{}{
-									"name",
-								},
-								"x-kubernetes-list-type": "map",
+								"x-kubernetes-list-type": "atomic",
 							},
 						},
 						SchemaProps: spec.SchemaProps{
@@ -774,10 +771,7 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref common.Referen
 					"groups": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
-								"x-kubernetes-list-map-keys": []interface{}{
-									"name",
-								},
-								"x-kubernetes-list-type": "map",
+								"x-kubernetes-list-type": "atomic",
 							},
 						},
 						SchemaProps: spec.SchemaProps{
@@ -795,10 +789,7 @@ func schema_pkg_apis_clusterview_v1beta1_ClusterSummaryStatus(ref common.Referen
 					"headroom": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
-								"x-kubernetes-list-map-keys": []interface{}{
-									"name",
-								},
-								"x-kubernetes-list-type": "map",
+								"x-kubernetes-list-type": "atomic",
 							},
 						},
 						SchemaProps: spec.SchemaProps{
@@ -859,10 +850,7 @@ func schema_pkg_apis_clusterview_v1beta1_GroupSummary(ref common.ReferenceCallba
 					"resources": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
-								"x-kubernetes-list-map-keys": []interface{}{
-									"name",
-								},
-								"x-kubernetes-list-type": "map",
+								"x-kubernetes-list-type": "atomic",
 							},
 						},
 						SchemaProps: spec.SchemaProps{
@@ -880,10 +868,7 @@ func schema_pkg_apis_clusterview_v1beta1_GroupSummary(ref common.ReferenceCallba
 					"headroom": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
-								"x-kubernetes-list-map-keys": []interface{}{
-									"name",
-								},
-								"x-kubernetes-list-type": "map",
+								"x-kubernetes-list-type": "atomic",
 							},
 						},
 						SchemaProps: spec.SchemaProps{

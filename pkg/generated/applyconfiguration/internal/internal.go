@@ -105,17 +105,13 @@ var schemaYAML = typed.YAMLObject(`types:
         list:
           elementType:
             namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.GroupSummary
-          elementRelationship: associative
-          keys:
-          - name
+          elementRelationship: atomic
     - name: headroom
       type:
         list:
           elementType:
             namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.HeadroomStatus
-          elementRelationship: associative
-          keys:
-          - name
+          elementRelationship: atomic
     - name: lastUpdateTime
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
@@ -136,9 +132,7 @@ var schemaYAML = typed.YAMLObject(`types:
         list:
           elementType:
             namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ResourceUsage
-          elementRelationship: associative
-          keys:
-          - name
+          elementRelationship: atomic
     - name: workloads
       type:
         namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.WorkloadCounts
@@ -150,9 +144,7 @@ var schemaYAML = typed.YAMLObject(`types:
         list:
           elementType:
             namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.HeadroomStatus
-          elementRelationship: associative
-          keys:
-          - name
+          elementRelationship: atomic
     - name: name
       type:
         scalar: string
@@ -170,9 +162,7 @@ var schemaYAML = typed.YAMLObject(`types:
         list:
           elementType:
             namedType: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.ResourceUsage
-          elementRelationship: associative
-          keys:
-          - name
+          elementRelationship: atomic
 - name: com.github.clusterview.clusterview.pkg.apis.clusterview.v1beta1.HeadroomShape
   map:
     fields:

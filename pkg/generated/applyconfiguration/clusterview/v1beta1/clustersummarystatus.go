@@ -27,7 +27,9 @@ import (
 // with apply.
 //
 // ClusterSummaryStatus is the computed summary. Fields are absent until the
-// server has computed the status for the first time.
+// server has computed the status for the first time. Only the server writes
+// it, and its lists other than conditions are atomic: each write replaces
+// them whole, so managedFields records one entry per list, not one per item.
 type ClusterSummaryStatusApplyConfiguration struct {
 	// ObservedGeneration is the metadata.generation the status was computed for.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
