@@ -788,6 +788,9 @@ func (b *bench) peers(ctx context.Context) error {
 		b.peerMissing("kube-state-metrics", "binary not built")
 		b.restOnly(ctx)
 	}
+	// kube-state-metrics' figures are recorded (or it failed): at full size
+	// it holds about 5 GiB that kube-capacity and the naive recount need.
+	b.stopKSM()
 
 	// kube-capacity vs kubectl get nodesummaries: the same answer, node allocation.
 	var nodeSummaries cmdResult
@@ -836,11 +839,12 @@ func (b *bench) peers(ctx context.Context) error {
 		return err
 	}
 	b.rep.Commands["kubectl get clustersummary cluster -o yaml"] = timingOf(cs)
-	b.step("naive recount: kubectl get pods -A -o json, aggregated in Go (%d run(s))", b.o.naiveRuns)
 	var naive []time.Duration
 	var last *recount
 	for i := range b.o.naiveRuns {
-		r, err := c.naiveRecount(ctx)
+		avail := memAvailable()
+		b.step("naive recount %d/%d: kubectl get pods -A -o json, decoded one pod at a time and aggregated in Go; MemAvailable %s", i+1, b.o.naiveRuns, avail)
+		r, err := c.naiveRecount(ctx, avail)
 		if err != nil {
 			return err
 		}
@@ -874,6 +878,27 @@ func (b *bench) peers(ctx context.Context) error {
 		b.checkCapacityAnswer(status, kubeCapacityJSON, last)
 	}
 	return nil
+}
+
+// stopKSM stops kube-state-metrics, if it runs, once its figures are
+// recorded. Nothing after uses the process: phaseRSS and stopAll skip it
+// once nil, and the cold start compares with its recorded figures.
+func (b *bench) stopKSM() {
+	if b.ksm == nil {
+		return
+	}
+	rss := "RSS not read"
+	if st, err := readProc(b.ksm.PID()); err == nil {
+		rss = fmt.Sprintf("RSS %.0f MiB", mib(st.RSS))
+	}
+	b.step("stopping kube-state-metrics (%s): its figures are recorded, and kube-capacity and the naive recount need the memory", rss)
+	if err := b.ksm.Stop(20 * time.Second); err != nil {
+		// Not fatal: it only holds memory, and stopAll tries again at
+		// the end.
+		fmt.Fprintf(b.out, "  [peers] stopping kube-state-metrics: %v\n", err)
+		return
+	}
+	b.ksm = nil
 }
 
 // runKSM starts kube-state-metrics with the pod and node collectors, waits
@@ -1005,9 +1030,9 @@ func (b *bench) restOnly(ctx context.Context) {
 	b.rep.addRow(row)
 }
 
-// phaseRSS reads the memory of clusterview and, once it runs,
-// kube-state-metrics at the end of a phase, so that the report can say
-// which phase set each peak.
+// phaseRSS reads the memory of clusterview and, while it runs (in the
+// peers phase, until stopKSM), kube-state-metrics at the end of a phase,
+// so that the report can say which phase set each peak.
 func (b *bench) phaseRSS(phase string) {
 	for _, p := range []struct {
 		name string
@@ -1324,13 +1349,8 @@ func machineFacts() Machine {
 			}
 		}
 	}
-	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for line := range strings.Lines(string(data)) {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
-				kb, _ := strconv.ParseInt(f[1], 10, 64)
-				m.MemTotal = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
-			}
-		}
+	if kb, err := meminfoKB("MemTotal"); err == nil {
+		m.MemTotal = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
 	}
 	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(data))

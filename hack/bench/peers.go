@@ -6,12 +6,15 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -50,7 +53,8 @@ func (c cli) command(ctx context.Context, path string, args ...string) *exec.Cmd
 // after one untimed warm-up run (kubectl's discovery cache) if warmUp.
 func (c cli) timeCommand(ctx context.Context, warmUp bool, repeat int, label, path string, args ...string) (cmdResult, error) {
 	r := cmdResult{Command: label}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(repeat+1)*commandTimeout)
+	timeout := time.Duration(repeat+1) * commandTimeout
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	first := 0
 	if !warmUp {
@@ -60,9 +64,10 @@ func (c cli) timeCommand(ctx context.Context, warmUp bool, repeat int, label, pa
 		var stdout, stderr bytes.Buffer
 		cmd := c.command(ctx, path, args...)
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		avail := memAvailable()
 		start := time.Now()
 		if err := cmd.Run(); err != nil {
-			return r, fmt.Errorf("%s: %w: %s", label, err, strings.TrimSpace(lastLines(stderr.String(), 5)))
+			return r, commandFailed(ctx, label, err, timeout, avail, stderr.String())
 		}
 		d := time.Since(start)
 		r.OutputBytes = stdout.Len()
@@ -74,6 +79,70 @@ func (c cli) timeCommand(ctx context.Context, warmUp bool, repeat int, label, pa
 			map[bool]string{true: " (warm-up, not counted)", false: ""}[i == 0])
 	}
 	return r, nil
+}
+
+// commandFailed is the error of a command-line peer that failed: its
+// label, its error, why it was killed if a signal ended it (see
+// killReason) and the last lines of its stderr.
+func commandFailed(ctx context.Context, label string, err error, timeout time.Duration, memAvail, stderr string) error {
+	if why := killReason(ctx, err, timeout, memAvail); why != "" {
+		return fmt.Errorf("%s: %w (%s): %s", label, err, why, strings.TrimSpace(lastLines(stderr, 5)))
+	}
+	return fmt.Errorf("%s: %w: %s", label, err, strings.TrimSpace(lastLines(stderr, 5)))
+}
+
+// killReason says why a command ended by a signal was killed, or "" if err
+// is not a death by signal. exec.CommandContext kills with SIGKILL when ctx
+// ends, and so does the kernel's OOM killer; both show as "signal: killed",
+// so only ctx tells them apart. memAvail is MemAvailable when the command
+// started, the best hint at the OOM killer the bench has without reading
+// the kernel log.
+func killReason(ctx context.Context, err error, timeout time.Duration, memAvail string) string {
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) {
+		return ""
+	}
+	if ws, ok := exitErr.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		return ""
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Sprintf("killed by the bench's %v timeout", timeout)
+	case ctx.Err() != nil:
+		// Ctrl-C or SIGTERM: the terminal's signal or the bench's own kill.
+		return "killed because the bench was interrupted"
+	default:
+		return fmt.Sprintf("killed by a signal, not the bench's timeout (the kernel's OOM killer is the usual cause); MemAvailable was %s when it started", memAvail)
+	}
+}
+
+// memAvailable is the kernel's estimate of the memory available for new
+// work (/proc/meminfo MemAvailable), for the record of a command that may
+// run the machine out of it.
+func memAvailable() string {
+	kb, err := meminfoKB("MemAvailable")
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(kb)/(1<<10))
+}
+
+// meminfoKB reads one field of /proc/meminfo, in kB.
+func meminfoKB(field string) (int64, error) {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(data)) {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field+":" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("/proc/meminfo %s: %w", field, err)
+			}
+			return kb, nil
+		}
+	}
+	return 0, fmt.Errorf("/proc/meminfo has no %s", field)
 }
 
 func lastLines(s string, n int) string {
@@ -139,7 +208,11 @@ type recount struct {
 	OutputBytes int64         `json:"outputBytes"`
 }
 
-func (c cli) naiveRecount(ctx context.Context) (*recount, error) {
+// naiveRecount runs kubectl get pods -A -o json and recounts its output as
+// it arrives. memAvail is MemAvailable read just before, quoted if kubectl
+// is killed.
+func (c cli) naiveRecount(ctx context.Context, memAvail string) (*recount, error) {
+	const label = "kubectl get pods -A -o json"
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	start := time.Now()
@@ -154,58 +227,127 @@ func (c cli) naiveRecount(ctx context.Context) (*recount, error) {
 		return nil, err
 	}
 	counter := &countingReader{r: bufio.NewReaderSize(stdout, 1<<20)}
-	var list corev1.PodList
-	decErr := json.NewDecoder(counter).Decode(&list)
+	r, decErr := recountPods(counter)
+	// Read to the end whatever happened, so that kubectl is never blocked
+	// on a full pipe and exits.
 	_, _ = io.Copy(io.Discard, counter)
 	waitErr := cmd.Wait()
 	kubectlDone := time.Since(start)
 	if waitErr != nil {
-		return nil, fmt.Errorf("kubectl get pods -A -o json: %w: %s", waitErr, lastLines(stderr.String(), 5))
+		return nil, commandFailed(ctx, label, waitErr, commandTimeout, memAvail, stderr.String())
 	}
 	if decErr != nil {
-		return nil, fmt.Errorf("decoding kubectl output: %w", decErr)
+		return nil, fmt.Errorf("decoding %s: %w", label, decErr)
 	}
-	r := &recount{OutputBytes: counter.n}
-	nodes := map[string]bool{}
-	for i := range list.Items {
-		p := &list.Items[i]
-		r.Pods++
-		switch p.Status.Phase {
-		case corev1.PodRunning:
-			r.Running++
-		case corev1.PodPending:
-			r.Pending++
-		case corev1.PodSucceeded:
-			r.Succeeded++
-		case corev1.PodFailed:
-			r.Failed++
-		}
-		for _, cs := range p.Status.InitContainerStatuses {
-			r.Restarts += int64(cs.RestartCount)
-		}
-		for _, cs := range p.Status.ContainerStatuses {
-			r.Restarts += int64(cs.RestartCount)
-		}
-		if p.Spec.Resources != nil && len(p.Spec.Resources.Requests) > 0 {
-			r.PodLevelResources++
-		}
-		if len(p.Spec.Overhead) > 0 {
-			r.Overhead++
-		}
-		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		nodes[p.Spec.NodeName] = true
-		r.CPUMilli += podRequest(&p.Spec, corev1.ResourceCPU, true)
-		r.MemBytes += podRequest(&p.Spec, corev1.ResourceMemory, false)
-		r.CPUMilliContainerRule += containerRuleRequest(&p.Spec, corev1.ResourceCPU, true)
-		r.MemBytesContainerRule += containerRuleRequest(&p.Spec, corev1.ResourceMemory, false)
-	}
-	r.Nodes = len(nodes)
+	r.OutputBytes = counter.n
 	r.Took = time.Since(start)
 	r.KubectlTook = kubectlDone
 	r.Seconds, r.KubectlSecs = r.Took.Seconds(), kubectlDone.Seconds()
 	return r, nil
+}
+
+// recountPods reads a pod list as kubectl get -o json prints it and counts
+// it one pod at a time: at 150,000 pods the whole list decoded is several
+// GiB, on top of kubectl's own copy, and the bench must not be what runs
+// the machine out of memory. Keys other than "items" are skipped.
+func recountPods(rd io.Reader) (*recount, error) {
+	dec := json.NewDecoder(rd)
+	if err := expectDelim(dec, '{', "the list"); err != nil {
+		return nil, err
+	}
+	r := &recount{}
+	nodes := map[string]bool{}
+	sawItems := false
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("reading a key of the list: %w", err)
+		}
+		// The decoder only returns a key (a string) here.
+		key, _ := t.(string)
+		if key != "items" {
+			var skipped json.RawMessage
+			if err := dec.Decode(&skipped); err != nil {
+				return nil, fmt.Errorf("reading the list's %q: %w", key, err)
+			}
+			continue
+		}
+		if sawItems {
+			return nil, errors.New(`the list has "items" twice`)
+		}
+		sawItems = true
+		if err := expectDelim(dec, '[', `the list's "items"`); err != nil {
+			return nil, err
+		}
+		for dec.More() {
+			// A new Pod for each item: decoding into a used one would
+			// keep the previous pod's map entries.
+			var p corev1.Pod
+			if err := dec.Decode(&p); err != nil {
+				return nil, fmt.Errorf("decoding item %d of the list: %w", r.Pods, err)
+			}
+			r.add(&p, nodes)
+		}
+		if err := expectDelim(dec, ']', `the list's "items"`); err != nil {
+			return nil, err
+		}
+	}
+	if err := expectDelim(dec, '}', "the list"); err != nil {
+		return nil, err
+	}
+	if !sawItems {
+		return nil, errors.New(`the list has no "items"`)
+	}
+	r.Nodes = len(nodes)
+	return r, nil
+}
+
+// expectDelim reads the next token of dec and fails unless it is want.
+func expectDelim(dec *json.Decoder, want json.Delim, what string) error {
+	t, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", what, err)
+	}
+	if d, ok := t.(json.Delim); !ok || d != want {
+		return fmt.Errorf("reading %s: got %v, want %q", what, t, want)
+	}
+	return nil
+}
+
+// add counts one pod; nodes collects the nodes of the pods whose requests
+// count.
+func (r *recount) add(p *corev1.Pod, nodes map[string]bool) {
+	r.Pods++
+	switch p.Status.Phase {
+	case corev1.PodRunning:
+		r.Running++
+	case corev1.PodPending:
+		r.Pending++
+	case corev1.PodSucceeded:
+		r.Succeeded++
+	case corev1.PodFailed:
+		r.Failed++
+	}
+	for _, cs := range p.Status.InitContainerStatuses {
+		r.Restarts += int64(cs.RestartCount)
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		r.Restarts += int64(cs.RestartCount)
+	}
+	if p.Spec.Resources != nil && len(p.Spec.Resources.Requests) > 0 {
+		r.PodLevelResources++
+	}
+	if len(p.Spec.Overhead) > 0 {
+		r.Overhead++
+	}
+	if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return
+	}
+	nodes[p.Spec.NodeName] = true
+	r.CPUMilli += podRequest(&p.Spec, corev1.ResourceCPU, true)
+	r.MemBytes += podRequest(&p.Spec, corev1.ResourceMemory, false)
+	r.CPUMilliContainerRule += containerRuleRequest(&p.Spec, corev1.ResourceCPU, true)
+	r.MemBytesContainerRule += containerRuleRequest(&p.Spec, corev1.ResourceMemory, false)
 }
 
 type countingReader struct {
