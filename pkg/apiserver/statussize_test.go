@@ -328,6 +328,6 @@ func managedFieldsOf(t *testing.T, tc managedfields.TypeConverter, obj *v1beta1.
 	now := metav1.Now()
 	return []metav1.ManagedFieldsEntry{
 		{Manager: strings.Repeat("m", 128), Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "clusterview.io/v1beta1", Time: &now, FieldsType: "FieldsV1", FieldsV1: fields(specOnly)},
-		{Manager: "clusterview-status-controller", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "clusterview.io/v1beta1", Time: &now, FieldsType: "FieldsV1", FieldsV1: fields(statusOnly), Subresource: "status"},
+		{Manager: clustersummarystatus.FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "clusterview.io/v1beta1", Time: &now, FieldsType: "FieldsV1", FieldsV1: fields(statusOnly), Subresource: "status"},
 	}
 }

@@ -365,7 +365,7 @@ func (c *Controller) reportFailure(ctx context.Context, key string, cause error,
 	})
 	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
-	_, err = c.client.ClusterviewV1beta1().ClusterSummaries().UpdateStatus(ctx, written, metav1.UpdateOptions{FieldManager: fieldManager})
+	_, err = c.client.ClusterviewV1beta1().ClusterSummaries().UpdateStatus(ctx, written, metav1.UpdateOptions{FieldManager: FieldManager})
 	statusWrites.WithLabelValues(writeResult(err)).Inc()
 	if err != nil {
 		klog.FromContext(ctx).V(2).Info("Could not report the failed status write either", "clusterSummary", key, "err", err)
@@ -379,7 +379,9 @@ func lastUpdate(cs *v1beta1.ClusterSummary) string {
 	return cs.Status.LastUpdateTime.UTC().Format(time.RFC3339)
 }
 
-const fieldManager = "clusterview-status-controller"
+// FieldManager is the manager name of every status write of the
+// controller, as managedFields records it.
+const FieldManager = "clusterview-status-controller"
 
 // sync computes one status and writes it if it differs from the stored one.
 func (c *Controller) sync(ctx context.Context, key string) error {
@@ -437,7 +439,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	written.Status = status
 	writeCtx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
-	if _, err := c.client.ClusterviewV1beta1().ClusterSummaries().UpdateStatus(writeCtx, written, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil {
+	if _, err := c.client.ClusterviewV1beta1().ClusterSummaries().UpdateStatus(writeCtx, written, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
 		statusWrites.WithLabelValues(writeResult(err)).Inc()
 		return fmt.Errorf("writing the status of ClusterSummary %q: %w", key, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/clusterview/clusterview/pkg/apis/clusterview/v1beta1"
+	"github.com/clusterview/clusterview/pkg/controller/clustersummarystatus"
 	typed "github.com/clusterview/clusterview/pkg/generated/clientset/versioned/typed/clusterview/v1beta1"
 )
 
@@ -180,7 +181,7 @@ func TestOnlyTheLeaderWritesStatuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !slices.ContainsFunc(cs.ManagedFields, func(e metav1.ManagedFieldsEntry) bool {
-		return e.Manager == "clusterview-status-controller" && e.Subresource == "status"
+		return e.Manager == clustersummarystatus.FieldManager && e.Subresource == "status"
 	}) {
 		t.Errorf("no managedFields entry of clusterview-status-controller for the status subresource: %+v", cs.ManagedFields)
 	}
