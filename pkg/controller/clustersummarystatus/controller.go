@@ -8,6 +8,7 @@ package clustersummarystatus
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -287,6 +288,15 @@ func (c *Controller) enqueueAll(ctx context.Context) {
 	if err != nil {
 		klog.FromContext(ctx).Error(err, "Listing ClusterSummaries")
 		return
+	}
+	// The default summary first. A change that touches every summary at
+	// once (a usage round, a zone going NotReady) queues all of them, and the
+	// workqueue serves keys in the order they were added: queued first, the
+	// summary `kubectl get clustersummaries` readers look at is written
+	// within one write instead of somewhere in a round of all of them, at
+	// the cost of one write's delay to the others.
+	if i := slices.IndexFunc(objs, func(cs *v1beta1.ClusterSummary) bool { return cs.Name == v1beta1.DefaultClusterSummaryName }); i > 0 {
+		objs[0], objs[i] = objs[i], objs[0]
 	}
 	now := c.clock.Now()
 	c.mu.Lock()
