@@ -60,6 +60,7 @@ func renderRuns(w io.Writer, reps []*Report, names []string) {
 	slices.SortFunc(order, func(a, b int) int { return reps[b].Size.Pods - reps[a].Size.Pods })
 	for _, i := range order {
 		renderRun(w, reps[i], "docs/bench/"+names[i])
+		renderLeftOut(w, reps, names, i)
 	}
 	fmt.Fprintf(w, "### Every committed run\n\n")
 	fmt.Fprintln(w, "| run | clusterview | size (nodes / pods) | load average at start | misses | peak RSS | ClusterSummary freshness p99, idle / churn (from send) | list nodesummaries p99 vs list nodes | usage freshness p50/p99 after the read, ClusterSummary | history for 30 days, no groups |")
@@ -111,6 +112,56 @@ func containsAll(s string, parts []string) bool {
 	return true
 }
 
+// renderLeftOut writes, for the phases that reps[latest] left out (--skip,
+// or a stop), the tables of the latest earlier run of the same size that
+// measured them, each under the name of the run it comes from: a partial
+// run does not hide the last figures of what it did not measure.
+func renderLeftOut(w io.Writer, reps []*Report, names []string, latest int) {
+	have := reps[latest].phases()
+	for j := latest - 1; j >= 0; j-- {
+		if reps[j].Size != reps[latest].Size {
+			continue
+		}
+		var from []string
+		for _, ph := range reps[j].phases() {
+			if !slices.Contains(have, ph) {
+				from = append(from, ph)
+				have = append(have, ph)
+			}
+		}
+		if len(from) == 0 {
+			continue
+		}
+		r := reps[j]
+		fmt.Fprintf(w, "#### Left out of that run, from `docs/bench/%s` (clusterview %s, started %s)\n\n", names[j], r.Versions.Clusterview,
+			r.Started.UTC().Format("2006-01-02 15:04 MST"))
+		renderPhases(w, r, from)
+		fmt.Fprintf(w, "%d of that run's misses are in these phases.\n\n", r.missesIn(from))
+	}
+}
+
+// phases are the phases r has rows in, in the order they ran.
+func (r *Report) phases() []string {
+	var phases []string
+	for _, row := range r.Rows {
+		if !slices.Contains(phases, row.Phase) {
+			phases = append(phases, row.Phase)
+		}
+	}
+	return phases
+}
+
+// missesIn counts r's missed rows in phases.
+func (r *Report) missesIn(phases []string) int {
+	n := 0
+	for _, row := range r.Rows {
+		if row.Met != nil && !*row.Met && slices.Contains(phases, row.Phase) {
+			n++
+		}
+	}
+	return n
+}
+
 // renderRun writes one run: its facts, then a table per phase.
 func renderRun(w io.Writer, r *Report, source string) {
 	fmt.Fprintf(w, "### %d nodes, %d pods, %d namespaces: `%s`\n\n", r.Size.Nodes, r.Size.Pods, r.Size.Namespaces, source)
@@ -121,15 +172,29 @@ func renderRun(w io.Writer, r *Report, source string) {
 	if len(r.Settings.ClusterviewFlags) > 0 {
 		fmt.Fprintf(w, "clusterview ran with these flags added: `%s`.\n\n", strings.Join(r.Settings.ClusterviewFlags, " "))
 	}
+	if len(r.Settings.SkippedPhases) > 0 {
+		fmt.Fprintf(w, "Phases left out (`--skip`): %s.\n\n", strings.Join(r.Settings.SkippedPhases, ", "))
+	}
 	if r.Load != nil {
 		fmt.Fprintf(w, "Load: %s\n\n", r.Load.Summary)
 	}
-	var phases []string
-	for _, row := range r.Rows {
-		if !slices.Contains(phases, row.Phase) {
-			phases = append(phases, row.Phase)
+	renderPhases(w, r, r.phases())
+	if len(r.Skipped) > 0 {
+		fmt.Fprintln(w, "Not measured:")
+		fmt.Fprintln(w)
+		for _, s := range r.Skipped {
+			fmt.Fprintf(w, "- %s\n", s)
 		}
+		fmt.Fprintln(w)
 	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "The run stopped early: %s\n\n", r.Error)
+	}
+	fmt.Fprintf(w, "%d row(s) missed their target.\n\n", len(r.Misses))
+}
+
+// renderPhases writes a table per phase of r's rows in phases.
+func renderPhases(w io.Writer, r *Report, phases []string) {
 	for _, ph := range phases {
 		name := ph
 		if name == "" {
@@ -154,18 +219,6 @@ func renderRun(w io.Writer, r *Report, source string) {
 		}
 		fmt.Fprintln(w)
 	}
-	if len(r.Skipped) > 0 {
-		fmt.Fprintln(w, "Not measured:")
-		fmt.Fprintln(w)
-		for _, s := range r.Skipped {
-			fmt.Fprintf(w, "- %s\n", s)
-		}
-		fmt.Fprintln(w)
-	}
-	if r.Error != "" {
-		fmt.Fprintf(w, "The run stopped early: %s\n\n", r.Error)
-	}
-	fmt.Fprintf(w, "%d row(s) missed their target.\n\n", len(r.Misses))
 }
 
 func mdCell(s string) string {

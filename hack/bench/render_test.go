@@ -75,3 +75,50 @@ func TestRenderRun(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRenderLeftOutPhases checks that a partial run does not hide what it
+// left out: the phases only an earlier run of the same size measured are
+// shown from that run, under its name, and the phases the latest run has
+// are not repeated from the earlier one.
+func TestRenderLeftOutPhases(t *testing.T) {
+	dir := t.TempDir()
+	met, missed := true, false
+	size := Size{Nodes: 5, Pods: 50, Namespaces: 2}
+	earlier := &Report{Started: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC), Finished: time.Date(2026, 12, 4, 11, 0, 0, 0, time.UTC), Size: size,
+		Versions: Versions{Clusterview: "aaaaaaa"},
+		Rows: []Row{
+			{Phase: "reads", Metric: "read: old figure", Value: "9 ms", Met: &met},
+			{Phase: "usage", Metric: "usage freshness, ClusterSummary p50/p99, after clusterview's read", Value: "3 s / 4 s", Target: "p99 ≤ 1000 ms", Met: &missed, MissedBy: "p99 3 s over"},
+		}}
+	latest := &Report{Started: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC), Finished: time.Date(2026, 12, 5, 10, 30, 0, 0, time.UTC), Size: size,
+		Versions: Versions{Clusterview: "bbbbbbb"}, Settings: Settings{SkippedPhases: []string{"usage"}},
+		Rows: []Row{{Phase: "reads", Metric: "read: new figure", Value: "1 ms", Met: &met}}}
+	other := &Report{Started: time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC), Finished: time.Date(2026, 12, 6, 10, 30, 0, 0, time.UTC),
+		Size: Size{Nodes: 1, Pods: 10, Namespaces: 1}, Rows: []Row{{Phase: "history", Metric: "history: other size", Value: "1 MiB"}}}
+	for _, r := range []*Report{earlier, latest, other} {
+		if _, err := r.writeJSON(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := renderedDoc([]byte(docBegin+"\n"+docEnd+"\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(out)
+	for _, want := range []string{
+		"#### Left out of that run, from `docs/bench/20261204T100000Z.json` (clusterview aaaaaaa, started 2026-12-04 10:00 UTC)\n\n**usage**",
+		"| usage freshness, ClusterSummary p50/p99, after clusterview's read | 3 s / 4 s |  |  | p99 ≤ 1000 ms | **MISS**: p99 3 s over |",
+		"1 of that run's misses are in these phases.",
+		"| read: new figure | 1 ms |",
+		"Phases left out (`--skip`): usage.",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rendered doc lacks %q:\n%s", want, got)
+		}
+	}
+	for _, unwanted := range []string{"read: old figure", "Left out of that run, from `docs/bench/20261206"} {
+		if strings.Contains(got, unwanted) {
+			t.Errorf("rendered doc has %q:\n%s", unwanted, got)
+		}
+	}
+}
