@@ -112,6 +112,9 @@ func containsAll(s string, parts []string) bool {
 	return true
 }
 
+// runTimeLayout is how the bench's output and the doc print a run's start.
+const runTimeLayout = "2006-01-02 15:04 MST"
+
 // renderLeftOut writes, for the phases that reps[latest] left out (--skip,
 // or a stop), the tables of the latest earlier run of the same size that
 // measured them, each under the name of the run it comes from: a partial
@@ -134,7 +137,7 @@ func renderLeftOut(w io.Writer, reps []*Report, names []string, latest int) {
 		}
 		r := reps[j]
 		fmt.Fprintf(w, "#### Left out of that run, from `docs/bench/%s` (clusterview %s, started %s)\n\n", names[j], r.Versions.Clusterview,
-			r.Started.UTC().Format("2006-01-02 15:04 MST"))
+			r.Started.UTC().Format(runTimeLayout))
 		renderPhases(w, r, from)
 		fmt.Fprintf(w, "%d of that run's misses are in these phases.\n\n", r.missesIn(from))
 	}
@@ -167,7 +170,7 @@ func renderRun(w io.Writer, r *Report, source string) {
 	fmt.Fprintf(w, "### %d nodes, %d pods, %d namespaces: `%s`\n\n", r.Size.Nodes, r.Size.Pods, r.Size.Namespaces, source)
 	fmt.Fprintf(w, "Started %s, took %s. Machine: %d CPUs (%s), %s, Linux %s, load average at start %s. "+
 		"Versions: clusterview %s, %s, %s.\n\n",
-		r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Finished.Sub(r.Started).Round(1e9), r.Machine.CPUs, r.Machine.CPUModel,
+		r.Started.UTC().Format(runTimeLayout), r.Finished.Sub(r.Started).Round(1e9), r.Machine.CPUs, r.Machine.CPUModel,
 		r.Machine.MemTotal, r.Machine.Kernel, r.Machine.LoadAvg, r.Versions.Clusterview, r.Versions.Go, toolVersions(r.Versions.Tools))
 	if len(r.Settings.ClusterviewFlags) > 0 {
 		fmt.Fprintf(w, "clusterview ran with these flags added: `%s`.\n\n", strings.Join(r.Settings.ClusterviewFlags, " "))

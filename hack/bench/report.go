@@ -266,7 +266,7 @@ func (r *Report) target(row *Row, target string, met bool, missedBy string) {
 }
 
 func (r *Report) printTable(w io.Writer) {
-	fmt.Fprintf(w, "\nclusterview scale benchmark, %s: %d nodes, %d pods, %d namespaces\n", r.Started.Format("2006-01-02 15:04 MST"), r.Size.Nodes, r.Size.Pods, r.Size.Namespaces)
+	fmt.Fprintf(w, "\nclusterview scale benchmark, %s: %d nodes, %d pods, %d namespaces\n", r.Started.Format(runTimeLayout), r.Size.Nodes, r.Size.Pods, r.Size.Namespaces)
 	fmt.Fprintf(w, "machine: %d CPUs (%s), %s, Linux %s, load average at start %s\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.MemTotal, r.Machine.Kernel, r.Machine.LoadAvg)
 	fmt.Fprintf(w, "versions: clusterview %s, %s, %s\n", r.Versions.Clusterview, r.Versions.Go, toolVersions(r.Versions.Tools))
 	if r.Load != nil {
