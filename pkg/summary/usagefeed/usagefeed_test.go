@@ -2,50 +2,74 @@ package usagefeed
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 	metricsapi "k8s.io/metrics/pkg/apis/metrics/v1beta1"
-	"k8s.io/metrics/pkg/client/clientset/versioned/fake"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+	metricsv1beta1 "k8s.io/metrics/pkg/client/clientset/versioned/typed/metrics/v1beta1"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/clusterview/clusterview/pkg/summary"
 )
 
-// fakeAPI answers the two lists from what the test sets, or with err.
+// fakeAPI serves the two lists over HTTP as the metrics API does, from what
+// the test sets, or answers 503 while unavailable.
 type fakeAPI struct {
-	mu    sync.Mutex
-	nodes metricsapi.NodeMetricsList
-	pods  metricsapi.PodMetricsList
-	err   error
-	lists int
+	mu          sync.Mutex
+	nodes       metricsapi.NodeMetricsList
+	pods        metricsapi.PodMetricsList
+	unavailable bool
+	lists       int
 }
 
-func (f *fakeAPI) client() *fake.Clientset {
-	c := fake.NewSimpleClientset()
-	c.PrependReactor("list", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.lists++
-		if f.err != nil {
-			return true, nil, f.err
-		}
-		switch a.GetResource().Resource {
-		case "nodes":
-			return true, f.nodes.DeepCopy(), nil
-		case "pods":
-			return true, f.pods.DeepCopy(), nil
-		}
-		return false, nil, nil
-	})
-	return c
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lists++
+	if f.unavailable {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusFailure,
+			Code: http.StatusServiceUnavailable, Reason: metav1.StatusReasonServiceUnavailable, Message: "the server is currently unable to handle the request"})
+		return
+	}
+	var list any
+	switch r.URL.Path {
+	case "/apis/metrics.k8s.io/v1beta1/nodes":
+		f.nodes.TypeMeta = metav1.TypeMeta{Kind: "NodeMetricsList", APIVersion: "metrics.k8s.io/v1beta1"}
+		list = &f.nodes
+	case "/apis/metrics.k8s.io/v1beta1/pods":
+		f.pods.TypeMeta = metav1.TypeMeta{Kind: "PodMetricsList", APIVersion: "metrics.k8s.io/v1beta1"}
+		list = &f.pods
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(list)
+}
+
+// client is a metrics API client of a server that answers with h.
+func client(t testing.TB, h http.Handler) metricsv1beta1.MetricsV1beta1Interface {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	c, err := metricsclient.NewForConfig(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.MetricsV1beta1()
 }
 
 func q(s string) resource.Quantity { return resource.MustParse(s) }
@@ -84,7 +108,7 @@ func TestPollFeedsTheEngine(t *testing.T) {
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "b"}, Timestamp: ts, Containers: []metricsapi.ContainerMetrics{
 			{Name: "c", Usage: usage("1200m", "2Gi")}}},
 	}
-	p := New(api.client().MetricsV1beta1(), e, 10*time.Second)
+	p := New(client(t, api), e, 10*time.Second)
 	p.clock = clk
 
 	p.Poll(ctx)
@@ -106,7 +130,7 @@ func TestPollFeedsTheEngine(t *testing.T) {
 	}
 
 	// Failing reads keep the last round while it is current...
-	api.err = errors.New("the server is currently unable to handle the request")
+	api.unavailable = true
 	clk.Step(10 * time.Second)
 	p.Poll(ctx)
 	clk.Step(10 * time.Second)
@@ -125,7 +149,7 @@ func TestPollFeedsTheEngine(t *testing.T) {
 	}
 
 	// It comes back with the API.
-	api.err = nil
+	api.unavailable = false
 	api.nodes.Items[0].Timestamp = metav1.NewTime(clk.Now())
 	for i := range api.pods.Items {
 		api.pods.Items[i].Timestamp = metav1.NewTime(clk.Now())
@@ -138,14 +162,80 @@ func TestPollFeedsTheEngine(t *testing.T) {
 
 func TestNoUsageUntilTheFirstRead(t *testing.T) {
 	e := summary.New(summary.Options{})
-	c := fake.NewSimpleClientset()
-	c.PrependReactor("list", "*", func(clienttesting.Action) (bool, runtime.Object, error) {
-		return true, nil, context.DeadlineExceeded
-	})
-	p := New(c.MetricsV1beta1(), e, time.Second)
+	p := New(client(t, &fakeAPI{unavailable: true}), e, time.Second)
 	p.Poll(context.Background())
 	if e.UsageAvailable() || p.failing == "" {
 		t.Fatalf("a failed read left usage available=%v, failing=%q", e.UsageAvailable(), p.failing)
+	}
+}
+
+// A body that is not a list, or breaks off, fails the round with the place
+// it broke; other fields and an empty items are fine.
+func TestDecodeListItems(t *testing.T) {
+	for _, c := range []struct {
+		name, body string
+		items      int
+		wantErr    string
+	}{
+		{name: "items and other fields", body: `{"kind":"PodMetricsList","metadata":{"resourceVersion":"1"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}],"extra":[1,2]}`, items: 2},
+		{name: "no items", body: `{"kind":"PodMetricsList","items":[]}`},
+		{name: "null items", body: `{"kind":"PodMetricsList","items":null}`},
+		{name: "not an object", body: `[1]`, wantErr: "found [ where { belongs"},
+		{name: "items not an array", body: `{"items":{}}`, wantErr: "not an array"},
+		{name: "bad item", body: `{"items":[{"metadata":{"name":"a"}},{"metadata":7}]}`, items: 1, wantErr: "items[1]"},
+		{name: "cut off", body: `{"items":[{"metadata":{"name":"a"}},{"meta`, items: 1, wantErr: "items[1]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			items := 0
+			err := decodeListItems(json.NewDecoder(strings.NewReader(c.body)), func(dec *json.Decoder) error {
+				var m metricsapi.PodMetrics
+				if err := dec.Decode(&m); err != nil {
+					return err
+				}
+				items++
+				return nil
+			})
+			if items != c.items {
+				t.Errorf("decoded %d items, want %d", items, c.items)
+			}
+			switch {
+			case c.wantErr == "" && err != nil:
+				t.Errorf("err = %v", err)
+			case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+				t.Errorf("err = %v, want one containing %q", err, c.wantErr)
+			}
+		})
+	}
+}
+
+// The two lists are read at the same time: a slow NodeMetrics list does not
+// delay the PodMetrics one.
+func TestPollReadsBothListsAtOnce(t *testing.T) {
+	api := &fakeAPI{}
+	podsAsked := make(chan struct{})
+	var overlapped atomic.Bool
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/apis/metrics.k8s.io/v1beta1/nodes":
+			// Answered only once the PodMetrics list was asked for, or
+			// after a while if it is not asked for until this one ends.
+			select {
+			case <-podsAsked:
+				overlapped.Store(true)
+			case <-time.After(5 * time.Second):
+			}
+		case "/apis/metrics.k8s.io/v1beta1/pods":
+			close(podsAsked)
+		}
+		api.ServeHTTP(w, r)
+	})
+	e := summary.New(summary.Options{})
+	New(client(t, h), e, wait.ForeverTestTimeout).Poll(context.Background())
+	if !overlapped.Load() {
+		t.Error("the PodMetrics list was asked for only after the NodeMetrics list ended")
+	}
+	if !e.UsageAvailable() {
+		t.Error("the round failed")
 	}
 }
 
