@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -100,5 +101,23 @@ func TestEngineRowsReadAndHeadroom(t *testing.T) {
 	}
 	if r := b.rep.Rows[2]; r.Met == nil || *r.Met || len(b.rep.Misses) != 1 {
 		t.Errorf("headroom row over the interval = %+v (misses %v), want one miss", r, b.rep.Misses)
+	}
+}
+
+// The PodMetrics round row reports the heap held per pod against the typed
+// List of the same run.
+func TestEngineRowPodMetricsRound(t *testing.T) {
+	b := &bench{rep: &Report{}}
+	b.rep.GoBench = []goBenchmark{
+		{Name: readPodMetrics + "/streamed", BytesPerOp: 160 << 20, Extra: map[string]float64{"held-B/pod": 136}},
+		{Name: readPodMetrics + "/typed-list", BytesPerOp: 740 << 20, Extra: map[string]float64{"held-B/pod": 2272}},
+	}
+	b.engineRows()
+	if len(b.rep.Rows) != 1 {
+		t.Fatalf("rows = %+v, want 1", b.rep.Rows)
+	}
+	r := b.rep.Rows[0]
+	if r.ValueNumber != 136 || r.RatioValue == nil || *r.RatioValue != 136.0/2272 || !strings.Contains(r.Peer, "2272 B/pod") {
+		t.Errorf("row = %+v, want 136 B against the typed List's 2272", r)
 	}
 }

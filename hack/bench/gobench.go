@@ -48,11 +48,16 @@ const (
 	headroomCost           = "BenchmarkHeadroom"
 )
 
+// readPodMetrics is one usage round's PodMetrics list at the full size,
+// streamed as the poller reads it, against the typed client's List.
+const readPodMetrics = "BenchmarkReadPodMetrics"
+
 // goBenchPackages are the packages whose benchmarks run, each with the
 // -bench regexp of the ones that do.
 var goBenchPackages = []struct{ pkg, bench string }{
 	{"./pkg/summary/", "."},
 	{"./pkg/summary/feed/", "."},
+	{"./pkg/summary/usagefeed/", "^" + readPodMetrics + "$"},
 	{"./pkg/registry/clusterview/nodesummary/", "^(" + listNodeSummaries + "|" + listCorePeers + "Nodes)$"},
 	{"./pkg/registry/clusterview/namespacesummary/", "^(" + listNamespaceSummaries + "|" + listCorePeers + "Namespaces)$"},
 }
@@ -171,3 +176,13 @@ func (p *prefixWriter) Flush() {
 // statusInterval is the most often one summary's status is written, the
 // budget headroom's cost is judged against.
 const statusInterval = clustersummarystatus.DefaultInterval
+
+// goBenchNamed returns the benchmark called name.
+func goBenchNamed(res []goBenchmark, name string) (goBenchmark, bool) {
+	for _, gb := range res {
+		if gb.Name == name {
+			return gb, true
+		}
+	}
+	return goBenchmark{}, false
+}

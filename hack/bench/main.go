@@ -1191,6 +1191,18 @@ func (b *bench) engineRows() {
 				ValueNumber: gb.Extra["cpu-ns/op"] / 1e6, Unit: "ms CPU/op", Peer: fmt.Sprintf("core list, same serializer %.1f ms CPU/op", gb.Extra["peer-cpu-ns/op"]/1e6)}
 			row.Ratio, row.RatioValue = ratio(gb.Extra["cpu-ns/op"], gb.Extra["peer-cpu-ns/op"])
 			b.rep.addRow(row)
+		case gb.Name == readPodMetrics+"/streamed":
+			// The typed List holds every decoded item at once; its row is
+			// the peer.
+			peer, ok := goBenchNamed(b.rep.GoBench, readPodMetrics+"/typed-list")
+			row := Row{Metric: "usage: one round's PodMetrics list at 150,000 pods, heap held per pod (" + gb.Name + ")",
+				Value:       fmt.Sprintf("%.0f B/pod held, %.0f MiB allocated", gb.Extra["held-B/pod"], gb.BytesPerOp/(1<<20)),
+				ValueNumber: gb.Extra["held-B/pod"], Unit: "B"}
+			if ok {
+				row.Peer = fmt.Sprintf("typed List %.0f B/pod held, %.0f MiB allocated", peer.Extra["held-B/pod"], peer.BytesPerOp/(1<<20))
+				row.Ratio, row.RatioValue = ratio(gb.Extra["held-B/pod"], peer.Extra["held-B/pod"])
+			}
+			b.rep.addRow(row)
 		case strings.HasPrefix(gb.Name, headroomCost+"/"):
 			added := gb.Extra["added-ns/write"]
 			row := Row{Metric: "headroom: 8 shapes over 5,000 nodes, added to one status computation (" + gb.Name + ")", Value: fmt.Sprintf("%.2f ms/write (%.2f%% of the interval)", added/1e6, gb.Extra["interval-%"]),
