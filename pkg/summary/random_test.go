@@ -804,6 +804,10 @@ var randomSelections = []Selection{
 	{NodeSelector: sel("zone in (a,b)"), NamespaceSelector: sel("team=x"), Resources: []v1.ResourceName{"cpu", "memory", "example.com/gpu", "nope"}},
 	{NodeSelector: sel("pool=x"), NamespaceSelector: sel("env=prod"), GroupByNodeLabel: "zone", MaxNames: -1},
 	{NodeSelector: labels.Everything(), NamespaceSelector: labels.Everything(), GroupByNodeLabel: "zone"},
+	// Selectors that leave out a small share: the read takes the cells
+	// left out away from the selected nodes' tallies.
+	{NamespaceSelector: sel("team notin (x)"), GroupByNodeLabel: "pool"},
+	{NodeSelector: sel("zone notin (a)"), NamespaceSelector: sel("team notin (y)"), GroupByNodeLabel: "zone"},
 }
 
 func TestRandomizedAgainstRecount(t *testing.T) {

@@ -49,16 +49,19 @@ func (c *counts) total() int32 {
 	return n
 }
 
-func (c *counts) addTo(p *PodCounts) {
-	p.Total += int64(c.total())
-	p.Pending += int64(c.phases[phasePending])
-	p.Running += int64(c.phases[phaseRunning])
-	p.Succeeded += int64(c.phases[phaseSucceeded])
-	p.Failed += int64(c.phases[phaseFailed])
-	p.Unknown += int64(c.phases[phaseUnknown])
-	p.Unscheduled += int64(c.unscheduled)
-	p.ContainerRestarts += c.restarts
-	p.CrashLooping += int64(c.crashLooping)
+func (c *counts) addTo(p *PodCounts) { c.addTimes(p, 1) }
+
+// addTimes adds the counts k times: k = -1 takes them away again.
+func (c *counts) addTimes(p *PodCounts, k int64) {
+	p.Total += k * int64(c.total())
+	p.Pending += k * int64(c.phases[phasePending])
+	p.Running += k * int64(c.phases[phaseRunning])
+	p.Succeeded += k * int64(c.phases[phaseSucceeded])
+	p.Failed += k * int64(c.phases[phaseFailed])
+	p.Unknown += k * int64(c.phases[phaseUnknown])
+	p.Unscheduled += k * int64(c.unscheduled)
+	p.ContainerRestarts += k * c.restarts
+	p.CrashLooping += k * int64(c.crashLooping)
 }
 
 // resSum is one resource's pod figures in a tally.
@@ -106,16 +109,22 @@ func (t *tally) apply(r *podRec, sign int32) {
 }
 
 // addResTo adds the tally's resource figures to a read-side vector.
-func (t *tally) addResTo(vec []ResourceTotals) {
+func (t *tally) addResTo(vec []ResourceTotals) { t.addResTimes(vec, 1) }
+
+func (t *tally) addResTimes(vec []ResourceTotals, k int64) {
 	for id, rs := range t.res {
-		vec[id].Requests += rs.requests
-		vec[id].Limits += rs.limits
-		vec[id].PodsWithoutLimit += int64(rs.withoutLimit)
+		vec[id].Requests += k * rs.requests
+		vec[id].Limits += k * rs.limits
+		vec[id].PodsWithoutLimit += k * int64(rs.withoutLimit)
 	}
 }
 
 // add adds a whole tally: its counts to p and its resources to vec.
-func (t *tally) addTo(p *PodCounts, vec []ResourceTotals) {
-	t.counts.addTo(p)
-	t.addResTo(vec)
+func (t *tally) addTo(p *PodCounts, vec []ResourceTotals) { t.addTimes(p, vec, 1) }
+
+// addTimes adds a whole tally k times: k = -1 takes it away again, which
+// lets a read subtract what it leaves out from a larger tally.
+func (t *tally) addTimes(p *PodCounts, vec []ResourceTotals, k int64) {
+	t.counts.addTimes(p, k)
+	t.addResTimes(vec, k)
 }

@@ -55,11 +55,14 @@ type useTally struct {
 	cpuIdle, memIdle int64
 }
 
-func (t *useTally) add(o *useTally) {
-	t.cpu += o.cpu
-	t.mem += o.mem
-	t.cpuIdle += o.cpuIdle
-	t.memIdle += o.memIdle
+func (t *useTally) add(o *useTally) { t.addTimes(o, 1) }
+
+// addTimes adds o k times: k = -1 takes it away again.
+func (t *useTally) addTimes(o *useTally, k int64) {
+	t.cpu += k * o.cpu
+	t.mem += k * o.mem
+	t.cpuIdle += k * o.cpuIdle
+	t.memIdle += k * o.memIdle
 }
 
 // usageState is the engine's view of the resource metrics API.
@@ -333,18 +336,11 @@ func (r *clusterRead) addUsage() {
 		}
 		idle = use
 	default:
-		for _, ns := range e.nss.byID {
-			if ns == nil || !nsOn[ns.id] {
-				continue
-			}
-			for _, c := range ns.cells {
-				if nodeOn == nil || nodeOn[c.node] {
-					use.add(&c.use)
-					addGroup(c.node, &c.use, &c.use)
-				}
-			}
+		// addCells summed the selected cells' usage with their pods.
+		use, idle = r.cellUse, r.cellUse
+		for _, g := range r.groups {
+			setUsageRows(g.vec, &g.use, &g.use)
 		}
-		idle = use
 	}
 	setUsageRows(vec, &use, &idle)
 }

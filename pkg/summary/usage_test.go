@@ -31,7 +31,7 @@ type usagePod struct {
 func newUsageWorld(t *testing.T) *usageWorld {
 	w := &usageWorld{e: New(Options{}), pods: map[string]*usagePod{}, nodes: map[string]*NodeUse{},
 		zone: map[string]string{"n1": "a", "n2": "a", "n3": "b"},
-		team: map[string]string{"prod": "x", "dev": "y", "idle": "x"}}
+		team: map[string]string{"prod": "x", "dev": "y", "idle": "x", "web": "z", "api": "z"}}
 	for name, zone := range w.zone {
 		w.e.UpsertNode(mkNode(name, nodeLabels("zone", zone), allocatable("cpu", "4", "memory", "8Gi", "pods", "110")))
 	}
@@ -39,7 +39,7 @@ func newUsageWorld(t *testing.T) *usageWorld {
 		w.e.UpsertNamespace(mkNS(name, "team", team))
 	}
 	i := 0
-	for _, ns := range []string{"prod", "dev", "idle"} {
+	for _, ns := range []string{"prod", "dev", "idle", "web", "api"} {
 		for _, node := range []string{"n1", "n2", "n3"} {
 			i++
 			p := &usagePod{ns: ns, name: fmt.Sprintf("p%d", i), node: node, reqCPU: int64(100 * i), reqMem: int64(i) << 26}
@@ -174,6 +174,11 @@ func (w *usageWorld) check(t *testing.T, label string) {
 		{"zone=a,team=x", Selection{NodeSelector: sel("zone=a"), NamespaceSelector: sel("team=x"), Resources: res}, inZone("a"), inTeam("x"), false, false},
 		{"grouped", Selection{GroupByNodeLabel: "zone", Resources: res}, all, all, true, true},
 		{"grouped team=y", Selection{GroupByNodeLabel: "zone", NamespaceSelector: sel("team=y"), Resources: res}, all, inTeam("y"), false, true},
+		// Most cells selected: the read subtracts those left out.
+		{"grouped team!=x", Selection{GroupByNodeLabel: "zone", NamespaceSelector: sel("team notin (x)"), Resources: res},
+			all, func(ns string) bool { return !inTeam("x")(ns) }, false, true},
+		{"grouped zone!=b,team!=y", Selection{GroupByNodeLabel: "zone", NodeSelector: sel("zone notin (b)"), NamespaceSelector: sel("team notin (y)"), Resources: res},
+			func(n string) bool { return !inZone("b")(n) }, func(ns string) bool { return !inTeam("y")(ns) }, false, true},
 	} {
 		got := w.e.Cluster(tc.sel)
 		if !got.UsageAvailable {
@@ -183,8 +188,10 @@ func (w *usageWorld) check(t *testing.T, label string) {
 		check("cluster "+tc.name, got.Resources, cpu, mem, ci, mi)
 		if tc.groupsByZones {
 			values := map[string]bool{}
-			for _, z := range w.zone {
-				values[z] = true
+			for n, z := range w.zone {
+				if tc.nodeOK(n) {
+					values[z] = true
+				}
 			}
 			if len(got.Groups) != len(values) {
 				t.Fatalf("%s: cluster %s: %d groups, want %d", label, tc.name, len(got.Groups), len(values))
