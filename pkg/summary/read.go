@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"maps"
 	"slices"
+	"strings"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -364,29 +365,76 @@ func (e *Engine) rows(vec []ResourceTotals, want []v1.ResourceName) []ResourceTo
 }
 
 func (e *Engine) notReadyNames(nodeOn []bool, limit int) []string {
-	var names []string
+	first := firstNames{limit: limit}
 	for id := range e.notReady {
 		if nodeOn == nil || nodeOn[id] {
-			names = append(names, e.nodes.byID[id].name)
+			if name := e.nodes.byID[id].name; first.wants("", name) {
+				first.add(name)
+			}
 		}
 	}
-	slices.Sort(names)
-	return names[:min(len(names), limit)]
+	return first.names
 }
 
 func (e *Engine) crashLoopingNames(nodeOn, nsOn []bool, limit int) []string {
-	var names []string
+	first := firstNames{limit: limit}
 	for key := range e.crashing {
 		if nsOn != nil && !nsOn[key.ns] {
 			continue
 		}
-		if c := e.pods[key].cell; c != nil && nodeOn != nil && !nodeOn[c.node] {
-			continue
+		if nodeOn != nil {
+			if c := e.pods[key].cell; c != nil && !nodeOn[c.node] {
+				continue
+			}
 		}
-		names = append(names, e.nss.byID[key.ns].name+"/"+key.name)
+		if ns := e.nss.byID[key.ns].name; first.wants(ns+"/", key.name) {
+			first.add(ns + "/" + key.name)
+		}
 	}
-	slices.Sort(names)
-	return names[:min(len(names), limit)]
+	return first.names
+}
+
+// firstNames keeps the limit first names in sorted order of those it is
+// offered. A status lists the first few of what can be thousands of
+// crash-looping pods, and every status write lists them again: building,
+// and sorting, only the names that can make the list keeps that cost off
+// each write.
+type firstNames struct {
+	limit int
+	names []string // sorted, at most limit
+}
+
+// wants says whether prefix+name would be among the first names, without
+// building it.
+func (f *firstNames) wants(prefix, name string) bool {
+	return len(f.names) < f.limit || compareJoined(prefix, name, f.names[len(f.names)-1]) < 0
+}
+
+// add inserts a name that wants accepted, dropping the last if full.
+func (f *firstNames) add(name string) {
+	if len(f.names) == f.limit {
+		f.names = f.names[:len(f.names)-1]
+	}
+	i, _ := slices.BinarySearch(f.names, name)
+	f.names = slices.Insert(f.names, i, name)
+}
+
+// compareJoined compares prefix+name with s as strings.Compare would.
+func compareJoined(prefix, name, s string) int {
+	if len(s) <= len(prefix) {
+		if c := strings.Compare(prefix[:len(s)], s); c != 0 {
+			return c
+		}
+		// s is a prefix of prefix+name.
+		if len(prefix)+len(name) == len(s) {
+			return 0
+		}
+		return 1
+	}
+	if c := strings.Compare(prefix, s[:len(prefix)]); c != 0 {
+		return c
+	}
+	return strings.Compare(name, s[len(prefix):])
 }
 
 // summaryState is what a live summary's state is: a node's or a
