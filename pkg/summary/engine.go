@@ -222,7 +222,7 @@ type Engine struct {
 	nss   idTable[nsID, nsEntry]
 
 	pods      map[podKey]podRec
-	crashing  map[podKey]struct{}
+	crashing  map[podKey]*cell // the cell of each crash-looping pod, nil if unbound
 	cells     map[uint64]*cell
 	workloads map[workloadKey]bool // value: ready
 
@@ -267,7 +267,7 @@ func New(opts Options) *Engine {
 			return &nsEntry{object: object{name: name}, id: id}
 		}),
 		pods:      make(map[podKey]podRec),
-		crashing:  make(map[podKey]struct{}),
+		crashing:  make(map[podKey]*cell),
 		cells:     make(map[uint64]*cell),
 		workloads: make(map[workloadKey]bool),
 		notReady:  make(map[nodeID]struct{}),

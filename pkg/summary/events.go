@@ -63,7 +63,7 @@ func (e *Engine) UpsertPodUsage(namespace, name string, u *PodUsage) {
 	}
 	e.pods[key] = next
 	if next.flags&podCrashLooping != 0 {
-		e.crashing[key] = struct{}{}
+		e.crashing[key] = next.cell
 	} else if old.flags&podCrashLooping != 0 {
 		delete(e.crashing, key)
 	}

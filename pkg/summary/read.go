@@ -378,14 +378,9 @@ func (e *Engine) notReadyNames(nodeOn []bool, limit int) []string {
 
 func (e *Engine) crashLoopingNames(nodeOn, nsOn []bool, limit int) []string {
 	first := firstNames{limit: limit}
-	for key := range e.crashing {
-		if nsOn != nil && !nsOn[key.ns] {
+	for key, c := range e.crashing {
+		if nsOn != nil && !nsOn[key.ns] || nodeOn != nil && c != nil && !nodeOn[c.node] {
 			continue
-		}
-		if nodeOn != nil {
-			if c := e.pods[key].cell; c != nil && !nodeOn[c.node] {
-				continue
-			}
 		}
 		if ns := e.nss.byID[key.ns].name; first.wants(ns+"/", key.name) {
 			first.add(ns + "/" + key.name)
