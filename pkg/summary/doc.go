@@ -134,13 +134,17 @@
 // O(nodes) when grouping. With only a node selector it is O(nodes), with only
 // a namespace selector O(namespaces). With both selectors restrictive (or a
 // namespace selector and grouping) it is O(nodes + namespaces + C), where C
-// is the smaller of the number of (node, namespace) cells of the selected
-// nodes and of the selected namespaces; C is at most min(pods on those
-// nodes, selected nodes x namespaces) and, in practice, far below the pod
-// count only when pods of a namespace concentrate on few nodes. Matching
+// is the smallest of the number of (node, namespace) cells of the selected
+// nodes, of the selected namespaces, and of the namespaces left out (whose
+// cells on selected nodes are taken away from those nodes' tallies, which
+// is what a selector that leaves out a small share costs); C is at most
+// min(pods on those nodes, selected nodes x namespaces) and, in practice,
+// far below the pod count only when pods of a namespace concentrate on few
+// nodes or the selection keeps or leaves out few namespaces. Matching
 // selectors against labels happens at read time, so a node or namespace
 // label change moves its contribution at once without re-bucketing pods.
-// Listing crash-looping pods costs O(crash-looping pods). NodeAt and
+// Listing crash-looping pods costs O(crash-looping pods), with a name built
+// only for those that make the first MaxNames. NodeAt and
 // NamespaceAt are O(size of the answer); ChangesWithState is O(buffered
 // changes after the revision asked for) plus the size of the states it
 // returns.
