@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -19,8 +20,6 @@ import (
 	metricsapi "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	metricsv1beta1 "k8s.io/metrics/pkg/client/clientset/versioned/typed/metrics/v1beta1"
 	"k8s.io/utils/clock"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/clusterview/clusterview/pkg/summary"
 )
@@ -70,9 +69,9 @@ func (p *Poller) Run(ctx context.Context) {
 }
 
 // Poll reads one round: one list of NodeMetrics and one of PodMetrics, read
-// at the same time. A
-// failed read keeps the previous round's usage while it is current and
-// clears it after StaleAfter intervals without a successful read.
+// at the same time. A failed read keeps the previous round's usage while it
+// is current and clears it after StaleAfter intervals without a successful
+// read.
 func (p *Poller) Poll(ctx context.Context) {
 	logger := klog.FromContext(ctx)
 	// A read never outlives its round, so a slow metrics API cannot pile
