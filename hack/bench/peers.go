@@ -19,6 +19,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/clusterview/clusterview/internal/jsonlist"
 )
 
 // cli runs the benchmark's command-line peers against the admin kubeconfig.
@@ -249,69 +251,25 @@ func (c cli) naiveRecount(ctx context.Context, memAvail string) (*recount, error
 // recountPods reads a pod list as kubectl get -o json prints it and counts
 // it one pod at a time: at 150,000 pods the whole list decoded is several
 // GiB, on top of kubectl's own copy, and the bench must not be what runs
-// the machine out of memory. Keys other than "items" are skipped.
+// the machine out of memory.
 func recountPods(rd io.Reader) (*recount, error) {
-	dec := json.NewDecoder(rd)
-	if err := expectDelim(dec, '{', "the list"); err != nil {
-		return nil, err
-	}
 	r := &recount{}
 	nodes := map[string]bool{}
-	sawItems := false
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("reading a key of the list: %w", err)
+	err := jsonlist.EachItem(json.NewDecoder(rd), func(dec *json.Decoder) error {
+		// A new Pod for each item: decoding into a used one would keep the
+		// previous pod's map entries.
+		var p corev1.Pod
+		if err := dec.Decode(&p); err != nil {
+			return err
 		}
-		// The decoder only returns a key (a string) here.
-		key, _ := t.(string)
-		if key != "items" {
-			var skipped json.RawMessage
-			if err := dec.Decode(&skipped); err != nil {
-				return nil, fmt.Errorf("reading the list's %q: %w", key, err)
-			}
-			continue
-		}
-		if sawItems {
-			return nil, errors.New(`the list has "items" twice`)
-		}
-		sawItems = true
-		if err := expectDelim(dec, '[', `the list's "items"`); err != nil {
-			return nil, err
-		}
-		for dec.More() {
-			// A new Pod for each item: decoding into a used one would
-			// keep the previous pod's map entries.
-			var p corev1.Pod
-			if err := dec.Decode(&p); err != nil {
-				return nil, fmt.Errorf("decoding item %d of the list: %w", r.Pods, err)
-			}
-			r.add(&p, nodes)
-		}
-		if err := expectDelim(dec, ']', `the list's "items"`); err != nil {
-			return nil, err
-		}
-	}
-	if err := expectDelim(dec, '}', "the list"); err != nil {
+		r.add(&p, nodes)
+		return nil
+	})
+	if err != nil {
 		return nil, err
-	}
-	if !sawItems {
-		return nil, errors.New(`the list has no "items"`)
 	}
 	r.Nodes = len(nodes)
 	return r, nil
-}
-
-// expectDelim reads the next token of dec and fails unless it is want.
-func expectDelim(dec *json.Decoder, want json.Delim, what string) error {
-	t, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", what, err)
-	}
-	if d, ok := t.(json.Delim); !ok || d != want {
-		return fmt.Errorf("reading %s: got %v, want %q", what, t, want)
-	}
-	return nil
 }
 
 // add counts one pod; nodes collects the nodes of the pods whose requests

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metricsapi "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
+	"github.com/clusterview/clusterview/internal/jsonlist"
 	fx "github.com/clusterview/clusterview/internal/testfixtures"
 	"github.com/clusterview/clusterview/pkg/summary"
 )
@@ -78,7 +79,7 @@ func BenchmarkReadPodMetrics(b *testing.B) {
 			}
 			defer func() { _ = resp.Close() }()
 			var pods []summary.PodUse
-			err = decodeListItems(json.NewDecoder(resp), func(dec *json.Decoder) error {
+			err = jsonlist.EachItem(json.NewDecoder(resp), func(dec *json.Decoder) error {
 				var m metricsapi.PodMetrics
 				if err := dec.Decode(&m); err != nil {
 					return err

@@ -21,6 +21,7 @@ import (
 	metricsv1beta1 "k8s.io/metrics/pkg/client/clientset/versioned/typed/metrics/v1beta1"
 	"k8s.io/utils/clock"
 
+	"github.com/clusterview/clusterview/internal/jsonlist"
 	"github.com/clusterview/clusterview/pkg/summary"
 )
 
@@ -153,7 +154,7 @@ func (p *Poller) streamPodMetrics(ctx context.Context) ([]podSample, error) {
 	}
 	defer func() { _ = body.Close() }()
 	var pods []podSample
-	err = decodeListItems(json.NewDecoder(body), func(dec *json.Decoder) error {
+	err = jsonlist.EachItem(json.NewDecoder(body), func(dec *json.Decoder) error {
 		var m podMetricsUsage
 		if err := dec.Decode(&m); err != nil {
 			return err
@@ -188,55 +189,6 @@ type podMetricsUsage struct {
 			Memory resource.Quantity `json:"memory"`
 		} `json:"usage"`
 	} `json:"containers"`
-}
-
-// decodeListItems walks a JSON list object ({"kind":..., "items":[...]})
-// and calls item with the decoder positioned at each element of items.
-// Other fields are skipped.
-func decodeListItems(dec *json.Decoder, item func(*json.Decoder) error) error {
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		if key, _ := tok.(string); key != "items" {
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return fmt.Errorf("field %q: %w", key, err)
-			}
-			continue
-		}
-		if tok, err := dec.Token(); err != nil {
-			return err
-		} else if tok == nil {
-			continue // "items": null, an empty list
-		} else if tok != json.Delim('[') {
-			return fmt.Errorf("items is %v, not an array", tok)
-		}
-		for i := 0; dec.More(); i++ {
-			if err := item(dec); err != nil {
-				return fmt.Errorf("items[%d]: %w", i, err)
-			}
-		}
-		if err := expectDelim(dec, ']'); err != nil {
-			return err
-		}
-	}
-	return expectDelim(dec, '}')
-}
-
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok != want {
-		return fmt.Errorf("found %v where %v belongs", tok, want)
-	}
-	return nil
 }
 
 // current turns a round into the engine's samples, leaving out those taken

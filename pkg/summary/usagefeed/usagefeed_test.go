@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -166,45 +165,6 @@ func TestNoUsageUntilTheFirstRead(t *testing.T) {
 	p.Poll(context.Background())
 	if e.UsageAvailable() || p.failing == "" {
 		t.Fatalf("a failed read left usage available=%v, failing=%q", e.UsageAvailable(), p.failing)
-	}
-}
-
-// A body that is not a list, or breaks off, fails the round with the place
-// it broke; other fields and an empty items are fine.
-func TestDecodeListItems(t *testing.T) {
-	for _, c := range []struct {
-		name, body string
-		items      int
-		wantErr    string
-	}{
-		{name: "items and other fields", body: `{"kind":"PodMetricsList","metadata":{"resourceVersion":"1"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}],"extra":[1,2]}`, items: 2},
-		{name: "no items", body: `{"kind":"PodMetricsList","items":[]}`},
-		{name: "null items", body: `{"kind":"PodMetricsList","items":null}`},
-		{name: "not an object", body: `[1]`, wantErr: "found [ where { belongs"},
-		{name: "items not an array", body: `{"items":{}}`, wantErr: "not an array"},
-		{name: "bad item", body: `{"items":[{"metadata":{"name":"a"}},{"metadata":7}]}`, items: 1, wantErr: "items[1]"},
-		{name: "cut off", body: `{"items":[{"metadata":{"name":"a"}},{"meta`, items: 1, wantErr: "items[1]"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			items := 0
-			err := decodeListItems(json.NewDecoder(strings.NewReader(c.body)), func(dec *json.Decoder) error {
-				var m metricsapi.PodMetrics
-				if err := dec.Decode(&m); err != nil {
-					return err
-				}
-				items++
-				return nil
-			})
-			if items != c.items {
-				t.Errorf("decoded %d items, want %d", items, c.items)
-			}
-			switch {
-			case c.wantErr == "" && err != nil:
-				t.Errorf("err = %v", err)
-			case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
-				t.Errorf("err = %v, want one containing %q", err, c.wantErr)
-			}
-		})
 	}
 }
 
