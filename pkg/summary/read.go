@@ -368,9 +368,7 @@ func (e *Engine) notReadyNames(nodeOn []bool, limit int) []string {
 	first := firstNames{limit: limit}
 	for id := range e.notReady {
 		if nodeOn == nil || nodeOn[id] {
-			if name := e.nodes.byID[id].name; first.wants("", name) {
-				first.add(name)
-			}
+			first.offer(e.nodes.byID[id].name)
 		}
 	}
 	return first.names
@@ -382,9 +380,7 @@ func (e *Engine) crashLoopingNames(nodeOn, nsOn []bool, limit int) []string {
 		if nsOn != nil && !nsOn[key.ns] || nodeOn != nil && c != nil && !nodeOn[c.node] {
 			continue
 		}
-		if ns := e.nss.byID[key.ns].name; first.wants(ns+"/", key.name) {
-			first.add(ns + "/" + key.name)
-		}
+		first.offer(e.nss.byID[key.ns].name, "/", key.name)
 	}
 	return first.names
 }
@@ -399,37 +395,38 @@ type firstNames struct {
 	names []string // sorted, at most limit
 }
 
-// wants says whether prefix+name would be among the first names, without
-// building it.
-func (f *firstNames) wants(prefix, name string) bool {
-	return len(f.names) < f.limit || compareJoined(prefix, name, f.names[len(f.names)-1]) < 0
-}
-
-// add inserts a name that wants accepted, dropping the last if full.
-func (f *firstNames) add(name string) {
+// offer adds the name the parts join into if it is among the first names
+// so far, dropping the last when full. The name is built only then: a
+// rejected candidate costs a comparison and no allocation.
+func (f *firstNames) offer(parts ...string) {
 	if len(f.names) == f.limit {
+		if compareJoined(f.names[len(f.names)-1], parts...) <= 0 {
+			return
+		}
 		f.names = f.names[:len(f.names)-1]
 	}
-	i, _ := slices.BinarySearch(f.names, name)
-	f.names = slices.Insert(f.names, i, name)
+	joined := strings.Join(parts, "")
+	i, _ := slices.BinarySearch(f.names, joined)
+	f.names = slices.Insert(f.names, i, joined)
 }
 
-// compareJoined compares prefix+name with s as strings.Compare would.
-func compareJoined(prefix, name, s string) int {
-	if len(s) <= len(prefix) {
-		if c := strings.Compare(prefix[:len(s)], s); c != 0 {
+// compareJoined compares s with the string the parts join into, as
+// strings.Compare would, without joining them.
+func compareJoined(s string, parts ...string) int {
+	for _, p := range parts {
+		n := min(len(p), len(s))
+		if c := strings.Compare(s[:n], p[:n]); c != 0 {
 			return c
 		}
-		// s is a prefix of prefix+name.
-		if len(prefix)+len(name) == len(s) {
-			return 0
+		if len(p) > len(s) {
+			return -1 // s is a proper prefix of the joined string
 		}
-		return 1
+		s = s[len(p):]
 	}
-	if c := strings.Compare(prefix, s[:len(prefix)]); c != 0 {
-		return c
+	if len(s) > 0 {
+		return 1 // the joined string is a proper prefix of s
 	}
-	return strings.Compare(name, s[len(prefix):])
+	return 0
 }
 
 // summaryState is what a live summary's state is: a node's or a

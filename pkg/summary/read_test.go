@@ -13,8 +13,11 @@ func TestCompareJoined(t *testing.T) {
 	for _, prefix := range words {
 		for _, name := range words {
 			for _, s := range words {
-				if got, want := compareJoined(prefix, name, s), strings.Compare(prefix+name, s); got != want {
-					t.Errorf("compareJoined(%q, %q, %q) = %d, want %d", prefix, name, s, got, want)
+				if got, want := compareJoined(s, prefix, "/", name), strings.Compare(s, prefix+"/"+name); got != want {
+					t.Errorf("compareJoined(%q, %q, \"/\", %q) = %d, want %d", s, prefix, name, got, want)
+				}
+				if got, want := compareJoined(s, prefix, name), strings.Compare(s, prefix+name); got != want {
+					t.Errorf("compareJoined(%q, %q, %q) = %d, want %d", s, prefix, name, got, want)
 				}
 			}
 		}
@@ -31,9 +34,7 @@ func TestFirstNames(t *testing.T) {
 		for range r.IntN(30) {
 			ns, name := fmt.Sprintf("ns%d", r.IntN(4))+[]string{"", "-x"}[r.IntN(2)], fmt.Sprint("p", r.IntN(50))
 			all = append(all, ns+"/"+name)
-			if f.wants(ns+"/", name) {
-				f.add(ns + "/" + name)
-			}
+			f.offer(ns, "/", name)
 		}
 		slices.Sort(all)
 		if want := all[:min(limit, len(all))]; !slices.Equal(f.names, want) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 
@@ -108,14 +109,9 @@ func BenchmarkReadPodMetrics(b *testing.B) {
 					b.Fatalf("read %d pods, err %v", n, err)
 				}
 				held = max(held, fx.LiveHeap()-before)
-				keep(got)
+				runtime.KeepAlive(got)
 			}
 			b.ReportMetric(float64(held)/benchPods, "held-B/pod")
 		})
 	}
 }
-
-// sink keeps a result alive until after it is measured.
-var sink any
-
-func keep(v any) { sink = v; sink = nil }
