@@ -24,7 +24,10 @@ import (
 )
 
 // fakeAPI serves the two lists over HTTP as the metrics API does, from what
-// the test sets, or answers 503 while unavailable.
+// the test sets, or answers 503 while unavailable. The test changes it only
+// through set and reads it through listCalls: a round whose other list
+// failed cancels its request, and the server may still be answering that
+// request when Poll has returned.
 type fakeAPI struct {
 	mu          sync.Mutex
 	nodes       metricsapi.NodeMetricsList
@@ -58,6 +61,20 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(list)
+}
+
+// set changes what the fake serves.
+func (f *fakeAPI) set(change func(f *fakeAPI)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change(f)
+}
+
+// listCalls is how many requests the fake has answered.
+func (f *fakeAPI) listCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lists
 }
 
 // client is a metrics API client of a server that answers with h.
@@ -111,8 +128,8 @@ func TestPollFeedsTheEngine(t *testing.T) {
 	p.clock = clk
 
 	p.Poll(ctx)
-	if api.lists != 2 {
-		t.Fatalf("one round made %d list calls, want 2", api.lists)
+	if n := api.listCalls(); n != 2 {
+		t.Fatalf("one round made %d list calls, want 2", n)
 	}
 	n1, _, _ := e.NodeAt("n1")
 	if got := rowOf(n1.Resources, v1.ResourceCPU); !got.HasUsage || got.Usage != 1500 || !n1.UsageTimestamp.Equal(ts.Time) || n1.UsageWindow != 15*time.Second {
@@ -129,7 +146,7 @@ func TestPollFeedsTheEngine(t *testing.T) {
 	}
 
 	// Failing reads keep the last round while it is current...
-	api.unavailable = true
+	api.set(func(f *fakeAPI) { f.unavailable = true })
 	clk.Step(10 * time.Second)
 	p.Poll(ctx)
 	clk.Step(10 * time.Second)
@@ -148,11 +165,13 @@ func TestPollFeedsTheEngine(t *testing.T) {
 	}
 
 	// It comes back with the API.
-	api.unavailable = false
-	api.nodes.Items[0].Timestamp = metav1.NewTime(clk.Now())
-	for i := range api.pods.Items {
-		api.pods.Items[i].Timestamp = metav1.NewTime(clk.Now())
-	}
+	api.set(func(f *fakeAPI) {
+		f.unavailable = false
+		f.nodes.Items[0].Timestamp = metav1.NewTime(clk.Now())
+		for i := range f.pods.Items {
+			f.pods.Items[i].Timestamp = metav1.NewTime(clk.Now())
+		}
+	})
 	p.Poll(ctx)
 	if ns, _, _ := e.NamespaceAt("ns"); rowOf(ns.Resources, v1.ResourceCPU).Usage != 1500 {
 		t.Fatalf("usage did not come back: %+v", ns.Resources)
