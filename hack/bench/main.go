@@ -49,6 +49,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -1032,8 +1033,16 @@ func (b *bench) restOnly(ctx context.Context) {
 
 // phaseRSS reads the memory of clusterview and, while it runs (in the
 // peers phase, until stopKSM), kube-state-metrics at the end of a phase,
-// so that the report can say which phase set each peak.
+// so that the report can say which phase set each peak. With --pprof it
+// also saves clusterview's heap profile when the phase raised its peak, as
+// heap-peak-<phase>: what the heap held when the peak was set is what a
+// memory miss needs explained.
 func (b *bench) phaseRSS(phase string) {
+	defer func(prevPeak int64) {
+		if b.o.pprof && b.cv != nil && b.clusterviewPeak() > prevPeak {
+			b.profile(context.Background(), "heap", "heap-peak-"+phaseFileName(phase))
+		}
+	}(b.clusterviewPeak())
 	for _, p := range []struct {
 		name string
 		proc *localcluster.Process
@@ -1054,6 +1063,26 @@ func (b *bench) phaseRSS(phase string) {
 		}
 		b.rep.PhaseRSS = append(b.rep.PhaseRSS, r)
 	}
+}
+
+// clusterviewPeak is clusterview's VmHWM at the end of the last phase
+// phaseRSS read, 0 before the first.
+func (b *bench) clusterviewPeak() int64 {
+	for i := len(b.rep.PhaseRSS) - 1; i >= 0; i-- {
+		if p := b.rep.PhaseRSS[i]; p.Process == "clusterview-apiserver" {
+			return p.PeakBytes
+		}
+	}
+	return 0
+}
+
+// phaseFileName turns a phase's name ("freshness, churn, 100
+// ClusterSummaries") into a part of a file name
+// ("freshness-churn-100-ClusterSummaries").
+func phaseFileName(phase string) string {
+	return strings.Join(strings.FieldsFunc(phase, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}), "-")
 }
 
 // rssMakeup says what clusterview's RSS was made of at the end of the

@@ -157,3 +157,15 @@ func TestUsageSteps(t *testing.T) {
 		}
 	}
 }
+
+func TestPhaseFileName(t *testing.T) {
+	for phase, want := range map[string]string{
+		"freshness, churn, 100 ClusterSummaries": "freshness-churn-100-ClusterSummaries",
+		"peers, at rest":                         "peers-at-rest",
+		"usage":                                  "usage",
+	} {
+		if got := phaseFileName(phase); got != want {
+			t.Errorf("phaseFileName(%q) = %q, want %q", phase, got, want)
+		}
+	}
+}
