@@ -1035,8 +1035,9 @@ func (b *bench) restOnly(ctx context.Context) {
 // peers phase, until stopKSM), kube-state-metrics at the end of a phase,
 // so that the report can say which phase set each peak. With --pprof it
 // also saves clusterview's heap profile when the phase raised its peak, as
-// heap-peak-<phase>: what the heap held when the peak was set is what a
-// memory miss needs explained.
+// heap-peak-<phase>. The profile is taken at the end of the phase, not at
+// the moment of the peak: it shows what stays live (the heap the collector's
+// headroom grows from), not a short burst of garbage.
 func (b *bench) phaseRSS(phase string) {
 	defer func(prevPeak int64) {
 		if b.o.pprof && b.cv != nil && b.clusterviewPeak() > prevPeak {
