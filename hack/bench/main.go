@@ -156,7 +156,7 @@ func main() {
 	flag.IntVar(&o.repeat, "repeat", 3, "Timed runs of kubectl and kube-capacity (after one warm-up run each).")
 	flag.IntVar(&o.naiveRuns, "naive-runs", 1, "Timed runs of the naive recount (kubectl get pods -A -o json + Go), the slowest step at full size.")
 	flag.DurationVar(&o.rest, "rest", 20*time.Second, "At-rest window over which CPU use is measured.")
-	flag.BoolVar(&o.pprof, "pprof", false, "Save clusterview's CPU profile (during each churn phase: one summary, then 100) and heap profile (after each) next to the JSON.")
+	flag.BoolVar(&o.pprof, "pprof", false, "Save clusterview's CPU profile (during each churn phase: one summary, then 100) and heap profile (after each) next to the JSON, and a heap profile at the end of every phase that raised its peak RSS (heap-peak-<phase>).")
 	flag.BoolVar(&o.skipGoBench, "skip-go-bench", false, "Do not run the summary engine's Go benchmarks.")
 	flag.BoolVar(&o.allowMissingPeers, "allow-missing-peers", false, "Do not fail the run when a peer (kube-capacity, kube-state-metrics) could not be built or run.")
 	flag.BoolVar(&o.keep, "keep", false, "Keep the run directory (control plane data and logs) after a successful run.")
