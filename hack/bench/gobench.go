@@ -32,9 +32,9 @@ const steadyPodUpdate = "BenchmarkPodUpdateSteady"
 
 // The memory benchmarks, and the transform that runs before the engine.
 const (
-	retainedMemory   = "BenchmarkRetainedMemory"
-	podUsageOf       = "BenchmarkPodUsageOf"
-	podStoreRetained = "BenchmarkPodStoreRetained"
+	retainedMemory  = "BenchmarkRetainedMemory"
+	podUsageOf      = "BenchmarkPodUsageOf"
+	podFeedRetained = "BenchmarkPodFeedRetained"
 )
 
 // The read benchmarks: 5,000 NodeSummaries and 1,000 NamespaceSummaries

@@ -48,7 +48,7 @@ type summaryRuntime struct {
 
 var engineEvents = metrics.NewCounterVec(&metrics.CounterOpts{
 	Namespace: "clusterview", Subsystem: "engine", Name: "events_total",
-	Help:           "Informer events applied to the summary engine, by object kind and event type.",
+	Help:           "Informer and pod feed notifications applied to the summary engine, by object kind and event type.",
 	StabilityLevel: metrics.ALPHA,
 }, []string{"kind", "type"})
 
@@ -119,11 +119,8 @@ func (r *summaryRuntime) startInformers(ctx context.Context) error {
 	}
 	// Resync 0: the engine applies deltas and gains nothing from replays.
 	factory := informers.NewSharedInformerFactory(kube, 0)
-	synced, err := feed.Register(ctx, factory, r.engine)
+	synced, err := feed.Register(ctx, kube, factory, r.engine, countEvents)
 	if err != nil {
-		return err
-	}
-	if err := countEvents(factory); err != nil {
 		return err
 	}
 	r.synced.Store(&synced)
@@ -140,20 +137,15 @@ func (r *summaryRuntime) startInformers(ctx context.Context) error {
 	return nil
 }
 
-// countEvents adds a counter per informer that feeds the engine, for
-// /metrics.
-func countEvents(factory informers.SharedInformerFactory) error {
-	for kind, inf := range feed.Informers(factory) {
-		added, updated, deleted := engineEvents.WithLabelValues(kind, "add"), engineEvents.WithLabelValues(kind, "update"), engineEvents.WithLabelValues(kind, "delete")
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(any) { added.Inc() },
-			UpdateFunc: func(any, any) { updated.Inc() },
-			DeleteFunc: func(any) { deleted.Inc() },
-		}); err != nil {
-			return fmt.Errorf("counting %s events: %w", kind, err)
-		}
+// countEvents counts the notifications of each kind that feed the engine,
+// for /metrics.
+func countEvents(kind string) cache.ResourceEventHandler {
+	added, updated, deleted := engineEvents.WithLabelValues(kind, "add"), engineEvents.WithLabelValues(kind, "update"), engineEvents.WithLabelValues(kind, "delete")
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { added.Inc() },
+		UpdateFunc: func(any, any) { updated.Inc() },
+		DeleteFunc: func(any) { deleted.Inc() },
 	}
-	return nil
 }
 
 // runStatusController writes statuses and records history while this replica leads, until ctx

@@ -2,6 +2,7 @@ package summary
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -708,4 +709,30 @@ func TestConcurrentReadsAndWrites(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestPodKeys checks the engine's record of known pods, which the pod feed
+// uses in place of an informer's store: every counted pod, bound or not, is
+// listed under its namespace/name key until it is deleted.
+func TestPodKeys(t *testing.T) {
+	e := New(Options{})
+	e.UpsertPod(cpuPod("a", "p1", "100m", onNode("n1")))
+	e.UpsertPod(cpuPod("a", "p2", "100m"))
+	e.UpsertPod(cpuPod("b", "p1", "100m", onNode("n1"), inPhase(v1.PodSucceeded)))
+	got := e.PodKeys()
+	slices.Sort(got)
+	if want := []string{"a/p1", "a/p2", "b/p1"}; !slices.Equal(got, want) {
+		t.Errorf("PodKeys() = %v, want %v", got, want)
+	}
+	if !e.HasPod("a", "p2") || e.HasPod("a", "p3") || e.HasPod("c", "p1") {
+		t.Errorf("HasPod: a/p2 %v, a/p3 %v, c/p1 %v; want true, false, false", e.HasPod("a", "p2"), e.HasPod("a", "p3"), e.HasPod("c", "p1"))
+	}
+	e.DeletePod("a", "p1")
+	e.DeletePod("b", "p1")
+	if got := e.PodKeys(); !slices.Equal(got, []string{"a/p2"}) {
+		t.Errorf("after deletes PodKeys() = %v, want [a/p2]", got)
+	}
+	if e.HasPod("b", "p1") {
+		t.Error("HasPod(b, p1) after its delete")
+	}
 }

@@ -110,6 +110,32 @@ func (e *Engine) DeletePod(namespace, name string) {
 	e.releaseNSIfUnused(ns)
 }
 
+// HasPod reports whether the engine counts the pod namespace/name.
+func (e *Engine) HasPod(namespace, name string) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	ns := e.nss.get(namespace)
+	if ns == nil {
+		return false
+	}
+	_, ok := e.pods[podKey{ns: ns.id, name: name}]
+	return ok
+}
+
+// PodKeys returns the namespace/name key of every pod the engine counts, in
+// no particular order. With HasPod it lets the engine stand in for an
+// informer's store as the record of known pods (see package feed), so that
+// pods are not kept twice.
+func (e *Engine) PodKeys() []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	keys := make([]string, 0, len(e.pods))
+	for k := range e.pods {
+		keys = append(keys, e.nss.byID[k.ns].name+"/"+k.name)
+	}
+	return keys
+}
+
 func sameNode(c *cell, n *nodeEntry) bool {
 	if c == nil || n == nil {
 		return c == nil && n == nil

@@ -1,19 +1,17 @@
-// Package feed connects shared informers to a summary.Engine: it strips
-// objects down to the fields the engine reads before the informers store
-// them, and turns informer notifications (including relists and
-// DeletedFinalStateUnknown tombstones) into engine calls.
+// Package feed connects the cluster to a summary.Engine: shared informers
+// for nodes, namespaces, quotas and workloads, and for pods a reflector whose
+// queue keeps no store besides the engine (pods.go). It strips objects down
+// to the fields the engine reads before anything holds them, and turns
+// notifications (including relists and DeletedFinalStateUnknown tombstones)
+// into engine calls.
 package feed
 
 import (
 	"context"
 	"fmt"
-	"time"
-
-	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
-	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
@@ -28,6 +26,8 @@ type source struct {
 	handler   cache.ResourceEventHandler
 }
 
+// sources are the kinds fed through the shared informers of factory: every
+// kind but pods (see pods.go).
 func sources(ctx context.Context, factory informers.SharedInformerFactory, e *summary.Engine) []source {
 	core, apps := factory.Core().V1(), factory.Apps().V1()
 	clusterScoped := func(del func(string)) func(string, string) {
@@ -38,8 +38,6 @@ func sources(ctx context.Context, factory informers.SharedInformerFactory, e *su
 			handler(ctx, "Node", e.UpsertNode, clusterScoped(e.DeleteNode))},
 		{"Namespace", core.Namespaces().Informer(), TransformNamespace,
 			handler(ctx, "Namespace", e.UpsertNamespace, clusterScoped(e.DeleteNamespace))},
-		{"Pod", PodInformer(factory), TransformPod,
-			handler(ctx, "Pod", func(r *PodRecord) { e.UpsertPodUsage(r.Namespace, r.Name, &r.Usage) }, e.DeletePod)},
 		{"ResourceQuota", core.ResourceQuotas().Informer(), TransformResourceQuota,
 			handler(ctx, "ResourceQuota", e.UpsertResourceQuota, e.DeleteResourceQuota)},
 		{"Deployment", apps.Deployments().Informer(), TransformDeployment,
@@ -51,44 +49,35 @@ func sources(ctx context.Context, factory informers.SharedInformerFactory, e *su
 	}
 }
 
-// Informers returns the informers Register wires, by the kind of object
-// they carry ("Node", "Pod", ...), for callers that observe the same
-// events, such as event counters. It creates them in factory like Register.
-func Informers(factory informers.SharedInformerFactory) map[string]cache.SharedIndexInformer {
-	out := make(map[string]cache.SharedIndexInformer)
-	// The handlers built for a nil engine are never called.
-	for _, s := range sources(context.Background(), factory, nil) {
-		out[s.kind] = s.informer
-	}
-	return out
+// podHandler applies PodRecords (see TransformPod) to e.
+func podHandler(ctx context.Context, e *summary.Engine) cache.ResourceEventHandler {
+	return handler(ctx, "Pod", func(r *PodRecord) { e.UpsertPodUsage(r.Namespace, r.Name, &r.Usage) }, e.DeletePod)
 }
 
-// PodInformer returns factory's pod informer, creating it without the
-// namespace index the factory would add: nothing looks pods up by
-// namespace, and the index would cost an entry per pod. It is the informer
-// factory.Core().V1().Pods().Informer() returns afterwards.
-func PodInformer(factory informers.SharedInformerFactory) cache.SharedIndexInformer {
-	return factory.InformerFor(&v1.Pod{}, func(client kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
-		return coreinformers.NewPodInformer(client, metav1.NamespaceAll, resync, cache.Indexers{})
-	})
-}
+// Observe is what Register takes to watch the feed: it returns a handler
+// that also receives every notification of kind ("Node", "Pod", ...) that the engine receives, or
+// nil to observe nothing of that kind. An event counter is one. Objects are
+// what the kind's transform made of them, and pod updates carry no old
+// object.
+type Observe func(kind string) cache.ResourceEventHandler
 
-// Register wires the node, namespace, pod, resourcequota, deployment,
-// statefulset and daemonset informers of factory to e. Call it before
-// factory.Start: it installs the transforms, which an informer only accepts
-// before it runs. The factory should be created with resync 0 (the engine
-// gains nothing from resyncs).
+// Register feeds e from the cluster: node, namespace, resourcequota,
+// deployment, statefulset and daemonset informers of factory, and the pod
+// feed (pods.go), which reads pods with client and starts at once. Call it
+// before factory.Start: it installs the transforms, which an informer only
+// accepts before it runs. The factory should be created with resync 0 (the
+// engine gains nothing from resyncs) and from the same client.
 //
 // The transforms apply to everything else that uses the same informers:
-// they keep only what the engine reads (see the Transform functions; the
-// pod informer stores PodRecords, not pods), so a component needing other
-// fields, or a pod lister, must use a factory of its own.
+// they keep only what the engine reads (see the Transform functions), so a
+// component needing other fields must use a factory of its own. Pods are
+// kept in no store at all: nothing may look them up through this feed.
 //
-// The returned synced reports whether every informer has synced and the
-// engine has received its whole initial list: until then summaries are
-// partial. When ctx is done the handlers are removed and e receives no more
-// events.
-func Register(ctx context.Context, factory informers.SharedInformerFactory, e *summary.Engine) (synced func() bool, err error) {
+// observe may be nil. The returned synced reports whether every informer
+// and the pod feed have synced and the engine has received its whole
+// initial list: until then summaries are partial. When ctx is done the
+// handlers are removed and e receives no more events.
+func Register(ctx context.Context, client kubernetes.Interface, factory informers.SharedInformerFactory, e *summary.Engine, observe Observe) (synced func() bool, err error) {
 	type registered struct {
 		informer cache.SharedIndexInformer
 		reg      cache.ResourceEventHandlerRegistration
@@ -101,26 +90,51 @@ func Register(ctx context.Context, factory informers.SharedInformerFactory, e *s
 			_ = r.informer.RemoveEventHandler(r.reg)
 		}
 	}
+	add := func(s source, h cache.ResourceEventHandler) error {
+		reg, err := s.informer.AddEventHandler(h)
+		if err != nil {
+			return fmt.Errorf("feed: adding a %s event handler: %w", s.kind, err)
+		}
+		regs = append(regs, registered{s.informer, reg})
+		return nil
+	}
+	var engineRegs []cache.ResourceEventHandlerRegistration
 	for _, s := range sources(ctx, factory, e) {
 		if err := s.informer.SetTransform(s.transform); err != nil {
 			removeAll()
 			return nil, fmt.Errorf("feed: setting the %s transform (Register must run before the factory starts): %w", s.kind, err)
 		}
-		reg, err := s.informer.AddEventHandler(s.handler)
-		if err != nil {
+		if err := add(s, s.handler); err != nil {
 			removeAll()
-			return nil, fmt.Errorf("feed: adding the %s event handler: %w", s.kind, err)
+			return nil, err
 		}
-		regs = append(regs, registered{s.informer, reg})
+		engineRegs = append(engineRegs, regs[len(regs)-1].reg)
+		if observe == nil {
+			continue
+		}
+		if h := observe(s.kind); h != nil {
+			if err := add(s, h); err != nil {
+				removeAll()
+				return nil, err
+			}
+		}
 	}
 	context.AfterFunc(ctx, removeAll)
+
+	podHandlers := []cache.ResourceEventHandler{podHandler(ctx, e)}
+	if observe != nil {
+		if h := observe("Pod"); h != nil {
+			podHandlers = append(podHandlers, h)
+		}
+	}
+	podsSynced := startPods(ctx, client, e, podHandlers)
 	return func() bool {
-		for _, r := range regs {
-			if !r.reg.HasSynced() {
+		for _, r := range engineRegs {
+			if !r.HasSynced() {
 				return false
 			}
 		}
-		return true
+		return podsSynced()
 	}, nil
 }
 

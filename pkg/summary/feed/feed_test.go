@@ -2,12 +2,14 @@ package feed
 
 import (
 	"context"
+	"maps"
+	"reflect"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -54,12 +56,13 @@ type harness struct {
 }
 
 // start registers the feed and runs the informers until the test ends.
-func start(t *testing.T, cs *fake.Clientset) *harness {
+// observe may be nil.
+func start(t *testing.T, cs *fake.Clientset, observe Observe) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{cs: cs, factory: informers.NewSharedInformerFactory(cs, 0), engine: summary.New(summary.Options{})}
 	var err error
-	h.synced, err = Register(ctx, h.factory, h.engine)
+	h.synced, err = Register(ctx, cs, h.factory, h.engine, observe)
 	if err != nil {
 		t.Fatalf("Register: %v", err)
 	}
@@ -105,7 +108,7 @@ func TestRegisterFeedsEngine(t *testing.T) {
 		&v1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "q"},
 			Status: v1.ResourceQuotaStatus{Hard: v1.ResourceList{v1.ResourcePods: resource.MustParse("10")}, Used: v1.ResourceList{v1.ResourcePods: resource.MustParse("3")}}},
 	)
-	h := start(t, cs)
+	h := start(t, cs, nil)
 
 	// Once synced, the initial list has reached the engine in full.
 	got := h.engine.Cluster(cpuSel)
@@ -175,10 +178,11 @@ func TestRegisterFeedsEngine(t *testing.T) {
 	eventually(t, "the namespace delete", func() bool { _, _, ok := h.engine.NamespaceAt("prod"); return !ok })
 }
 
-// TestRelistDeliversTombstones makes the informer miss a pod delete: the
+// TestRelistDeliversTombstones makes the pod feed miss a pod delete: the
 // first pod watch is a fake the test controls, the pod is deleted behind it,
-// and the watch then fails with 410 Expired. The reflector relists, finds
-// the pod gone, and the informer delivers a DeletedFinalStateUnknown.
+// and the watch then fails with 410 Expired. The reflector relists, the
+// queue finds the pod gone by asking the engine which pods it counts, and
+// the feed delivers a DeletedFinalStateUnknown.
 func TestRelistDeliversTombstones(t *testing.T) {
 	cs := fake.NewClientset(
 		node("n1", true),
@@ -193,17 +197,25 @@ func TestRelistDeliversTombstones(t *testing.T) {
 		}
 		return false, nil, nil // later watches go to the tracker
 	})
-	var tombstones atomic.Int32
-	h := start(t, cs)
-	if _, err := h.factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		DeleteFunc: func(obj any) {
-			if _, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				tombstones.Add(1)
-			}
-		},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	var tombstones, relisted atomic.Int32
+	h := start(t, cs, func(kind string) cache.ResourceEventHandler {
+		if kind != "Pod" {
+			return nil
+		}
+		return cache.ResourceEventHandlerFuncs{
+			// The pod that stays comes back in the relist as an update.
+			UpdateFunc: func(_, obj any) {
+				if obj.(*PodRecord).Name == "stays" {
+					relisted.Add(1)
+				}
+			},
+			DeleteFunc: func(obj any) {
+				if _, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+					tombstones.Add(1)
+				}
+			},
+		}
+	})
 	if got := cpuRequests(h.engine.Cluster(cpuSel)); got != 300 {
 		t.Fatalf("after sync: requests %d, want 300", got)
 	}
@@ -217,6 +229,10 @@ func TestRelistDeliversTombstones(t *testing.T) {
 	if tombstones.Load() == 0 {
 		t.Error("the delete did not arrive as a DeletedFinalStateUnknown")
 	}
+	eventually(t, "the relisted pod to arrive as an update", func() bool { return relisted.Load() > 0 })
+	if !h.engine.HasPod("default", "stays") || h.engine.HasPod("default", "gone") {
+		t.Errorf("after the relist: engine has stays %v, gone %v; want true, false", h.engine.HasPod("default", "stays"), h.engine.HasPod("default", "gone"))
+	}
 	if got := h.engine.Cluster(summary.Selection{}).Pods.Total; got != 1 {
 		t.Errorf("pods = %d, want 1", got)
 	}
@@ -228,8 +244,8 @@ func TestRelistDeliversTombstones(t *testing.T) {
 func TestTombstonesForEveryKind(t *testing.T) {
 	e := summary.New(summary.Options{})
 	ctx := context.Background()
-	srcs := map[string]cache.ResourceEventHandler{}
-	transforms := map[string]cache.TransformFunc{}
+	srcs := map[string]cache.ResourceEventHandler{"Pod": podHandler(ctx, e)}
+	transforms := map[string]cache.TransformFunc{"Pod": TransformPod}
 	for _, s := range sources(ctx, informers.NewSharedInformerFactory(fake.NewClientset(), 0), e) {
 		srcs[s.kind] = s.handler
 		transforms[s.kind] = s.transform
@@ -298,28 +314,25 @@ func TestRegisterAfterStartFails(t *testing.T) {
 		factory.Shutdown()
 	}()
 	factory.WaitForCacheSync(ctx.Done())
-	if _, err := Register(ctx, factory, summary.New(summary.Options{})); err == nil {
+	if _, err := Register(ctx, fake.NewClientset(), factory, summary.New(summary.Options{}), nil); err == nil {
 		t.Fatal("Register on a started factory succeeded; the transform would silently not apply")
 	}
 }
 
-func TestInformerStoreHoldsStrippedObjects(t *testing.T) {
+func TestStoresHoldStrippedObjectsAndNoPods(t *testing.T) {
 	p := pod("ns", "p", "n1", "100m", v1.PodRunning)
 	p.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
 	p.Spec.Volumes = []v1.Volume{{Name: "v"}}
-	h := start(t, fake.NewClientset(p, node("n1", true, "zone", "a")))
+	h := start(t, fake.NewClientset(p, node("n1", true, "zone", "a")), nil)
 
-	podInformer := h.factory.Core().V1().Pods().Informer()
-	obj, exists, err := podInformer.GetStore().GetByKey("ns/p")
-	if err != nil || !exists {
-		t.Fatalf("pod ns/p in the store: exists %v, err %v", exists, err)
+	// Pods are kept by the engine alone: the factory runs no pod informer.
+	if !h.engine.HasPod("ns", "p") {
+		t.Error("the engine does not count pod ns/p")
 	}
-	want := &PodRecord{PodIdentity: PodIdentity{Namespace: "ns", Name: "p", ResourceVersion: p.ResourceVersion}, Usage: summary.PodUsageOf(p)}
-	if diff := cmp.Diff(want, obj); diff != "" {
-		t.Errorf("pod in the store is not its PodRecord (-want +got):\n%s", diff)
-	}
-	if idx := podInformer.GetIndexer().GetIndexers(); len(idx) != 0 {
-		t.Errorf("the pod informer keeps indexes %v; nothing reads them", idx)
+	for typ := range h.factory.WaitForCacheSync(context.Background().Done()) {
+		if typ == reflect.TypeFor[*v1.Pod]() {
+			t.Error("the informer factory runs a pod informer, whose store would keep every pod a second time")
+		}
 	}
 	n, err := h.factory.Core().V1().Nodes().Lister().Get("n1")
 	if err != nil {
@@ -370,7 +383,7 @@ func TestTransforms(t *testing.T) {
 		// unbounded; pod-level requests replace the containers' sum, and
 		// the overhead adds to them.
 		want: &PodRecord{
-			PodIdentity: PodIdentity{Name: "x", Namespace: "ns", ResourceVersion: "7"},
+			PodIdentity: PodIdentity{Name: "x", Namespace: "ns"},
 			Usage: summary.PodUsage{
 				NodeName: "n1", Phase: v1.PodRunning, Restarts: 3, CrashLooping: true,
 				Resources: []summary.ResourceUsage{{Name: v1.ResourceCPU, Requests: 2000}},
@@ -467,23 +480,37 @@ func mustSelector(t *testing.T, s string) labels.Selector {
 	return sel
 }
 
-// TestInformersAreRegisters checks that Informers names exactly the
-// informers Register wires, so that an event counter built on it observes
-// what feeds the engine; the pod informer in particular is the one without
-// a namespace index (the typed wrappers of the others are new values on
-// each call, so only the pod informer compares by identity).
-func TestInformersAreRegisters(t *testing.T) {
-	factory := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
-	got := Informers(factory)
-	var kinds []string
-	for kind := range got {
-		kinds = append(kinds, kind)
-	}
-	want := []string{"DaemonSet", "Deployment", "Namespace", "Node", "Pod", "ResourceQuota", "StatefulSet"}
-	if diff := cmp.Diff(want, kinds, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
-		t.Errorf("kinds (-want +got):\n%s", diff)
-	}
-	if got["Pod"] != PodInformer(factory) {
-		t.Errorf("pod informer %p is not the factory's %p", got["Pod"], PodInformer(factory))
+// TestObserveSeesEveryKind checks that an observer given to Register, such
+// as the event counter, receives the notifications of every kind that feeds
+// the engine, pods included.
+func TestObserveSeesEveryKind(t *testing.T) {
+	var mu sync.Mutex
+	added := map[string]int{}
+	start(t, fake.NewClientset(
+		node("n1", true),
+		&v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}},
+		pod("ns", "p1", "n1", "1", v1.PodRunning),
+		pod("ns", "p2", "", "1", v1.PodPending),
+		&v1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "q"}},
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "d"}},
+		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "s"}},
+		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "ds"}},
+	), func(kind string) cache.ResourceEventHandler {
+		return cache.ResourceEventHandlerFuncs{AddFunc: func(any) {
+			mu.Lock()
+			defer mu.Unlock()
+			added[kind]++
+		}}
+	})
+	want := map[string]int{"DaemonSet": 1, "Deployment": 1, "Namespace": 1, "Node": 1, "Pod": 2, "ResourceQuota": 1, "StatefulSet": 1}
+	var got map[string]int
+	err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = maps.Clone(added)
+		return cmp.Equal(want, got), nil
+	})
+	if err != nil {
+		t.Errorf("adds observed per kind (-want +got):\n%s", cmp.Diff(want, got))
 	}
 }

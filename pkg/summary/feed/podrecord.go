@@ -7,27 +7,25 @@ import (
 	"github.com/clusterview/clusterview/pkg/summary"
 )
 
-// PodRecord is what the pod informer keeps of a pod in place of the pod:
-// its identity and the engine's summary.PodUsage, about 120 bytes plus the
-// strings and one entry per resource. Even a stripped v1.Pod takes kilobytes
-// (a 1.2 KB struct, a Container struct and two ResourceList maps per
-// container), and at 150,000 pods the pod informer's store is most of
-// clusterview's memory.
+// PodRecord is what the pod feed's queue carries in place of a pod (see
+// TransformPod): its identity and the engine's summary.PodUsage, about 100
+// bytes plus the strings and one entry per resource. Even a stripped v1.Pod
+// takes kilobytes (a 1.2 KB struct, a Container struct and two ResourceList
+// maps per container), and the queue holds every pod of the initial list at
+// once. Once applied, a record is dropped: the engine keeps what it counts.
 type PodRecord struct {
 	PodIdentity
 	Usage summary.PodUsage
 }
 
-// PodIdentity is the part of a pod's metadata the informer machinery reads:
-// namespace and name for its keys, and resourceVersion, which a shared
-// informer compares to tell an update from a resync (equal versions are not
-// delivered to handlers without a resync period). It implements
-// metav1.Object so that meta.Accessor accepts a PodRecord without the
-// 232-byte ObjectMeta; the accessors of the fields it does not keep return
-// zero values and their setters do nothing, as for any field a transform
-// drops.
+// PodIdentity is the part of a pod's metadata the queue reads: namespace
+// and name, for its keys. (The reflector reads resourceVersion from the pod
+// before the transform.) It implements metav1.Object so that meta.Accessor
+// accepts a PodRecord without the 232-byte ObjectMeta; the accessors of the
+// fields it does not keep return zero values and their setters do nothing,
+// as for any field a transform drops.
 type PodIdentity struct {
-	Namespace, Name, ResourceVersion string
+	Namespace, Name string
 }
 
 var _ metav1.Object = &PodIdentity{}
@@ -45,10 +43,10 @@ func (m *PodIdentity) GetName() string { return m.Name }
 func (m *PodIdentity) SetName(name string) { m.Name = name }
 
 // GetResourceVersion implements metav1.Object.
-func (m *PodIdentity) GetResourceVersion() string { return m.ResourceVersion }
+func (m *PodIdentity) GetResourceVersion() string { return "" }
 
 // SetResourceVersion implements metav1.Object.
-func (m *PodIdentity) SetResourceVersion(version string) { m.ResourceVersion = version }
+func (m *PodIdentity) SetResourceVersion(string) {}
 
 // GetGenerateName implements metav1.Object.
 func (m *PodIdentity) GetGenerateName() string { return "" }

@@ -8,8 +8,8 @@ import (
 	"github.com/clusterview/clusterview/pkg/summary"
 )
 
-// The transforms below run before an object enters the informer store.
-// Pods, by far the most numerous, become a PodRecord. Each of the others
+// The transforms below run before an object enters an informer's store or
+// the pod feed's queue. Pods, by far the most numerous, become a PodRecord. Each of the others
 // becomes a new object of its type holding only what the engine reads, plus the
 // identity fields informers and handlers rely on (name, namespace, UID,
 // resourceVersion), so managedFields, annotations, owner references, pod
@@ -22,15 +22,15 @@ func identity(m *metav1.ObjectMeta) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion}
 }
 
-// TransformPod replaces a pod by its PodRecord. The pod informer's store
-// then holds PodRecords, not *v1.Pod: its lister must not be used.
+// TransformPod replaces a pod by its PodRecord, which the pod feed's queue
+// holds until the engine has applied it.
 func TransformPod(obj any) (any, error) {
 	p, ok := obj.(*v1.Pod)
 	if !ok {
 		return obj, nil
 	}
 	return &PodRecord{
-		PodIdentity: PodIdentity{Namespace: p.Namespace, Name: p.Name, ResourceVersion: p.ResourceVersion},
+		PodIdentity: PodIdentity{Namespace: p.Namespace, Name: p.Name},
 		Usage:       summary.PodUsageOf(p),
 	}, nil
 }
