@@ -55,10 +55,10 @@ func podHandler(ctx context.Context, e *summary.Engine) cache.ResourceEventHandl
 }
 
 // Observe is what Register takes to watch the feed: it returns a handler
-// that also receives every notification of kind ("Node", "Pod", ...) that the engine receives, or
-// nil to observe nothing of that kind. An event counter is one. Objects are
-// what the kind's transform made of them, and pod updates carry no old
-// object.
+// that also receives every notification of kind ("Node", "Pod", ...) that
+// the engine receives, or nil to observe nothing of that kind. An event
+// counter is one. Objects are what the kind's transform made of them, and
+// pod updates carry no old object.
 type Observe func(kind string) cache.ResourceEventHandler
 
 // Register feeds e from the cluster: node, namespace, resourcequota,
