@@ -90,13 +90,13 @@ func Register(ctx context.Context, client kubernetes.Interface, factory informer
 			_ = r.informer.RemoveEventHandler(r.reg)
 		}
 	}
-	add := func(s source, h cache.ResourceEventHandler) error {
+	add := func(s source, h cache.ResourceEventHandler) (cache.ResourceEventHandlerRegistration, error) {
 		reg, err := s.informer.AddEventHandler(h)
 		if err != nil {
-			return fmt.Errorf("feed: adding a %s event handler: %w", s.kind, err)
+			return nil, fmt.Errorf("feed: adding a %s event handler: %w", s.kind, err)
 		}
 		regs = append(regs, registered{s.informer, reg})
-		return nil
+		return reg, nil
 	}
 	var engineRegs []cache.ResourceEventHandlerRegistration
 	for _, s := range sources(ctx, factory, e) {
@@ -104,16 +104,17 @@ func Register(ctx context.Context, client kubernetes.Interface, factory informer
 			removeAll()
 			return nil, fmt.Errorf("feed: setting the %s transform (Register must run before the factory starts): %w", s.kind, err)
 		}
-		if err := add(s, s.handler); err != nil {
+		reg, err := add(s, s.handler)
+		if err != nil {
 			removeAll()
 			return nil, err
 		}
-		engineRegs = append(engineRegs, regs[len(regs)-1].reg)
+		engineRegs = append(engineRegs, reg)
 		if observe == nil {
 			continue
 		}
 		if h := observe(s.kind); h != nil {
-			if err := add(s, h); err != nil {
+			if _, err := add(s, h); err != nil {
 				removeAll()
 				return nil, err
 			}
