@@ -2,7 +2,8 @@
 // nodes, pods, namespaces, resource quotas and apps/v1 workloads, so that
 // cluster-, node- and namespace-level summaries can be read without ever
 // scanning pods. It knows nothing of HTTP, storage or API clients: package
-// feed turns informer events into calls on an Engine.
+// feed turns informer and pod feed events into calls on an Engine, and
+// uses the Engine's PodKeys as the pod feed's record of known pods.
 //
 // # Data layout
 //
@@ -16,7 +17,7 @@
 // node, for each namespace and for each (node, namespace) cell that has pods.
 // A pod reaches the engine as a PodUsage (PodUsageOf): the pod already reduced
 // to its phase, node, restart sum, crash-loop flag and effective resources,
-// the small record an informer can keep in place of the pod.
+// the small record a queue carries in place of the pod.
 // Every event computes the object's new record, compares it with the old one,
 // and when they differ adds the new record to the affected tallies and
 // subtracts the old one. An event therefore touches at most four tallies and

@@ -12,8 +12,8 @@ import (
 const reasonCrashLoopBackOff = "CrashLoopBackOff"
 
 // PodUsage is everything the engine counts of a pod. PodUsageOf computes it
-// from the API object; a component that must keep something per pod (an
-// informer's store) keeps this instead of the pod: a few dozen bytes plus
+// from the API object; a component that must hold something per pod (the
+// pod feed's queue) holds this instead of the pod: a few dozen bytes plus
 // one entry per resource, where even a stripped-down v1.Pod with its
 // per-container resource maps takes kilobytes.
 type PodUsage struct {

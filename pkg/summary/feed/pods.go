@@ -27,9 +27,10 @@ import (
 // them as DeletedFinalStateUnknown tombstones.
 
 // knownPods lets the pod FIFO ask the engine which pods it counts. The FIFO
-// calls it under its own lock, and the engine changes only in
-// processPods, which the FIFO also runs under that lock, so a relist sees
-// every change popped before it.
+// calls it under its own lock, and the engine's set of pods changes only in
+// processPods, which the FIFO also runs under that lock (usage rounds change
+// pods' usage, never which pods there are), so a relist sees every change
+// popped before it.
 type knownPods struct{ engine *summary.Engine }
 
 var _ cache.KeyListerGetter = knownPods{}
