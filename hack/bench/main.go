@@ -1213,7 +1213,13 @@ func (b *bench) engineRows() {
 			row.Ratio, row.RatioValue = ratio(gb.Extra["B/pod"], gb.Extra["informer-B/pod"])
 			b.rep.addRow(row)
 		case retainedMemory:
-			b.rep.addRow(Row{Metric: "engine: heap per pod and per node (" + gb.Name + ")", Value: fmt.Sprintf("%.0f B/pod, %.0f B/node", gb.Extra["B/pod"], gb.Extra["B/node"]),
+			// Pods share their shape of amounts (pkg/summary/shapes.go),
+			// so the worst case, no two pods alike, is shown next to it.
+			value := fmt.Sprintf("%.0f B/pod, %.0f B/node", gb.Extra["B/pod"], gb.Extra["B/node"])
+			if d, ok := gb.Extra["distinct-B/pod"]; ok {
+				value += fmt.Sprintf("; %.0f B/pod when no two pods ask for the same amounts", d)
+			}
+			b.rep.addRow(Row{Metric: "engine: heap per pod and per node (" + gb.Name + ")", Value: value,
 				ValueNumber: gb.Extra["B/pod"], Unit: "B"})
 		}
 		switch {

@@ -2,10 +2,12 @@ package summary
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	fx "github.com/clusterview/clusterview/internal/testfixtures"
 )
@@ -73,12 +75,37 @@ func benchEngine() *Engine {
 	return benchE
 }
 
+// distinctAmountsPerPod is the heap retained per pod when no two pods ask
+// for the same amounts (benchPod with a CPU request of its own): the worst
+// case for shared shapes (shapes.go), which typical pods, all of one
+// shape in benchPod, do not show.
+func distinctAmountsPerPod() float64 {
+	e := New(Options{})
+	for i := range benchNamespaces {
+		e.UpsertNamespace(mkNS(fmt.Sprintf("ns-%03d", i), "team", fmt.Sprintf("team-%d", i%20)))
+	}
+	for i := range benchNodes {
+		e.UpsertNode(benchNode(i))
+	}
+	before := fx.LiveHeap()
+	for i := range benchPods {
+		p := benchPod(i)
+		p.Spec.Containers[0].Resources.Requests[v1.ResourceCPU] = *resource.NewMilliQuantity(int64(100+i), resource.DecimalSI)
+		e.UpsertPod(p)
+	}
+	perPod := float64(fx.LiveHeap()-before) / benchPods
+	runtime.KeepAlive(e)
+	return perPod
+}
+
 func BenchmarkRetainedMemory(b *testing.B) {
 	benchEngine()
+	distinct := distinctAmountsPerPod()
 	for b.Loop() {
 	}
 	b.ReportMetric(bytesPerNode, "B/node")
 	b.ReportMetric(bytesPerPod, "B/pod")
+	b.ReportMetric(distinct, "distinct-B/pod")
 }
 
 // usagesOf reduces pods as the informer transform does before the engine

@@ -9,9 +9,10 @@
 //
 // The Engine keeps no Kubernetes objects. Each pod is a compact record keyed
 // by (interned namespace, name) holding its phase, restart sum, crash-loop
-// flag, the cell it is counted in and a short sorted slice of
-// (resource, requests, limits) entries. Resource, node and namespace names
-// are interned to small integers. Tallies (pod counts by phase, restarts,
+// flag, the cell it is counted in and a pointer to its shape: a short
+// sorted slice of (resource, requests, limits) entries, interned and shared
+// by every pod asking for the same amounts and dropped with the last of
+// them. Resource, node and namespace names are interned to small integers. Tallies (pod counts by phase, restarts,
 // crash-looping pods, and per-resource requests/limits/pods-without-limit
 // vectors indexed by resource id) are kept for the whole cluster, for each
 // node, for each namespace and for each (node, namespace) cell that has pods.

@@ -46,17 +46,14 @@ const (
 type podRec struct {
 	// cell is the (node, namespace) cell the pod is counted in, nil when the
 	// pod is bound to no node.
-	cell     *cell
+	cell *cell
+	// shape holds the pod's amounts, shared with every pod asking for the
+	// same (shapes.go); nil for pods that hold no resources.
+	shape    *podShape
 	restarts int64
-	// res is sorted by id; nil for pods that hold no resources.
-	res []podRes
-	// untracked holds the pod's amounts of resource names the engine does
-	// not track (resnames.go); nil for nearly every pod.
-	untracked []ResourceUsage
-	phase     phase
-	flags     podFlags
-	noLimit   uint8 // bit i set: unbounded limit for resource i (see unboundedTracked)
-	use       podUse
+	use      podUse
+	phase    phase
+	flags    podFlags
 }
 
 // podRes is one resource of a pod. limits is zero when the limit is unbounded.
@@ -222,6 +219,7 @@ type Engine struct {
 	nss   idTable[nsID, nsEntry]
 
 	pods      map[podKey]podRec
+	shapes    shapeTable
 	crashing  map[podKey]*cell // the cell of each crash-looping pod, nil if unbound
 	cells     map[uint64]*cell
 	workloads map[workloadKey]bool // value: ready
@@ -268,6 +266,7 @@ func New(opts Options) *Engine {
 		}),
 		pods:      make(map[podKey]podRec),
 		crashing:  make(map[podKey]*cell),
+		shapes:    newShapeTable(),
 		cells:     make(map[uint64]*cell),
 		workloads: make(map[workloadKey]bool),
 		notReady:  make(map[nodeID]struct{}),

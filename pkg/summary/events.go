@@ -27,7 +27,7 @@ func (e *Engine) UpsertPodUsage(namespace, name string, u *PodUsage) {
 	ns := e.nss.intern(namespace)
 	key := podKey{ns: ns.id, name: name}
 	old, existed := e.pods[key]
-	next := e.podRecord(u)
+	next := e.podRecord(u, old.shape)
 	next.carryUsage(&old)
 	var node *nodeEntry
 	if u.NodeName != "" {
@@ -39,15 +39,13 @@ func (e *Engine) UpsertPodUsage(namespace, name string, u *PodUsage) {
 			node = e.nodes.intern(u.NodeName)
 		}
 	}
-	sameRes := slices.Equal(old.res, next.res) && slices.Equal(old.untracked, next.untracked)
-	if existed && sameRes && old.phase == next.phase && old.flags == next.flags &&
-		old.noLimit == next.noLimit && old.restarts == next.restarts && sameNode(old.cell, node) {
+	// Shapes are interned, so equal amounts are the same pointer.
+	if existed && old.shape == next.shape && old.phase == next.phase && old.flags == next.flags &&
+		old.restarts == next.restarts && sameNode(old.cell, node) {
 		return
 	}
-	if sameRes {
-		next.res, next.untracked = old.res, old.untracked
-	} else {
-		next.res, next.untracked = slices.Clone(next.res), slices.Clone(next.untracked)
+	if old.shape != next.shape {
+		e.shapes.replace(old.shape, next.shape)
 		e.updateHolders(key, &old, &next)
 		e.countUntracked(&old, &next)
 	}
@@ -97,6 +95,7 @@ func (e *Engine) DeletePod(namespace, name string) {
 	e.applyPod(ns, &old, -1)
 	delete(e.pods, key)
 	delete(e.crashing, key)
+	e.shapes.replace(old.shape, nil)
 	e.updateHolders(key, &old, &podRec{})
 	e.countUntracked(&old, &podRec{})
 

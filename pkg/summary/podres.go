@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"slices"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
@@ -287,11 +288,12 @@ func podLevelSupported(name v1.ResourceName) bool {
 		strings.HasPrefix(string(name), v1.ResourceHugePagesPrefix)
 }
 
-// podRecord turns a PodUsage into the engine's record, tracked resources
-// sorted by id and the others in untracked (resnames.go). The returned
-// record's res and untracked alias scratch memory: the caller copies them
-// before keeping them.
-func (e *Engine) podRecord(u *PodUsage) podRec {
+// podRecord turns a PodUsage into the engine's record, its tracked
+// resources sorted by id and the others untracked (resnames.go), in an
+// interned shape (shapes.go) that the caller takes a reference to when it
+// keeps the record. prev is the shape the pod has now, if any: most
+// updates keep it, and comparing with it is cheaper than interning.
+func (e *Engine) podRecord(u *PodUsage, prev *podShape) podRec {
 	r := podRec{phase: phaseOf(u.Phase), restarts: u.Restarts}
 	if u.NodeName == "" && r.phase == phasePending {
 		r.flags |= podUnscheduled
@@ -302,7 +304,6 @@ func (e *Engine) podRecord(u *PodUsage) podRec {
 	if r.phase == phaseSucceeded || r.phase == phaseFailed {
 		return r
 	}
-	r.noLimit = uint8(u.Unbounded & unboundedTracked)
 	out, untracked := e.podScratch[:0], e.untrackedScratch[:0]
 	for i := range u.Resources {
 		ru := &u.Resources[i]
@@ -315,10 +316,6 @@ func (e *Engine) podRecord(u *PodUsage) podRec {
 			untracked = append(untracked, *ru)
 		}
 	}
-	e.untrackedScratch = untracked
-	if len(untracked) > 0 {
-		r.untracked = untracked
-	}
 	// Insertion sort: a pod holds a handful of resources, and sort.Slice
 	// would allocate.
 	for i := 1; i < len(out); i++ {
@@ -326,9 +323,12 @@ func (e *Engine) podRecord(u *PodUsage) podRec {
 			out[j], out[j-1] = out[j-1], out[j]
 		}
 	}
-	e.podScratch = out
-	if len(out) > 0 {
-		r.res = out
+	e.podScratch, e.untrackedScratch = out, untracked
+	noLimit := uint8(u.Unbounded & unboundedTracked)
+	if prev != nil && prev.noLimit == noLimit && slices.Equal(prev.res, out) && slices.Equal(prev.untracked, untracked) {
+		r.shape = prev
+	} else {
+		r.shape = e.shapes.intern(out, untracked, noLimit)
 	}
 	return r
 }

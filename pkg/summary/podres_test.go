@@ -16,17 +16,17 @@ type podRes3 struct {
 // computed returns what the engine counts of a pod, by resource name.
 func computed(e *Engine, pod *v1.Pod) map[v1.ResourceName]podRes3 {
 	u := PodUsageOf(pod)
-	rec := e.podRecord(&u)
+	rec := e.podRecord(&u, nil)
 	out := map[v1.ResourceName]podRes3{}
-	for _, r := range rec.res {
+	for _, r := range rec.resources() {
 		out[e.res.names[r.id]] = podRes3{req: r.requests, lim: r.limits}
 	}
 	// Names no node advertises are kept aside (resnames.go), amounts intact.
-	for _, u := range rec.untracked {
+	for _, u := range rec.untracked() {
 		out[u.Name] = podRes3{req: u.Requests, lim: u.Limits}
 	}
 	for id := resID(0); id < 8; id++ {
-		if rec.noLimit&(1<<id) != 0 {
+		if rec.noLimit()&(1<<id) != 0 {
 			v := out[e.res.names[id]]
 			v.unbounded = true
 			out[e.res.names[id]] = v

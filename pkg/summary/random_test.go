@@ -946,9 +946,9 @@ func TestRandomizedAgainstRecount(t *testing.T) {
 	// Everything deleted through a final relist leaves nothing behind.
 	d.relist(newModel())
 	compareWithRecount(t, d.e, d.delivered, cache, "final empty relist")
-	if len(d.e.pods) != 0 || len(d.e.cells) != 0 || d.e.nodes.count() != 0 || d.e.nss.count() != 0 || len(d.e.workloads) != 0 {
-		t.Errorf("state left after deleting everything: pods=%d cells=%d nodes=%d namespaces=%d workloads=%d",
-			len(d.e.pods), len(d.e.cells), d.e.nodes.count(), d.e.nss.count(), len(d.e.workloads))
+	if len(d.e.pods) != 0 || len(d.e.cells) != 0 || d.e.nodes.count() != 0 || d.e.nss.count() != 0 || len(d.e.workloads) != 0 || len(d.e.shapes.byKey) != 0 {
+		t.Errorf("state left after deleting everything: pods=%d cells=%d nodes=%d namespaces=%d workloads=%d shapes=%d",
+			len(d.e.pods), len(d.e.cells), d.e.nodes.count(), d.e.nss.count(), len(d.e.workloads), len(d.e.shapes.byKey))
 	}
 }
 
@@ -1012,6 +1012,28 @@ func compareWithRecount(t *testing.T, e *Engine, m *model, res podCache, where s
 	}
 	if got, want := len(e.ListNamespaces(labels.Everything())), len(m.namespaces); got != want {
 		t.Errorf("%s: ListNamespaces returned %d, want %d", where, got, want)
+	}
+	checkShapeRefs(t, e, where)
+}
+
+// checkShapeRefs checks that every interned shape is counted by exactly the
+// pod records pointing to it, so that none outlives its last pod.
+func checkShapeRefs(t *testing.T, e *Engine, where string) {
+	t.Helper()
+	refs := map[*podShape]int32{}
+	for k, r := range e.pods {
+		if r.shape == nil {
+			continue
+		}
+		refs[r.shape]++
+		if e.shapes.byKey[r.shape.key] != r.shape {
+			t.Errorf("%s: pod %v points to a shape the table does not hold", where, k)
+		}
+	}
+	for key, s := range e.shapes.byKey {
+		if s.key != key || s.refs != refs[s] || s.refs <= 0 {
+			t.Errorf("%s: shape %x has %d references recorded, %d pods point to it", where, key, s.refs, refs[s])
+		}
 	}
 }
 

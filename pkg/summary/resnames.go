@@ -26,7 +26,7 @@ type resID uint32
 // The resources every cluster has are interned first, permanently, so that
 // the vectors of ordinary pods stay two or three entries long. resCPU,
 // resMemory and resEphemeralStorage are also the bit positions of
-// podRec.noLimit.
+// podShape.noLimit.
 const (
 	resCPU resID = iota
 	resMemory
@@ -204,23 +204,22 @@ func (e *Engine) retrack(name v1.ResourceName, id resID, track bool, rev *uint64
 	for key := range e.holders[name] {
 		old := e.pods[key]
 		next := old
+		oldRes, oldUntracked := old.resources(), old.untracked()
+		var res []podRes
+		var untracked []ResourceUsage
 		if track {
-			i := slices.IndexFunc(old.untracked, func(u ResourceUsage) bool { return u.Name == name })
-			u := old.untracked[i]
-			next.untracked = slices.Delete(slices.Clone(old.untracked), i, i+1)
-			next.res = insertRes(old.res, podRes{id: id, requests: u.Requests, limits: u.Limits})
+			i := slices.IndexFunc(oldUntracked, func(u ResourceUsage) bool { return u.Name == name })
+			u := oldUntracked[i]
+			untracked = slices.Delete(slices.Clone(oldUntracked), i, i+1)
+			res = insertRes(oldRes, podRes{id: id, requests: u.Requests, limits: u.Limits})
 		} else {
-			i := slices.IndexFunc(old.res, func(r podRes) bool { return r.id == id })
-			r := old.res[i]
-			next.res = slices.Delete(slices.Clone(old.res), i, i+1)
-			next.untracked = append(slices.Clone(old.untracked), ResourceUsage{Name: name, Requests: r.requests, Limits: r.limits})
+			i := slices.IndexFunc(oldRes, func(r podRes) bool { return r.id == id })
+			r := oldRes[i]
+			res = slices.Delete(slices.Clone(oldRes), i, i+1)
+			untracked = append(slices.Clone(oldUntracked), ResourceUsage{Name: name, Requests: r.requests, Limits: r.limits})
 		}
-		if len(next.res) == 0 {
-			next.res = nil
-		}
-		if len(next.untracked) == 0 {
-			next.untracked = nil
-		}
+		next.shape = e.shapes.intern(res, untracked, old.noLimit())
+		e.shapes.replace(old.shape, next.shape)
 		e.countUntracked(&old, &next)
 		ns := e.nss.byID[key.ns]
 		e.applyPod(ns, &next, 1)
@@ -242,10 +241,10 @@ func insertRes(res []podRes, r podRes) []podRes {
 
 // countUntracked keeps the number of pods holding untracked names.
 func (e *Engine) countUntracked(old, next *podRec) {
-	if len(old.untracked) > 0 {
+	if len(old.untracked()) > 0 {
 		e.untrackedPods--
 	}
-	if len(next.untracked) > 0 {
+	if len(next.untracked()) > 0 {
 		e.untrackedPods++
 	}
 }
@@ -272,12 +271,12 @@ func (e *Engine) updateHolders(key podKey, old, next *podRec) {
 
 // forEachHeld calls f with every non-standard name a pod record holds.
 func (e *Engine) forEachHeld(r *podRec, f func(v1.ResourceName)) {
-	for _, pr := range r.res {
+	for _, pr := range r.resources() {
 		if pr.id >= numStandardRes {
 			f(e.res.names[pr.id])
 		}
 	}
-	for _, u := range r.untracked {
+	for _, u := range r.untracked() {
 		f(u.Name)
 	}
 }

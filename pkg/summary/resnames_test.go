@@ -81,6 +81,12 @@ func TestHostileResourceNamesCostNothingOnceGone(t *testing.T) {
 	if len(e.holders) != 0 || e.untrackedPods != 0 || len(e.res.ids) != tracked {
 		t.Errorf("after deleting the pods: %d holder names, %d untracked pods, %d tracked names (want 0, 0, %d)", len(e.holders), e.untrackedPods, len(e.res.ids), tracked)
 	}
+	checkShapeRefs(t, e, "after deleting the pods")
+	for _, s := range e.shapes.byKey {
+		if len(s.untracked) > 0 {
+			t.Errorf("after deleting the pods a shape with untracked names is kept: %+v", s.untracked)
+		}
+	}
 }
 
 // TestResourceNamesFollowNodesAndSpecs checks the transitions: a pod's

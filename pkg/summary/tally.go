@@ -97,13 +97,14 @@ func (t *tally) apply(r *podRec, sign int32) {
 	}
 	t.restarts += int64(sign) * r.restarts
 	s := int64(sign)
-	for i := range r.res {
-		pr := &r.res[i]
+	res := r.resources()
+	for i := range res {
+		pr := &res[i]
 		rs := t.resAt(pr.id)
 		rs.requests += s * pr.requests
 		rs.limits += s * pr.limits
 	}
-	for m := r.noLimit; m != 0; m &= m - 1 {
+	for m := r.noLimit(); m != 0; m &= m - 1 {
 		t.resAt(resID(bits.TrailingZeros8(m))).withoutLimit += sign
 	}
 }

@@ -84,12 +84,13 @@ func (r *podRec) contribution() useTally {
 		return useTally{}
 	}
 	var reqCPU, reqMem int64
-	for i := range r.res {
-		switch r.res[i].id {
+	res := r.resources()
+	for i := range res {
+		switch res[i].id {
 		case resCPU:
-			reqCPU = r.res[i].requests
+			reqCPU = res[i].requests
 		case resMemory:
-			reqMem = r.res[i].requests
+			reqMem = res[i].requests
 		}
 	}
 	return useTally{
