@@ -56,30 +56,18 @@ func benchPod(i int) *v1.Pod {
 func benchEngine() *Engine {
 	benchOnce.Do(func() {
 		before := fx.LiveHeap()
-		e := New(Options{})
-		for i := range benchNamespaces {
-			e.UpsertNamespace(mkNS(fmt.Sprintf("ns-%03d", i), "team", fmt.Sprintf("team-%d", i%20)))
-		}
-		for i := range benchNodes {
-			e.UpsertNode(benchNode(i))
-		}
+		e := benchEngineWithoutPods()
 		afterNodes := fx.LiveHeap()
-		for i := range benchPods {
-			e.UpsertPod(benchPod(i))
-		}
-		afterPods := fx.LiveHeap()
+		bytesPerPod = retainedPerPod(e, benchPod)
 		bytesPerNode = float64(afterNodes-before) / benchNodes // includes the 500 namespaces, a rounding error
-		bytesPerPod = float64(afterPods-afterNodes) / benchPods
 		benchE = e
 	})
 	return benchE
 }
 
-// distinctAmountsPerPod is the heap retained per pod when no two pods ask
-// for the same amounts (benchPod with a CPU request of its own): the worst
-// case for shared shapes (shapes.go), which typical pods, all of one
-// shape in benchPod, do not show.
-func distinctAmountsPerPod() float64 {
+// benchEngineWithoutPods is an engine with the benchmark's namespaces and
+// nodes.
+func benchEngineWithoutPods() *Engine {
 	e := New(Options{})
 	for i := range benchNamespaces {
 		e.UpsertNamespace(mkNS(fmt.Sprintf("ns-%03d", i), "team", fmt.Sprintf("team-%d", i%20)))
@@ -87,13 +75,30 @@ func distinctAmountsPerPod() float64 {
 	for i := range benchNodes {
 		e.UpsertNode(benchNode(i))
 	}
+	return e
+}
+
+// retainedPerPod adds benchPods pods made by pod to e and returns the heap
+// that e retains per pod.
+func retainedPerPod(e *Engine, pod func(int) *v1.Pod) float64 {
 	before := fx.LiveHeap()
 	for i := range benchPods {
+		e.UpsertPod(pod(i))
+	}
+	return float64(fx.LiveHeap()-before) / benchPods
+}
+
+// distinctAmountsPerPod is the heap retained per pod when no two pods ask
+// for the same amounts (benchPod with a CPU request of its own): the worst
+// case for shared shapes (shapes.go), which typical pods, all of one
+// shape in benchPod, do not show.
+func distinctAmountsPerPod() float64 {
+	e := benchEngineWithoutPods()
+	perPod := retainedPerPod(e, func(i int) *v1.Pod {
 		p := benchPod(i)
 		p.Spec.Containers[0].Resources.Requests[v1.ResourceCPU] = *resource.NewMilliQuantity(int64(100+i), resource.DecimalSI)
-		e.UpsertPod(p)
-	}
-	perPod := float64(fx.LiveHeap()-before) / benchPods
+		return p
+	})
 	runtime.KeepAlive(e)
 	return perPod
 }
