@@ -774,7 +774,7 @@ func (b *bench) reads(ctx context.Context) error {
 			b.rep.target(&row, "p99 ≤ the core list's p99 (core as protobuf, the earlier method)", s.P99ms <= p.P99ms,
 				fmt.Sprintf("p99 %.1f ms over the core list's (%.2f×)", s.P99ms-p.P99ms, s.P99ms/p.P99ms))
 		case strings.HasPrefix(r.Name, "list "):
-			// Both read as JSON, client-go's default: the same protocol.
+			// Both read as JSON (b.kubeJSON and clusterview's clientset): the same protocol.
 			b.rep.target(&row, "p99 ≤ the core list's p99 (both JSON)", s.P99ms <= p.P99ms,
 				fmt.Sprintf("p99 %.1f ms over the core list's (%.2f×)", s.P99ms-p.P99ms, s.P99ms/p.P99ms))
 		}
