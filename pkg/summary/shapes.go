@@ -17,10 +17,10 @@ import (
 // the same amounts. It is immutable once interned: a pod whose amounts
 // change points to another shape.
 type podShape struct {
-	// res is sorted by id; nil for pods that hold no tracked resources.
+	// res is sorted by id; empty for pods that hold no tracked resources.
 	res []podRes
 	// untracked holds the amounts of resource names the engine does not
-	// track (resnames.go); nil for nearly every shape.
+	// track (resnames.go); empty for nearly every shape.
 	untracked []ResourceUsage
 	noLimit   uint8 // bit i set: unbounded limit for resource i (see unboundedTracked)
 	refs      int32 // pod records pointing here
@@ -62,12 +62,6 @@ func (t *shapeTable) intern(res []podRes, untracked []ResourceUsage, noLimit uin
 		return s
 	}
 	s := &podShape{res: slices.Clone(res), untracked: slices.Clone(untracked), noLimit: noLimit, key: string(b)}
-	if len(s.res) == 0 {
-		s.res = nil
-	}
-	if len(s.untracked) == 0 {
-		s.untracked = nil
-	}
 	t.byKey[s.key] = s
 	return s
 }
