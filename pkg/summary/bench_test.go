@@ -354,3 +354,42 @@ func BenchmarkNamespace(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReplaceUsage is one usage round over the large engine, while
+// which the engine's write lock is held: "changed" gives every pod and node
+// a new usage, "same" repeats the previous round.
+func BenchmarkReplaceUsage(b *testing.B) {
+	e := benchEngine()
+	round := func(n int) ([]NodeUse, []PodUse) {
+		nodes := make([]NodeUse, benchNodes)
+		for i := range nodes {
+			nodes[i] = NodeUse{Name: benchNodeName(i), CPU: int64(1000 + n), Memory: 1 << 30}
+		}
+		pods := make([]PodUse, benchPods)
+		for i := range pods {
+			pods[i] = PodUse{Namespace: fmt.Sprintf("ns-%03d", i%benchNamespaces), Name: fmt.Sprintf("app-%06d-x7k2p", i), CPU: int64(100 + n), Memory: 1 << 26}
+		}
+		return nodes, pods
+	}
+	defer e.ClearUsage()
+	b.Run("changed", func(b *testing.B) {
+		rounds := [2][2]any{}
+		for j := range rounds {
+			n, p := round(j)
+			rounds[j] = [2]any{n, p}
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			r := rounds[i%2]
+			e.ReplaceUsage(r[0].([]NodeUse), r[1].([]PodUse))
+		}
+	})
+	b.Run("same", func(b *testing.B) {
+		n, p := round(0)
+		e.ReplaceUsage(n, p)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			e.ReplaceUsage(n, p)
+		}
+	})
+}

@@ -156,8 +156,12 @@ func (e *Engine) recordDelete(kind ChangeKind, o *object, last any) {
 
 // touch records that the summary of o changed at rev for some other reason
 // than its object (pods, quotas, workloads); only known summaries exist.
+// One record per summary and revision is enough, and more would let a
+// revision that touches a summary many times (a usage round over 150,000
+// pods in a few namespaces) flush the ring and send every watcher to
+// relist.
 func (e *Engine) touch(kind ChangeKind, o *object, rev uint64) {
-	if o.known {
+	if o.known && o.rev != rev {
 		o.rev = rev
 		e.changes.record(changeRec{rev: rev, kind: kind, typ: Modified, name: o.name, labels: o.labels})
 	}

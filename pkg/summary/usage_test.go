@@ -300,3 +300,43 @@ func TestUsageRevisions(t *testing.T) {
 		t.Errorf("n3, which has no NodeMetrics, got a change")
 	}
 }
+
+// TestUsageRoundRecordsOneChangePerSummary: a round that changes the usage of
+// more pods than the change ring holds records one change per summary it
+// changed, so watchers that were current before the round stay current
+// instead of being told to relist.
+func TestUsageRoundRecordsOneChangePerSummary(t *testing.T) {
+	e := New(Options{ChangeBufferSize: 50})
+	e.UpsertNode(mkNode("n1", nodeLabels("zone", "a"), allocatable("cpu", "64", "memory", "64Gi", "pods", "500")))
+	var round []PodUse
+	for _, ns := range []string{"a", "b"} {
+		e.UpsertNamespace(mkNS(ns, "team", "x"))
+		for i := range 100 {
+			name := fmt.Sprintf("p%d", i)
+			e.UpsertPod(mkPod(ns, name, onNode("n1"), withContainers(ctr("c", rl("cpu", "100m"), nil))))
+			round = append(round, PodUse{Namespace: ns, Name: name, CPU: int64(i + 1), Memory: 1 << 20})
+		}
+	}
+	rev := e.Revision()
+	e.ReplaceUsage([]NodeUse{{Name: "n1", CPU: 1000, Memory: 1 << 30, Timestamp: time.Now(), Window: time.Minute}}, round)
+
+	nb, err := e.NamespaceChangesWithState(rev, ChangeFilter{})
+	if err != nil {
+		t.Fatalf("namespace changes after the round: %v", err)
+	}
+	var names []string
+	for _, c := range nb.Changes {
+		names = append(names, c.Name)
+	}
+	if !slices.Equal(names, []string{"a", "b"}) && !slices.Equal(names, []string{"b", "a"}) {
+		t.Errorf("namespace changes of the round = %v, want a and b once each", names)
+	}
+	for _, r := range nb.Current["a"].Resources {
+		if r.Name == v1.ResourceCPU && (!r.HasUsage || r.Usage != 5050) {
+			t.Errorf("namespace a's CPU after the round = %+v, want a usage of 5050m", r)
+		}
+	}
+	if _, err := e.NodeChangesWithState(rev, ChangeFilter{}); err != nil {
+		t.Errorf("node changes after the round: %v", err)
+	}
+}
