@@ -1,10 +1,13 @@
 package summary
 
 import (
+	"cmp"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -355,9 +358,11 @@ func BenchmarkNamespace(b *testing.B) {
 	}
 }
 
-// BenchmarkReplaceUsage is one usage round over the large engine, while
-// which the engine's write lock is held: "changed" gives every pod and node
-// a new usage, "same" repeats the previous round.
+// BenchmarkReplaceUsage is one usage round over the large engine:
+// "changed" gives every pod and node a new usage, "same" repeats the
+// previous round. Meanwhile a reader gets one node summary after another;
+// max-read-wait-ms is the longest of those reads, which is how long a round
+// can stall a read holding the write lock.
 func BenchmarkReplaceUsage(b *testing.B) {
 	e := benchEngine()
 	round := func(n int) ([]NodeUse, []PodUse) {
@@ -369,27 +374,43 @@ func BenchmarkReplaceUsage(b *testing.B) {
 		for i := range pods {
 			pods[i] = PodUse{Namespace: fmt.Sprintf("ns-%03d", i%benchNamespaces), Name: fmt.Sprintf("app-%06d-x7k2p", i), CPU: int64(100 + n), Memory: 1 << 26}
 		}
+		// As the metrics API lists them: by namespace, then name.
+		slices.SortFunc(pods, func(a, b PodUse) int {
+			return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		})
 		return nodes, pods
 	}
 	defer e.ClearUsage()
-	b.Run("changed", func(b *testing.B) {
-		rounds := [2][2]any{}
-		for j := range rounds {
-			n, p := round(j)
-			rounds[j] = [2]any{n, p}
-		}
+	run := func(b *testing.B, rounds [][]PodUse, nodes [][]NodeUse) {
+		stop := make(chan struct{})
+		longest := make(chan time.Duration)
+		go func() {
+			var worst time.Duration
+			for {
+				select {
+				case <-stop:
+					longest <- worst
+					return
+				default:
+				}
+				start := time.Now()
+				e.NodeAt(benchNodeName(1))
+				worst = max(worst, time.Since(start))
+			}
+		}()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			r := rounds[i%2]
-			e.ReplaceUsage(r[0].([]NodeUse), r[1].([]PodUse))
+			e.ReplaceUsage(nodes[i%len(nodes)], rounds[i%len(rounds)])
 		}
-	})
+		b.StopTimer()
+		close(stop)
+		b.ReportMetric(float64(<-longest)/float64(time.Millisecond), "max-read-wait-ms")
+	}
+	n0, p0 := round(0)
+	n1, p1 := round(1)
+	b.Run("changed", func(b *testing.B) { run(b, [][]PodUse{p0, p1}, [][]NodeUse{n0, n1}) })
 	b.Run("same", func(b *testing.B) {
-		n, p := round(0)
-		e.ReplaceUsage(n, p)
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			e.ReplaceUsage(n, p)
-		}
+		e.ReplaceUsage(n0, p0)
+		run(b, [][]PodUse{p0}, [][]NodeUse{n0})
 	})
 }

@@ -54,6 +54,8 @@ type podRec struct {
 	use      podUse
 	phase    phase
 	flags    podFlags
+	// usageRound is the last usage round that listed the pod (usage.go).
+	usageRound uint32
 }
 
 // podRes is one resource of a pod. limits is zero when the limit is unbounded.
@@ -212,6 +214,9 @@ type nodeAggregate struct {
 // Engine holds the tallies. Its zero value is not usable; call New.
 type Engine struct {
 	mu sync.RWMutex
+	// usageMu orders usage rounds and clears, which apply a round in
+	// several holds of mu (usage.go).
+	usageMu sync.Mutex
 
 	res resourceTable
 

@@ -317,8 +317,11 @@ func TestUsageRoundRecordsOneChangePerSummary(t *testing.T) {
 			round = append(round, PodUse{Namespace: ns, Name: name, CPU: int64(i + 1), Memory: 1 << 20})
 		}
 	}
+	node := []NodeUse{{Name: "n1", CPU: 1000, Memory: 1 << 30, Timestamp: time.Now(), Window: time.Minute}}
+	// The first round makes usage available, which changes every summary.
+	e.ReplaceUsage(node, nil)
 	rev := e.Revision()
-	e.ReplaceUsage([]NodeUse{{Name: "n1", CPU: 1000, Memory: 1 << 30, Timestamp: time.Now(), Window: time.Minute}}, round)
+	e.ReplaceUsage(node, round)
 
 	nb, err := e.NamespaceChangesWithState(rev, ChangeFilter{})
 	if err != nil {
@@ -338,5 +341,57 @@ func TestUsageRoundRecordsOneChangePerSummary(t *testing.T) {
 	}
 	if _, err := e.NodeChangesWithState(rev, ChangeFilter{}); err != nil {
 		t.Errorf("node changes after the round: %v", err)
+	}
+}
+
+// TestUsageRoundsOverManyChunks: rounds longer than one chunk of the write
+// lock still give every listed pod its usage and take it from every pod a
+// round leaves out.
+func TestUsageRoundsOverManyChunks(t *testing.T) {
+	e := New(Options{})
+	e.UpsertNode(mkNode("n1", nodeLabels("zone", "a"), allocatable("cpu", "640", "memory", "64Ti", "pods", "9000")))
+	namespaces := []string{"a", "b", "c"}
+	const perNS = 2 * usageChunk
+	for _, ns := range namespaces {
+		e.UpsertNamespace(mkNS(ns, "team", "x"))
+		for i := range perNS {
+			e.UpsertPod(mkPod(ns, fmt.Sprintf("p%d", i), onNode("n1"), withContainers(ctr("c", rl("cpu", "100m"), nil))))
+		}
+	}
+	round := func(keep func(i int) bool, cpu int64) []PodUse {
+		var pods []PodUse
+		for _, ns := range namespaces {
+			for i := range perNS {
+				if keep(i) {
+					pods = append(pods, PodUse{Namespace: ns, Name: fmt.Sprintf("p%d", i), CPU: cpu, Memory: 1})
+				}
+			}
+		}
+		return pods
+	}
+	usageOf := func(ns string) int64 {
+		got, _, ok := e.NamespaceAt(ns)
+		if !ok {
+			t.Fatalf("namespace %s not found", ns)
+		}
+		for _, r := range got.Resources {
+			if r.Name == v1.ResourceCPU {
+				return r.Usage
+			}
+		}
+		return -1
+	}
+	e.ReplaceUsage(nil, round(func(int) bool { return true }, 1))
+	for _, ns := range namespaces {
+		if got := usageOf(ns); got != perNS {
+			t.Errorf("after a full round, namespace %s uses %dm of CPU, want %d", ns, got, perNS)
+		}
+	}
+	e.ReplaceUsage(nil, round(func(i int) bool { return i%3 == 0 }, 2))
+	want := int64(2 * ((perNS + 2) / 3))
+	for _, ns := range namespaces {
+		if got := usageOf(ns); got != want {
+			t.Errorf("after a round of every third pod, namespace %s uses %dm of CPU, want %d", ns, got, want)
+		}
 	}
 }
