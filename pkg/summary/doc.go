@@ -99,15 +99,17 @@
 // # Usage
 //
 // Usage comes from the resource metrics API (metrics.k8s.io), one round at a
-// time: ReplaceUsage gives every node its NodeMetrics and every pod its
-// PodMetrics (cpu in millicores, memory in bytes), and everything not listed
-// loses its usage; ClearUsage drops all of it while the API cannot be read.
+// time: ReplaceNodeUsage gives every node its NodeMetrics and
+// ReplacePodUsage every pod its PodMetrics (cpu in millicores, memory in
+// bytes), and every node or pod not listed loses its usage; ReplaceUsage
+// does both, and ClearUsage drops all of it while the API cannot be read.
 // A pod keeps its usage in its record (two numbers and a flag) across pod
 // events until the next round, and loses it when it is deleted. Tallies sum
 // the usage of the pods they count and their idle amount, max(0, request -
 // usage) per resource, incrementally like requests; each node also keeps its
 // own usage. A round costs O(pods + nodes) and records a change only for the
-// summaries whose usage moved.
+// summaries whose usage moved. A pod round takes the write lock a chunk of
+// pods at a time, so that it never stalls reads and events for long.
 //
 // # Concurrency
 //
@@ -158,13 +160,12 @@
 // bounded ring of change records lets watchers catch up. A pod event
 // modifies the summaries of its namespace and of its old and new nodes,
 // recording those changes at one revision, all Modified and none changing
-// labels. A usage round (ReplaceUsage, ClearUsage) records, at one
-// revision, a Modified change without a label change for every summary
-// whose usage moved (or, when usage appears or disappears, for every
-// summary); ReplaceUsage records a namespace once per pod of it whose usage
-// moved, so one revision can hold several records of one namespace. Every
-// other event records at most one change. So a revision at which a summary
-// appears, disappears or changes labels records exactly one change.
+// labels. A usage round records a Modified change without a label change
+// for every summary whose usage moved (or, when usage appears or
+// disappears, for every summary), at one revision per chunk of pods and one
+// for the nodes and the pods the round left out. No revision records a
+// summary twice. So a revision at which a summary appears, disappears or
+// changes labels records exactly one change.
 //
 // Each record keeps the summary's labels before and after the change (maps
 // shared with the engine, which never modifies one in place), and a Deleted

@@ -139,40 +139,24 @@ func (e *Engine) applyPodUse(ns *nsEntry, r *podRec, sign int64) {
 // behind it; in chunks, nothing waits for more than a chunk.
 const usageChunk = 2048
 
-// ReplaceUsage records one round of the resource metrics API: every node and
-// pod listed gets the usage given, every other node and pod loses its usage,
-// and usage is reported as available from now on. Entries for nodes or pods
-// the engine does not know are ignored: the next round will carry them once
-// their objects have arrived. Summaries whose usage changed get a new
-// revision; a round that changes nothing costs none.
-//
-// The pods are applied usageChunk at a time, each chunk under the write
-// lock and with a revision of its own, so a read made during a round may
-// see some pods with this round's usage and others with the previous
-// round's, both samples that are current.
+// ReplaceUsage records one round of the resource metrics API:
+// ReplaceNodeUsage with nodes, then ReplacePodUsage with pods.
 func (e *Engine) ReplaceUsage(nodes []NodeUse, pods []PodUse) {
+	e.ReplaceNodeUsage(nodes)
+	e.ReplacePodUsage(pods)
+}
+
+// ReplaceNodeUsage records a round of NodeMetrics: every node listed gets
+// the usage given, every other node loses its own usage, and usage is
+// reported as available from now on. Nodes the engine does not know are
+// ignored: the next round will carry them once their objects have arrived.
+// Node summaries whose usage changed get a new revision; a round that
+// changes nothing costs none.
+func (e *Engine) ReplaceNodeUsage(nodes []NodeUse) {
 	e.usageMu.Lock()
 	defer e.usageMu.Unlock()
 
-	e.mu.Lock()
-	if !e.usage.available {
-		e.usage.available = true
-		// Every summary gains usage fields, even those whose usage is zero.
-		e.touchAll(e.changes.bump())
-	}
-	// No pod has the new round's number yet.
-	e.usage.round++
-	e.usage.listed = 0
-	round := e.usage.round
-	e.unlock()
-
-	for start := 0; start < len(pods); start += usageChunk {
-		chunk := pods[start:min(start+usageChunk, len(pods))]
-		e.mu.Lock()
-		e.applyPodUsage(round, chunk)
-		e.unlock()
-	}
-
+	// Indexed before taking the lock, which then covers only the walk.
 	seen := e.usage.nodeSeen
 	if seen == nil {
 		seen = make(map[string]int, len(nodes))
@@ -184,29 +168,8 @@ func (e *Engine) ReplaceUsage(nodes []NodeUse, pods []PodUse) {
 
 	e.mu.Lock()
 	defer e.unlock()
+	e.makeUsageAvailable()
 	var rev uint64
-	bump := func() uint64 {
-		if rev == 0 {
-			rev = e.changes.bump()
-		}
-		return rev
-	}
-	// Pods the round did not list lose their usage. Steady rounds list
-	// every pod that has usage, and skip the scan.
-	if e.usage.withUsage > e.usage.listed {
-		for key, r := range e.pods {
-			if r.flags&podHasUsage == 0 || r.usageRound == round {
-				continue
-			}
-			ns := e.nss.byID[key.ns]
-			e.applyPodUse(ns, &r, -1)
-			r.flags &^= podHasUsage
-			r.use = podUse{}
-			e.pods[key] = r
-			e.touchNS(ns, bump())
-		}
-	}
-
 	for _, n := range e.nodes.byID {
 		if n == nil || !n.known {
 			continue
@@ -220,11 +183,78 @@ func (e *Engine) ReplaceUsage(nodes []NodeUse, pods []PodUse) {
 			continue
 		}
 		e.setNodeUse(n, next)
+		if rev == 0 {
+			rev = e.changes.bump()
+		}
 		// Node summaries show the node's own usage, not their pods'.
-		e.touch(KindNode, &n.object, bump())
+		e.touch(KindNode, &n.object, rev)
 	}
 	clear(seen)
 	e.usage.nodeSeen = seen
+}
+
+// ReplacePodUsage records a round of PodMetrics: every pod listed gets the
+// usage given, every other pod loses its usage, and usage is reported as
+// available from now on. Pods the engine does not know are ignored: the
+// next round will carry them once their objects have arrived. Namespace
+// summaries whose usage changed get a new revision; a round that changes
+// nothing costs none.
+//
+// The pods are applied usageChunk at a time, each chunk under the write
+// lock and with a revision of its own, so a read made during a round may
+// see some pods with this round's usage and others with the previous
+// round's, both samples that are current.
+func (e *Engine) ReplacePodUsage(pods []PodUse) {
+	e.usageMu.Lock()
+	defer e.usageMu.Unlock()
+
+	e.mu.Lock()
+	e.makeUsageAvailable()
+	// No pod has the new round's number yet.
+	e.usage.round++
+	e.usage.listed = 0
+	round := e.usage.round
+	e.unlock()
+
+	for start := 0; start < len(pods); start += usageChunk {
+		chunk := pods[start:min(start+usageChunk, len(pods))]
+		e.mu.Lock()
+		e.applyPodUsage(round, chunk)
+		e.unlock()
+	}
+
+	// Pods the round did not list lose their usage. Steady rounds list
+	// every pod that has usage, and skip the scan.
+	e.mu.Lock()
+	defer e.unlock()
+	if e.usage.withUsage == e.usage.listed {
+		return
+	}
+	var rev uint64
+	for key, r := range e.pods {
+		if r.flags&podHasUsage == 0 || r.usageRound == round {
+			continue
+		}
+		ns := e.nss.byID[key.ns]
+		e.applyPodUse(ns, &r, -1)
+		r.flags &^= podHasUsage
+		r.use = podUse{}
+		e.pods[key] = r
+		if rev == 0 {
+			rev = e.changes.bump()
+		}
+		e.touchNS(ns, rev)
+	}
+}
+
+// makeUsageAvailable reports usage from now on. The caller holds the write
+// lock.
+func (e *Engine) makeUsageAvailable() {
+	if !e.usage.available {
+		e.usage.available = true
+		// Every summary gains usage fields, even those whose usage is zero.
+		e.touchAll(e.changes.bump())
+	}
 }
 
 // applyPodUsage gives the pods of one chunk of round their usage and marks

@@ -35,7 +35,8 @@ const StaleAfter = 3
 
 // Engine is what the poller feeds.
 type Engine interface {
-	ReplaceUsage(nodes []summary.NodeUse, pods []summary.PodUse)
+	ReplaceNodeUsage(nodes []summary.NodeUse)
+	ReplacePodUsage(pods []summary.PodUse)
 	ClearUsage()
 }
 
@@ -52,6 +53,8 @@ type Poller struct {
 	// failing is the error the poller last logged, "" while reads succeed:
 	// only changes of state are logged.
 	failing string
+	// cleared is true while the engine has no usage from this poller:
+	// before the first round and after usage went stale.
 	cleared bool
 }
 
@@ -70,16 +73,50 @@ func (p *Poller) Run(ctx context.Context) {
 }
 
 // Poll reads one round: one list of NodeMetrics and one of PodMetrics, read
-// at the same time. A failed read keeps the previous round's usage while it
-// is current and clears it after StaleAfter intervals without a successful
-// read.
+// at the same time. While usage is current each list goes to the engine as
+// soon as it is in: the NodeMetrics list, a few thousand items, need not
+// wait for the PodMetrics list, which takes seconds at 150,000 pods. A failed
+// read keeps the previous round's usage while it is current and clears it
+// after StaleAfter intervals without a successful round; usage then comes
+// back with the next round that reads both lists.
 func (p *Poller) Poll(ctx context.Context) {
 	logger := klog.FromContext(ctx)
 	// A read never outlives its round, so a slow metrics API cannot pile
 	// up requests.
 	ctx, cancel := context.WithTimeout(ctx, p.interval)
 	defer cancel()
-	nodes, pods, err := p.read(ctx)
+
+	p.mu.Lock()
+	early := !p.cleared
+	p.mu.Unlock()
+	var (
+		nodes []summary.NodeUse
+		pods  []summary.PodUse
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		list, err := p.client.NodeMetricses().List(gctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("listing NodeMetrics: %w", err)
+		}
+		nodes = currentNodes(list, p.notBefore())
+		if early {
+			p.engine.ReplaceNodeUsage(nodes)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		samples, err := p.streamPodMetrics(gctx)
+		if err != nil {
+			return fmt.Errorf("listing PodMetrics: %w", err)
+		}
+		pods = currentPods(samples, p.notBefore())
+		if early {
+			p.engine.ReplacePodUsage(pods)
+		}
+		return nil
+	})
+	err := g.Wait()
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -99,41 +136,21 @@ func (p *Poller) Poll(ctx context.Context) {
 		}
 		return
 	}
+	if !early {
+		p.engine.ReplaceNodeUsage(nodes)
+		p.engine.ReplacePodUsage(pods)
+	}
 	if p.failing != "" || p.cleared {
-		logger.Info("Reading usage from the resource metrics API", "nodes", len(nodes.Items), "pods", len(pods))
+		logger.Info("Reading usage from the resource metrics API", "nodes", len(nodes), "pods", len(pods))
 	}
 	p.failing = ""
 	p.cleared = false
 	p.lastRead = now
-	p.engine.ReplaceUsage(current(nodes, pods, now.Add(-StaleAfter*p.interval)))
 }
 
-// read lists NodeMetrics and streams PodMetrics, both at once: the lists are
-// independent, so a round takes as long as the slower of them.
-func (p *Poller) read(ctx context.Context) (*metricsapi.NodeMetricsList, []podSample, error) {
-	var (
-		nodes *metricsapi.NodeMetricsList
-		pods  []podSample
-	)
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		var err error
-		if nodes, err = p.client.NodeMetricses().List(ctx, metav1.ListOptions{}); err != nil {
-			return fmt.Errorf("listing NodeMetrics: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		var err error
-		if pods, err = p.streamPodMetrics(ctx); err != nil {
-			return fmt.Errorf("listing PodMetrics: %w", err)
-		}
-		return nil
-	})
-	if err := g.Wait(); err != nil {
-		return nil, nil, err
-	}
-	return nodes, pods, nil
+// notBefore is the time of the oldest sample that is still current.
+func (p *Poller) notBefore() time.Time {
+	return p.clock.Now().Add(-StaleAfter * p.interval)
 }
 
 // podSample is what a round keeps of one PodMetrics.
@@ -191,26 +208,31 @@ type podMetricsUsage struct {
 	} `json:"containers"`
 }
 
-// current turns a round into the engine's samples, leaving out those taken
-// before notBefore.
-func current(nodes *metricsapi.NodeMetricsList, pods []podSample, notBefore time.Time) ([]summary.NodeUse, []summary.PodUse) {
-	nodeUse := make([]summary.NodeUse, 0, len(nodes.Items))
-	for i := range nodes.Items {
-		m := &nodes.Items[i]
+// currentNodes turns a NodeMetrics list into the engine's samples, leaving
+// out those taken before notBefore.
+func currentNodes(list *metricsapi.NodeMetricsList, notBefore time.Time) []summary.NodeUse {
+	out := make([]summary.NodeUse, 0, len(list.Items))
+	for i := range list.Items {
+		m := &list.Items[i]
 		if m.Timestamp.Time.Before(notBefore) {
 			continue
 		}
-		nodeUse = append(nodeUse, summary.NodeUse{
+		out = append(out, summary.NodeUse{
 			Name: m.Name, CPU: m.Usage.Cpu().MilliValue(), Memory: m.Usage.Memory().Value(),
 			Timestamp: m.Timestamp.Time, Window: m.Window.Duration,
 		})
 	}
-	podUse := make([]summary.PodUse, 0, len(pods))
-	for i := range pods {
-		if pods[i].timestamp.Before(notBefore) {
+	return out
+}
+
+// currentPods is currentNodes for PodMetrics samples.
+func currentPods(samples []podSample, notBefore time.Time) []summary.PodUse {
+	out := make([]summary.PodUse, 0, len(samples))
+	for i := range samples {
+		if samples[i].timestamp.Before(notBefore) {
 			continue
 		}
-		podUse = append(podUse, pods[i].use)
+		out = append(out, samples[i].use)
 	}
-	return nodeUse, podUse
+	return out
 }

@@ -226,3 +226,50 @@ func rowOf(rows []summary.ResourceTotals, name v1.ResourceName) summary.Resource
 	}
 	return summary.ResourceTotals{}
 }
+
+// Once usage is current, node usage reaches the engine as soon as the
+// NodeMetrics list is in, without waiting for the PodMetrics list.
+func TestNodeUsageDoesNotWaitForPodMetrics(t *testing.T) {
+	e := summary.New(summary.Options{})
+	e.UpsertNode(&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}})
+	api := &fakeAPI{}
+	setNodeCPU := func(cpu string) {
+		api.set(func(f *fakeAPI) {
+			f.nodes.Items = []metricsapi.NodeMetrics{{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Timestamp: metav1.Now(), Usage: usage(cpu, "1Gi")}}
+		})
+	}
+	nodeCPU := func() int64 {
+		n, _, _ := e.NodeAt("n1")
+		return rowOf(n.Resources, v1.ResourceCPU).Usage
+	}
+	setNodeCPU("1")
+	var holdPods atomic.Bool
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/apis/metrics.k8s.io/v1beta1/pods" && holdPods.Load() {
+			<-release
+		}
+		api.ServeHTTP(w, r)
+	})
+	p := New(client(t, h), e, wait.ForeverTestTimeout)
+	p.Poll(context.Background())
+	if got := nodeCPU(); got != 1000 {
+		t.Fatalf("after the first round n1 uses %dm of CPU, want 1000m", got)
+	}
+
+	setNodeCPU("2")
+	holdPods.Store(true)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Poll(context.Background())
+	}()
+	err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, wait.ForeverTestTimeout, true, func(context.Context) (bool, error) {
+		return nodeCPU() == 2000, nil
+	})
+	close(release)
+	<-done
+	if err != nil {
+		t.Fatalf("n1's new usage was not counted while the PodMetrics list was held: %dm of CPU", nodeCPU())
+	}
+}
