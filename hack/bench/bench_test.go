@@ -121,3 +121,17 @@ func TestEngineRowPodMetricsRound(t *testing.T) {
 		t.Errorf("row = %+v, want 136 B against the typed List's 2272", r)
 	}
 }
+
+// The usage round row reports the longest read during a round against the
+// round itself.
+func TestEngineRowUsageRound(t *testing.T) {
+	b := &bench{rep: &Report{}}
+	b.rep.GoBench = []goBenchmark{{Name: replaceUsage + "/changed", NsPerOp: 64e6, Extra: map[string]float64{"max-read-wait-ms": 1.6}}}
+	b.engineRows()
+	if len(b.rep.Rows) != 1 {
+		t.Fatalf("rows = %+v, want 1", b.rep.Rows)
+	}
+	if r := b.rep.Rows[0]; r.ValueNumber != 1.6 || r.RatioValue == nil || *r.RatioValue != 0.025 || !strings.Contains(r.Peer, "64.0 ms") {
+		t.Errorf("row = %+v, want 1.6 ms against a round of 64 ms", r)
+	}
+}

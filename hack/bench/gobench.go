@@ -48,6 +48,10 @@ const (
 	headroomCost           = "BenchmarkHeadroom"
 )
 
+// replaceUsage is one usage round handed to the engine at the full size,
+// with the longest read made during it.
+const replaceUsage = "BenchmarkReplaceUsage"
+
 // readPodMetrics is one usage round's PodMetrics list at the full size,
 // streamed as the poller reads it, against the typed client's List.
 const readPodMetrics = "BenchmarkReadPodMetrics"

@@ -1256,6 +1256,14 @@ func (b *bench) engineRows() {
 				row.Ratio, row.RatioValue = ratio(gb.Extra["held-B/pod"], peer.Extra["held-B/pod"])
 			}
 			b.rep.addRow(row)
+		case strings.HasPrefix(gb.Name, replaceUsage+"/"):
+			// A round takes the engine's write lock a chunk at a time: the
+			// longest read during it against the whole round.
+			wait := gb.Extra["max-read-wait-ms"]
+			row := Row{Metric: "usage: one round into the engine at 150,000 pods, longest read during it (" + gb.Name + ")",
+				Value: fmt.Sprintf("%.1f ms", wait), ValueNumber: wait, Unit: "ms", Peer: fmt.Sprintf("the round %.1f ms", gb.NsPerOp/1e6)}
+			row.Ratio, row.RatioValue = ratio(wait, gb.NsPerOp/1e6)
+			b.rep.addRow(row)
 		case strings.HasPrefix(gb.Name, headroomCost+"/"):
 			added := gb.Extra["added-ns/write"]
 			row := Row{Metric: "headroom: 8 shapes over 5,000 nodes, added to one status computation (" + gb.Name + ")", Value: fmt.Sprintf("%.2f ms/write (%.2f%% of the interval)", added/1e6, gb.Extra["interval-%"]),
