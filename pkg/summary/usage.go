@@ -1,6 +1,8 @@
 package summary
 
 import (
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -203,10 +205,16 @@ func (e *Engine) ReplaceNodeUsage(nodes []NodeUse) {
 // The pods are applied usageChunk at a time, each chunk under the write
 // lock and with a revision of its own, so a read made during a round may
 // see some pods with this round's usage and others with the previous
-// round's, both samples that are current.
+// round's, both samples that are current. ReplacePodUsage sorts pods by
+// namespace first, so that a namespace's pods fall in one or two chunks and
+// a round records a namespace once or twice. metrics-server lists pods
+// sorted so already, but the API does not promise an order, and unsorted,
+// every chunk of a large round could touch every namespace.
 func (e *Engine) ReplacePodUsage(pods []PodUse) {
 	e.usageMu.Lock()
 	defer e.usageMu.Unlock()
+
+	slices.SortFunc(pods, func(a, b PodUse) int { return strings.Compare(a.Namespace, b.Namespace) })
 
 	e.mu.Lock()
 	e.makeUsageAvailable()
@@ -266,8 +274,7 @@ func (e *Engine) applyPodUsage(round uint32, pods []PodUse) {
 	var nsKnown bool
 	for i := range pods {
 		p := &pods[i]
-		// Rounds list a namespace's pods together: resolve each namespace
-		// once per run.
+		// Pods come sorted by namespace: resolve each namespace once.
 		if i == 0 || p.Namespace != lastNS {
 			lastNS = p.Namespace
 			nsID, nsKnown = e.nss.ids[p.Namespace]

@@ -395,3 +395,40 @@ func TestUsageRoundsOverManyChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageRoundInAnyOrderRecordsFewChanges: a round that lists pods in no
+// particular order, as the metrics API may, still records each namespace in
+// one or two chunks, not in every chunk.
+func TestUsageRoundInAnyOrderRecordsFewChanges(t *testing.T) {
+	e := New(Options{})
+	e.UpsertNode(mkNode("n1", nodeLabels("zone", "a"), allocatable("cpu", "640", "memory", "64Ti", "pods", "9000")))
+	namespaces := []string{"a", "b", "c"}
+	for _, ns := range namespaces {
+		e.UpsertNamespace(mkNS(ns, "team", "x"))
+		for i := range usageChunk {
+			e.UpsertPod(mkPod(ns, fmt.Sprintf("p%d", i), onNode("n1"), withContainers(ctr("c", rl("cpu", "100m"), nil))))
+		}
+	}
+	e.ReplaceNodeUsage(nil) // usage available: the round below changes only pods
+	var round []PodUse
+	for i := range usageChunk {
+		for _, ns := range namespaces { // interleaved: a, b, c, a, b, c, ...
+			round = append(round, PodUse{Namespace: ns, Name: fmt.Sprintf("p%d", i), CPU: 1, Memory: 1})
+		}
+	}
+	rev := e.Revision()
+	e.ReplacePodUsage(round)
+	nb, err := e.NamespaceChangesWithState(rev, ChangeFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := map[string]int{}
+	for _, c := range nb.Changes {
+		records[c.Name]++
+	}
+	for _, ns := range namespaces {
+		if records[ns] < 1 || records[ns] > 2 {
+			t.Errorf("the round recorded namespace %s %d times, want once or twice (all: %v)", ns, records[ns], records)
+		}
+	}
+}
