@@ -253,6 +253,9 @@ type Engine struct {
 	createdScratch   []resID
 
 	changes changeLog
+
+	// selections caches node selections resolved to ids.
+	selections nodeSelections
 }
 
 // New returns an empty Engine.
@@ -290,6 +293,10 @@ type idTable[ID ~uint32, E any] struct {
 	byID     []*E // indexed by ID; 0 is never used, released ids hold nil
 	free     []ID
 	newEntry func(name string, id ID) *E
+	// gen changes whenever an entry is created or released; the engine
+	// also moves the node table's when a node's labels change, which
+	// invalidates its resolved node selections (nodeselection.go).
+	gen uint64
 }
 
 func newIDTable[ID ~uint32, E any](newEntry func(name string, id ID) *E) idTable[ID, E] {
@@ -321,6 +328,7 @@ func (t *idTable[ID, E]) intern(name string) *E {
 	}
 	t.byID[id] = t.newEntry(name, id)
 	t.ids[name] = id
+	t.gen++
 	return t.byID[id]
 }
 
@@ -329,6 +337,7 @@ func (t *idTable[ID, E]) release(name string, id ID) {
 	delete(t.ids, name)
 	t.byID[id] = nil
 	t.free = append(t.free, id)
+	t.gen++
 }
 
 // count is the number of names that have an entry.

@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"maps"
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -208,6 +209,9 @@ func (e *Engine) UpsertNode(node *v1.Node) {
 	} else {
 		delete(e.notReady, n.id)
 	}
+	if !maps.Equal(n.labels, node.Labels) {
+		e.nodes.gen++ // resolved node selections are out of date
+	}
 	e.recordUpsert(KindNode, &n.object, &node.ObjectMeta)
 }
 
@@ -227,6 +231,7 @@ func (e *Engine) DeleteNode(name string) {
 	e.setNodeUse(n, nodeUse{})
 	old := n.resources
 	n.flags, n.resources, n.taints = 0, nil, nil
+	e.nodes.gen++ // the node loses its labels
 	e.recordDelete(KindNode, &n.object, &last)
 	var rev uint64
 	e.advertise(old, -1, &rev)

@@ -252,21 +252,20 @@ func (a *headroomAcc) result(p *shapePlan) Headroom {
 	return h
 }
 
-// headroom computes every shape over the nodes nodeSel selects (nil: all)
-// and, when groupBy is set, per value of that label: the same groups
-// Cluster reports. A node's headroom depends on all its pods, whatever
-// namespace selector the read has: the scheduler counts them all. It costs
-// O(nodes x shapes x requests per shape) plus one selector match per node
-// and shape.
-func (e *Engine) headroom(shapes []Shape, nodeSel labels.Selector, groupBy string) ([]Headroom, map[string][]Headroom) {
+// headroom computes every shape over the nodes sel selects (nil: all,
+// ungrouped) and per group of sel: the same groups Cluster reports. A
+// node's headroom depends on all its pods, whatever namespace selector the
+// read has: the scheduler counts them all. It costs O(nodes x shapes x
+// requests per shape).
+func (e *Engine) headroom(shapes []Shape, sel *nodeSelection) ([]Headroom, map[string][]Headroom) {
 	if len(shapes) == 0 {
 		return nil, nil
 	}
 	plans := e.shapePlans(shapes)
 	total := newHeadroomAccs(plans)
-	var groups map[string][]headroomAcc
-	if groupBy != "" {
-		groups = make(map[string][]headroomAcc)
+	var groups [][]headroomAcc
+	if sel != nil && sel.group != nil {
+		groups = make([][]headroomAcc, len(sel.values))
 	}
 	maxReqs := 0
 	for _, p := range plans {
@@ -274,19 +273,16 @@ func (e *Engine) headroom(shapes []Shape, nodeSel labels.Selector, groupBy strin
 	}
 	free := make([]int64, maxReqs)
 	for _, n := range e.nodes.byID {
-		if n == nil || (nodeSel != nil && !nodeSel.Matches(labels.Set(n.labels))) {
+		if n == nil || (sel != nil && !sel.selected(n.id)) {
 			continue
 		}
 		var g []headroomAcc
 		if groups != nil {
-			value, ok := n.labels[groupBy]
-			if !ok {
-				value = NoGroupValue
+			i := sel.group[n.id]
+			if groups[i] == nil {
+				groups[i] = newHeadroomAccs(plans)
 			}
-			if g = groups[value]; g == nil {
-				g = newHeadroomAccs(plans)
-				groups[value] = g
-			}
+			g = groups[i]
 		}
 		for i := range plans {
 			fits, slots, ok := plans[i].nodeFit(n, free)
@@ -309,8 +305,10 @@ func (e *Engine) headroom(shapes []Shape, nodeSel labels.Selector, groupBy strin
 	var byGroup map[string][]Headroom
 	if groups != nil {
 		byGroup = make(map[string][]Headroom, len(groups))
-		for value, accs := range groups {
-			byGroup[value] = results(accs)
+		for i, accs := range groups {
+			if accs != nil {
+				byGroup[sel.values[i]] = results(accs)
+			}
 		}
 	}
 	return results(total), byGroup

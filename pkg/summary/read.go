@@ -37,8 +37,11 @@ type clusterRead struct {
 	nodeSel, nsSel labels.Selector
 	out            ClusterTotals
 	vec            []ResourceTotals // indexed by resID
+	// nodes is the node selection and grouping resolved, nil when every
+	// node is selected and nothing is grouped.
+	nodes *nodeSelection
 	// nodeOn and nsOn are the selected ids; nil when everything is
-	// selected.
+	// selected. nodeOn is shared with the engine's cache: read-only.
 	nodeOn, nsOn []bool
 	// groups is nil unless the selection groups by a node label; groupOf
 	// is then the group of each selected node, indexed by nodeID.
@@ -77,7 +80,9 @@ func (e *Engine) Cluster(sel Selection) ClusterTotals {
 
 // addNodes selects and groups the nodes and adds their figures, and the
 // pods bound to them when no namespace selector narrows those. It costs
-// O(nodes) unless every node is selected and nothing is grouped.
+// O(nodes) unless every node is selected and nothing is grouped; which
+// nodes are selected, and their groups, come resolved from the engine's
+// cache (nodeselection.go).
 func (r *clusterRead) addNodes() {
 	e := r.e
 	if r.nodeSel == nil && r.sel.GroupByNodeLabel == "" {
@@ -88,21 +93,30 @@ func (r *clusterRead) addNodes() {
 		}
 		return
 	}
-	if r.nodeSel != nil {
-		r.nodeOn = make([]bool, len(e.nodes.byID))
-	}
-	if r.sel.GroupByNodeLabel != "" {
-		r.groups = make(map[string]*groupAcc)
+	r.nodes = e.nodeSelection(r.nodeSel, r.sel.GroupByNodeLabel)
+	r.nodeOn = r.nodes.on
+	if r.nodes.group != nil {
+		accs := make([]groupAcc, len(r.nodes.values))
+		r.groups = make(map[string]*groupAcc, len(accs))
+		for i, value := range r.nodes.values {
+			accs[i].vec = make([]ResourceTotals, len(e.res.names))
+			r.groups[value] = &accs[i]
+		}
 		r.groupOf = make([]*groupAcc, len(e.nodes.byID))
+		for id, i := range r.nodes.group {
+			if i >= 0 {
+				r.groupOf[id] = &accs[i]
+			}
+		}
 	}
 	for _, n := range e.nodes.byID {
-		if n == nil || (r.nodeSel != nil && !r.nodeSel.Matches(labels.Set(n.labels))) {
+		if n == nil || !r.nodes.selected(n.id) {
 			continue
 		}
-		if r.nodeOn != nil {
-			r.nodeOn[n.id] = true
+		var g *groupAcc
+		if r.groupOf != nil {
+			g = r.groupOf[n.id]
 		}
-		g := r.groupOfNode(n)
 		if n.known {
 			addNode(&r.out.Nodes, r.vec, n)
 			if g != nil {
@@ -119,25 +133,6 @@ func (r *clusterRead) addNodes() {
 			}
 		}
 	}
-}
-
-// groupOfNode returns the group of a selected node, creating it; nil when
-// nothing is grouped.
-func (r *clusterRead) groupOfNode(n *nodeEntry) *groupAcc {
-	if r.groups == nil {
-		return nil
-	}
-	value, ok := n.labels[r.sel.GroupByNodeLabel]
-	if !ok {
-		value = NoGroupValue
-	}
-	g := r.groups[value]
-	if g == nil {
-		g = &groupAcc{vec: make([]ResourceTotals, len(r.e.res.names))}
-		r.groups[value] = g
-	}
-	r.groupOf[n.id] = g
-	return g
 }
 
 // selectNamespaces sets nsOn when a namespace selector is given.
@@ -215,7 +210,7 @@ func (r *clusterRead) addGroups() {
 // selected nodes, and per group.
 func (r *clusterRead) addHeadroom() {
 	var groupHeadroom map[string][]Headroom
-	r.out.Headroom, groupHeadroom = r.e.headroom(r.sel.Headroom, r.nodeSel, r.sel.GroupByNodeLabel)
+	r.out.Headroom, groupHeadroom = r.e.headroom(r.sel.Headroom, r.nodes)
 	for i := range r.out.Groups {
 		if v := r.out.Groups[i].Value; v == OtherGroupValue && len(r.folded) > 0 {
 			r.out.Groups[i].Headroom = foldHeadroom(groupHeadroom, r.folded)
