@@ -147,6 +147,9 @@
 // nodes or the selection keeps or leaves out few namespaces. Matching
 // selectors against labels happens at read time, so a node or namespace
 // label change moves its contribution at once without re-bucketing pods.
+// The nodes a node selector and grouping label select, and their groups,
+// are kept from one read to the next until a node is added, deleted or
+// relabelled, so reads between such changes skip the O(nodes) matching.
 // Listing crash-looping pods costs O(crash-looping pods), with a name built
 // only for those that make the first MaxNames. NodeAt and
 // NamespaceAt are O(size of the answer); ChangesWithState is O(buffered
