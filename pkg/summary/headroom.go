@@ -263,9 +263,13 @@ func (e *Engine) headroom(shapes []Shape, sel *nodeSelection) ([]Headroom, map[s
 	}
 	plans := e.shapePlans(shapes)
 	total := newHeadroomAccs(plans)
+	// Every group has a selected node, so every group gets accumulators.
 	var groups [][]headroomAcc
 	if sel != nil && sel.group != nil {
 		groups = make([][]headroomAcc, len(sel.values))
+		for i := range groups {
+			groups[i] = newHeadroomAccs(plans)
+		}
 	}
 	maxReqs := 0
 	for _, p := range plans {
@@ -278,11 +282,7 @@ func (e *Engine) headroom(shapes []Shape, sel *nodeSelection) ([]Headroom, map[s
 		}
 		var g []headroomAcc
 		if groups != nil {
-			i := sel.group[n.id]
-			if groups[i] == nil {
-				groups[i] = newHeadroomAccs(plans)
-			}
-			g = groups[i]
+			g = groups[sel.group[n.id]]
 		}
 		for i := range plans {
 			fits, slots, ok := plans[i].nodeFit(n, free)
@@ -306,9 +306,7 @@ func (e *Engine) headroom(shapes []Shape, sel *nodeSelection) ([]Headroom, map[s
 	if groups != nil {
 		byGroup = make(map[string][]Headroom, len(groups))
 		for i, accs := range groups {
-			if accs != nil {
-				byGroup[sel.values[i]] = results(accs)
-			}
+			byGroup[sel.values[i]] = results(accs)
 		}
 	}
 	return results(total), byGroup
