@@ -805,6 +805,7 @@ func (b *bench) peers(ctx context.Context) error {
 	// kube-state-metrics' figures are recorded (or it failed): at full size
 	// it holds about 5 GiB that kube-capacity and the naive recount need.
 	b.stopKSM()
+	b.stopUsage(ctx)
 
 	// kube-capacity vs kubectl get nodesummaries: the same answer, node allocation.
 	var nodeSummaries cmdResult
@@ -913,6 +914,34 @@ func (b *bench) stopKSM() {
 		return
 	}
 	b.ksm = nil
+}
+
+// stopUsage stops the resource metrics pipeline, if the usage phase started
+// it, once the usage and reads phases are done. At full size kwok and
+// metrics-server held 5.9 GiB, and with them resident the naive recount's
+// kubectl was killed for want of memory (run 20261207T021115Z). The
+// phases after peers (cold start, history) run without usage, as every run
+// before the usage phase existed did.
+func (b *bench) stopUsage(ctx context.Context) {
+	if b.cluster.MetricsServer() == nil && b.cluster.Kwok() == nil {
+		return
+	}
+	var held []string
+	for name, p := range map[string]*localcluster.Process{"metrics-server": b.cluster.MetricsServer(), "kwok": b.cluster.Kwok()} {
+		if p == nil {
+			continue
+		}
+		if st, err := readProc(p.PID()); err == nil {
+			held = append(held, fmt.Sprintf("%s RSS %.0f MiB", name, mib(st.RSS)))
+		}
+	}
+	slices.Sort(held)
+	b.step("stopping the resource metrics pipeline (%s): the usage figures are recorded, and kube-capacity and the naive recount need the memory", strings.Join(held, ", "))
+	if err := b.cluster.StopUsage(ctx); err != nil {
+		// Not fatal: the processes only hold memory, and the cluster's
+		// Stop tries again at the end for one that did not stop.
+		fmt.Fprintf(b.out, "  [peers] stopping the resource metrics pipeline: %v\n", err)
+	}
 }
 
 // runKSM starts kube-state-metrics with the pod and node collectors, waits

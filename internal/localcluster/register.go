@@ -123,13 +123,19 @@ func registerAPIService(ctx context.Context, cfg *rest.Config, api aggregatedAPI
 // discovery clients such as kubectl stop reporting an unavailable group. A missing
 // APIService is not an error.
 func UnregisterAPIService(ctx context.Context, cfg *rest.Config) error {
+	return unregisterAPIService(ctx, cfg, APIServiceName)
+}
+
+// unregisterAPIService deletes the APIService name; a missing one is not an
+// error.
+func unregisterAPIService(ctx context.Context, cfg *rest.Config, name string) error {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("creating dynamic client: %w", err)
 	}
-	err = dyn.Resource(apiServiceGVR).Delete(ctx, APIServiceName, metav1.DeleteOptions{})
+	err = dyn.Resource(apiServiceGVR).Delete(ctx, name, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting apiservice %s: %w", APIServiceName, err)
+		return fmt.Errorf("deleting apiservice %s: %w", name, err)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -584,7 +585,10 @@ func (f *fixture) addRequest(ctx context.Context, t *testing.T, name string, cpu
 	return time.Since(start)
 }
 
-func TestDeletedMetricsAPIServiceRemovesUsageOnly(t *testing.T) {
+// TestStoppedMetricsPipelineRemovesUsageOnly stops the resource metrics
+// pipeline the way the scale benchmark frees its memory (the APIService
+// deleted, metrics-server and kwok stopped), then starts it again.
+func TestStoppedMetricsPipelineRemovesUsageOnly(t *testing.T) {
 	ctx := t.Context()
 	f := setUp(ctx, t)
 	ensureSummaries(ctx, t)
@@ -599,17 +603,26 @@ func TestDeletedMetricsAPIServiceRemovesUsageOnly(t *testing.T) {
 		before[name] = withoutUsage(cs.Status.Resources)
 	}
 
-	dyn := dynamic.NewForConfigOrDie(env.Admin)
-	apiServices := dyn.Resource(schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"})
-	if err := apiServices.Delete(ctx, localcluster.MetricsAPIServiceName, metav1.DeleteOptions{}); err != nil {
-		t.Fatalf("deleting APIService %s: %v", localcluster.MetricsAPIServiceName, err)
+	ms, kwok := env.Cluster.MetricsServer(), env.Cluster.Kwok()
+	if err := env.Cluster.StopUsage(ctx); err != nil {
+		t.Fatalf("stopping the resource metrics pipeline: %v", err)
 	}
-	restored := false
+	restarted := false
 	t.Cleanup(func() {
-		if !restored {
-			_ = env.Cluster.RegisterMetricsServer(context.Background())
+		if !restarted {
+			_ = env.Cluster.StartUsage(context.Background())
 		}
 	})
+	for name, p := range map[string]*localcluster.Process{"metrics-server": ms, "kwok": kwok} {
+		if p.Running() {
+			t.Errorf("%s still runs after StopUsage", name)
+		}
+	}
+	dyn := dynamic.NewForConfigOrDie(env.Admin)
+	apiServices := dyn.Resource(schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"})
+	if _, err := apiServices.Get(ctx, localcluster.MetricsAPIServiceName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("APIService %s after StopUsage: got err %v, want NotFound", localcluster.MetricsAPIServiceName, err)
+	}
 	// Stale after 3 intervals without a successful read, plus the round
 	// that notices and a status write.
 	f.waitUsageUnavailable(ctx, t, 5*usageInterval+10*time.Second)
@@ -627,13 +640,10 @@ func TestDeletedMetricsAPIServiceRemovesUsageOnly(t *testing.T) {
 	f.addRequest(ctx, t, "during-outage", 10)
 
 	// Back: usage returns by itself and agrees with the metrics API again.
-	if err := env.Cluster.RegisterMetricsServer(ctx); err != nil {
+	if err := env.Cluster.StartUsage(ctx); err != nil {
 		t.Fatal(err)
 	}
-	restored = true
-	if err := env.Cluster.WaitForMetricsAvailable(ctx, time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	restarted = true
 	f.agree(ctx, t, metricsTimeout)
 }
 
