@@ -87,7 +87,7 @@ func TestEtcdEndpointFromLog(t *testing.T) {
 }
 
 func TestMetricsReads(t *testing.T) {
-	log := `{"kind":"Event","level":"Metadata","stage":"ResponseComplete","verb":"list","user":{"username":"clusterview-apiserver"},"objectRef":{"resource":"pods","apiGroup":"metrics.k8s.io","apiVersion":"v1beta1"},"requestReceivedTimestamp":"2026-12-05T07:40:02.500000Z"}
+	log := `{"kind":"Event","level":"Metadata","stage":"ResponseComplete","verb":"list","user":{"username":"clusterview-apiserver"},"objectRef":{"resource":"pods","apiGroup":"metrics.k8s.io","apiVersion":"v1beta1"},"requestReceivedTimestamp":"2026-12-05T07:40:02.500000Z","stageTimestamp":"2026-12-05T07:40:04.000000Z"}
 {"kind":"Event","level":"Metadata","stage":"ResponseComplete","verb":"list","user":{"username":"clusterview-apiserver"},"objectRef":{"resource":"nodes","apiGroup":"metrics.k8s.io","apiVersion":"v1beta1"},"requestReceivedTimestamp":"2026-12-05T07:40:02.400000Z"}
 {"kind":"Event","level":"Metadata","stage":"ResponseComplete","verb":"list","user":{"username":"clusterview-apiserver"},"objectRef":{"resource":"nodes","apiGroup":"metrics.k8s.io","apiVersion":"v1beta1"},"requestReceivedTimestamp":"2026-12-05T07:40:01.000000Z"}
 {"kind":"Event","level":"Metadata","stage":"ResponseComplete","verb":"list","user":{"username":"admin"},"objectRef":{"resource":"nodes","apiGroup":"metrics.k8s.io","apiVersion":"v1beta1"},"requestReceivedTimestamp":"2026-12-05T07:40:03.000000Z"}
@@ -98,16 +98,16 @@ func TestMetricsReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := func(s string) time.Time { v, _ := time.Parse(time.RFC3339Nano, s); return v }
-	if n := reads["nodes"]; len(n) != 2 || !n[0].Equal(at("2026-12-05T07:40:01Z")) || !n[1].Equal(at("2026-12-05T07:40:02.4Z")) {
+	if n := reads["nodes"]; len(n) != 2 || !n[0].received.Equal(at("2026-12-05T07:40:01Z")) || !n[1].received.Equal(at("2026-12-05T07:40:02.4Z")) {
 		t.Errorf("node reads = %v", n)
 	}
-	if p := reads["pods"]; len(p) != 1 {
-		t.Errorf("pod reads = %v", p)
+	if p := reads["pods"]; len(p) != 1 || !p[0].completed.Equal(at("2026-12-05T07:40:04Z")) {
+		t.Errorf("pod reads = %v, want one completed at 07:40:04", p)
 	}
-	if got, ok := latestAtOrBefore(reads["nodes"], at("2026-12-05T07:40:02.4Z")); !ok || !got.Equal(at("2026-12-05T07:40:02.4Z")) {
+	if got, ok := latestAtOrBefore(reads["nodes"], at("2026-12-05T07:40:02.4Z")); !ok || !got.received.Equal(at("2026-12-05T07:40:02.4Z")) {
 		t.Errorf("latestAtOrBefore(exact) = %v, %v", got, ok)
 	}
-	if got, ok := latestAtOrBefore(reads["nodes"], at("2026-12-05T07:40:02Z")); !ok || !got.Equal(at("2026-12-05T07:40:01Z")) {
+	if got, ok := latestAtOrBefore(reads["nodes"], at("2026-12-05T07:40:02Z")); !ok || !got.received.Equal(at("2026-12-05T07:40:01Z")) {
 		t.Errorf("latestAtOrBefore(between) = %v, %v", got, ok)
 	}
 	if _, ok := latestAtOrBefore(reads["nodes"], at("2026-12-05T07:40:00Z")); ok {
