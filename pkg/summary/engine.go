@@ -214,9 +214,11 @@ type nodeAggregate struct {
 // Engine holds the tallies. Its zero value is not usable; call New.
 type Engine struct {
 	mu sync.RWMutex
-	// usageMu orders usage rounds and clears, which apply a round in
-	// several holds of mu (usage.go).
-	usageMu sync.Mutex
+	// nodeUsageMu orders node usage rounds, and podUsageMu pod usage
+	// rounds, which apply a round in several holds of mu while the list
+	// is still being read (usage.go); ClearUsage takes both, node first.
+	nodeUsageMu sync.Mutex
+	podUsageMu  sync.Mutex
 
 	res resourceTable
 

@@ -83,7 +83,7 @@ type usageState struct {
 	round     uint32
 	withUsage int
 	listed    int
-	nodeSeen  map[string]int // scratch, used under Engine.usageMu
+	nodeSeen  map[string]int // scratch, used under Engine.nodeUsageMu
 }
 
 // contribution is what a pod record adds to a useTally; zero without usage.
@@ -155,8 +155,8 @@ func (e *Engine) ReplaceUsage(nodes []NodeUse, pods []PodUse) {
 // Node summaries whose usage changed get a new revision; a round that
 // changes nothing costs none.
 func (e *Engine) ReplaceNodeUsage(nodes []NodeUse) {
-	e.usageMu.Lock()
-	defer e.usageMu.Unlock()
+	e.nodeUsageMu.Lock()
+	defer e.nodeUsageMu.Unlock()
 
 	// Indexed before taking the lock, which then covers only the walk.
 	seen := e.usage.nodeSeen
@@ -195,64 +195,149 @@ func (e *Engine) ReplaceNodeUsage(nodes []NodeUse) {
 	e.usage.nodeSeen = seen
 }
 
-// ReplacePodUsage records a round of PodMetrics: every pod listed gets the
-// usage given, every other pod loses its usage, and usage is reported as
-// available from now on. Pods the engine does not know are ignored: the
-// next round will carry them once their objects have arrived. Namespace
-// summaries whose usage changed get a new revision; a round that changes
-// nothing costs none.
+// ReplacePodUsage records a round of PodMetrics given all at once: a
+// PodUsageRound fed pods sorted by namespace. metrics-server lists pods
+// sorted so already, but the API does not promise an order, and unsorted,
+// every chunk of a large round could touch every namespace.
+func (e *Engine) ReplacePodUsage(pods []PodUse) {
+	slices.SortFunc(pods, func(a, b PodUse) int { return strings.Compare(a.Namespace, b.Namespace) })
+	round := e.BeginPodUsage()
+	for i := range pods {
+		round.Add(pods[i])
+	}
+	round.End()
+}
+
+// PodUsageRound records one round of PodMetrics as it is read, so that a
+// namespace's usage need not wait for the end of a list that takes seconds
+// at 150,000 pods: every pod added gets the usage given, and at End every
+// pod the round did not list loses its usage. Pods the engine does not know
+// are ignored: the next round will carry them once their objects have
+// arrived. Namespace summaries whose usage changed get a new revision; a
+// round that changes nothing costs none.
 //
 // The pods are applied usageChunk at a time, each chunk under the write
 // lock and with a revision of its own, so a read made during a round may
 // see some pods with this round's usage and others with the previous
-// round's, both samples that are current. ReplacePodUsage sorts pods by
-// namespace first, so that a namespace's pods fall in one or two chunks and
-// a round records a namespace once or twice. metrics-server lists pods
-// sorted so already, but the API does not promise an order, and unsorted,
-// every chunk of a large round could touch every namespace.
-func (e *Engine) ReplacePodUsage(pods []PodUse) {
-	e.usageMu.Lock()
-	defer e.usageMu.Unlock()
+// round's, both samples that are current. Pods added in namespace order
+// fall in one or two chunks per namespace, so a round records a namespace
+// once or twice; once a pod comes out of that order, the round keeps the
+// rest and applies it sorted at End.
+//
+// One round runs at a time: BeginPodUsage waits for the previous round's
+// End or Abort. A round does not hold up node usage rounds.
+type PodUsageRound struct {
+	e     *Engine
+	round uint32
+	// pending is the next chunk; once unsorted, everything not applied.
+	pending  []PodUse
+	lastNS   string
+	unsorted bool
+	ended    bool
+}
 
-	slices.SortFunc(pods, func(a, b PodUse) int { return strings.Compare(a.Namespace, b.Namespace) })
-
+// BeginPodUsage starts a round of PodMetrics and reports usage as
+// available from now on. The caller must End or Abort it.
+func (e *Engine) BeginPodUsage() *PodUsageRound {
+	e.podUsageMu.Lock()
 	e.mu.Lock()
+	defer e.unlock()
 	e.makeUsageAvailable()
 	// No pod has the new round's number yet.
 	e.usage.round++
 	e.usage.listed = 0
-	round := e.usage.round
-	e.unlock()
+	return &PodUsageRound{e: e, round: e.usage.round, pending: make([]PodUse, 0, usageChunk)}
+}
 
-	for start := 0; start < len(pods); start += usageChunk {
-		chunk := pods[start:min(start+usageChunk, len(pods))]
-		e.mu.Lock()
-		e.applyPodUsage(round, chunk)
-		e.unlock()
+// Add gives one pod its usage, applied with the chunk it falls in.
+func (r *PodUsageRound) Add(p PodUse) {
+	if p.Namespace < r.lastNS {
+		r.unsorted = true
 	}
+	r.lastNS = p.Namespace
+	r.pending = append(r.pending, p)
+	if !r.unsorted && len(r.pending) == usageChunk {
+		r.apply()
+	}
+}
+
+// apply applies the pending pods under the write lock.
+func (r *PodUsageRound) apply() {
+	if len(r.pending) == 0 {
+		return
+	}
+	r.e.mu.Lock()
+	r.e.applyPodUsage(r.round, r.pending)
+	r.e.unlock()
+	r.pending = r.pending[:0]
+}
+
+// applyPending applies the pods added and not yet applied: sorted, in
+// chunks, once the round came out of order.
+func (r *PodUsageRound) applyPending() {
+	if !r.unsorted {
+		r.apply()
+		return
+	}
+	pods := r.pending
+	slices.SortFunc(pods, func(a, b PodUse) int { return strings.Compare(a.Namespace, b.Namespace) })
+	for start := 0; start < len(pods); start += usageChunk {
+		r.pending = pods[start:min(start+usageChunk, len(pods))]
+		r.apply()
+	}
+	r.pending = nil
+}
+
+// End applies what is pending, takes the usage of every pod the round did
+// not list away, and ends the round.
+func (r *PodUsageRound) End() {
+	if r.ended {
+		return
+	}
+	defer r.finish()
+	r.applyPending()
 
 	// Pods the round did not list lose their usage. Steady rounds list
 	// every pod that has usage, and skip the scan.
+	e := r.e
 	e.mu.Lock()
 	defer e.unlock()
 	if e.usage.withUsage == e.usage.listed {
 		return
 	}
 	var rev uint64
-	for key, r := range e.pods {
-		if r.flags&podHasUsage == 0 || r.usageRound == round {
+	for key, p := range e.pods {
+		if p.flags&podHasUsage == 0 || p.usageRound == r.round {
 			continue
 		}
 		ns := e.nss.byID[key.ns]
-		e.applyPodUse(ns, &r, -1)
-		r.flags &^= podHasUsage
-		r.use = podUse{}
-		e.pods[key] = r
+		e.applyPodUse(ns, &p, -1)
+		p.flags &^= podHasUsage
+		p.use = podUse{}
+		e.pods[key] = p
 		if rev == 0 {
 			rev = e.changes.bump()
 		}
 		e.touchNS(ns, rev)
 	}
+}
+
+// Abort ends the round, for a list that failed part way: it applies the
+// pods added, whose samples are current, and takes no one's usage away, so
+// the pods not read keep the previous round's until a round ends or
+// ClearUsage. Abort after End does nothing.
+func (r *PodUsageRound) Abort() {
+	if r.ended {
+		return
+	}
+	defer r.finish()
+	r.applyPending()
+}
+
+func (r *PodUsageRound) finish() {
+	r.ended = true
+	r.pending = nil
+	r.e.podUsageMu.Unlock()
 }
 
 // makeUsageAvailable reports usage from now on. The caller holds the write
@@ -315,8 +400,10 @@ func (e *Engine) applyPodUsage(round uint32, pods []PodUse) {
 // ClearUsage forgets all usage and reports it as unavailable, for when the
 // resource metrics API cannot be read or its data is no longer current.
 func (e *Engine) ClearUsage() {
-	e.usageMu.Lock()
-	defer e.usageMu.Unlock()
+	e.nodeUsageMu.Lock()
+	defer e.nodeUsageMu.Unlock()
+	e.podUsageMu.Lock()
+	defer e.podUsageMu.Unlock()
 	e.mu.Lock()
 	defer e.unlock()
 	if !e.usage.available {

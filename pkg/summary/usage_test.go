@@ -432,3 +432,135 @@ func TestUsageRoundInAnyOrderRecordsFewChanges(t *testing.T) {
 		}
 	}
 }
+
+// streamWorld is one node and perNS pods of 100m requested in each of
+// namespaces, for the tests of rounds fed a pod at a time.
+func streamWorld(t *testing.T, namespaces []string, perNS int) (*Engine, func(ns string) int64) {
+	e := New(Options{})
+	e.UpsertNode(mkNode("n1", nodeLabels("zone", "a"), allocatable("cpu", "640", "memory", "64Ti", "pods", "9000")))
+	for _, ns := range namespaces {
+		e.UpsertNamespace(mkNS(ns, "team", "x"))
+		for i := range perNS {
+			e.UpsertPod(mkPod(ns, fmt.Sprintf("p%d", i), onNode("n1"), withContainers(ctr("c", rl("cpu", "100m"), nil))))
+		}
+	}
+	return e, func(ns string) int64 {
+		t.Helper()
+		got, _, ok := e.NamespaceAt(ns)
+		if !ok {
+			t.Fatalf("namespace %s not found", ns)
+		}
+		for _, r := range got.Resources {
+			if r.Name == v1.ResourceCPU {
+				return r.Usage
+			}
+		}
+		return -1
+	}
+}
+
+// TestPodUsageRoundAppliesAsItReads: a round fed in namespace order shows a
+// namespace's usage as soon as a chunk of it is in, before the round ends,
+// and the end still takes away the usage of pods it did not list.
+func TestPodUsageRoundAppliesAsItReads(t *testing.T) {
+	e, usageOf := streamWorld(t, []string{"a", "b"}, usageChunk)
+	e.ReplacePodUsage([]PodUse{{Namespace: "b", Name: "p0", CPU: 7, Memory: 1}})
+
+	round := e.BeginPodUsage()
+	for i := range usageChunk {
+		round.Add(PodUse{Namespace: "a", Name: fmt.Sprintf("p%d", i), CPU: 1, Memory: 1})
+	}
+	if got := usageOf("a"); got != usageChunk {
+		t.Errorf("with the round still open, a full chunk of namespace a shows %dm of CPU, want %d", got, usageChunk)
+	}
+	if got := usageOf("b"); got != 7 {
+		t.Errorf("with the round still open, namespace b shows %dm of CPU, want the previous round's 7", got)
+	}
+	round.Add(PodUse{Namespace: "b", Name: "p1", CPU: 3, Memory: 1})
+	round.End()
+	if got := usageOf("b"); got != 3 {
+		t.Errorf("after the round, namespace b shows %dm of CPU, want 3 (p0 not listed, p1 uses 3m)", got)
+	}
+}
+
+// TestPodUsageRoundOutOfOrder: once a pod comes out of namespace order the
+// round keeps the rest and applies it, sorted, at its end: the result is
+// the same, and each namespace is still recorded once or twice.
+func TestPodUsageRoundOutOfOrder(t *testing.T) {
+	namespaces := []string{"a", "b", "c"}
+	e, usageOf := streamWorld(t, namespaces, usageChunk)
+	e.ReplaceNodeUsage(nil) // usage available: the round below changes only pods
+	rev := e.Revision()
+	round := e.BeginPodUsage()
+	for i := range usageChunk {
+		for _, ns := range []string{"c", "a", "b"} {
+			round.Add(PodUse{Namespace: ns, Name: fmt.Sprintf("p%d", i), CPU: 2, Memory: 1})
+		}
+	}
+	round.End()
+	nb, err := e.NamespaceChangesWithState(rev, ChangeFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := map[string]int{}
+	for _, c := range nb.Changes {
+		records[c.Name]++
+	}
+	for _, ns := range namespaces {
+		if got := usageOf(ns); got != 2*usageChunk {
+			t.Errorf("namespace %s shows %dm of CPU, want %d", ns, got, 2*usageChunk)
+		}
+		if records[ns] < 1 || records[ns] > 2 {
+			t.Errorf("the round recorded namespace %s %d times, want once or twice (all: %v)", ns, records[ns], records)
+		}
+	}
+}
+
+// TestPodUsageRoundAbort: a round whose list failed part way applies every
+// pod it was given and takes no one's usage away.
+func TestPodUsageRoundAbort(t *testing.T) {
+	e, usageOf := streamWorld(t, []string{"a", "b"}, usageChunk)
+	e.ReplacePodUsage([]PodUse{{Namespace: "b", Name: "p0", CPU: 7, Memory: 1}})
+	round := e.BeginPodUsage()
+	for i := range usageChunk {
+		round.Add(PodUse{Namespace: "a", Name: fmt.Sprintf("p%d", i), CPU: 1, Memory: 1})
+	}
+	round.Add(PodUse{Namespace: "b", Name: "p1", CPU: 3, Memory: 1}) // not a full chunk: pending
+	round.Abort()
+	round.End() // does nothing after Abort
+	if got := usageOf("a"); got != usageChunk {
+		t.Errorf("namespace a shows %dm of CPU, want the applied chunk's %d", got, usageChunk)
+	}
+	if got := usageOf("b"); got != 10 {
+		t.Errorf("namespace b shows %dm of CPU, want 10: p0's 7 from the previous round, p1's 3 applied by Abort", got)
+	}
+	// The next round runs: Abort released the round.
+	e.ReplacePodUsage(nil)
+	if got := usageOf("a"); got != 0 {
+		t.Errorf("after an empty round namespace a shows %dm of CPU, want 0", got)
+	}
+}
+
+// TestPodUsageRoundDoesNotHoldNodeUsage: node usage rounds and clears are
+// not ordered behind an open pod round's list, only ClearUsage is.
+func TestPodUsageRoundDoesNotHoldNodeUsage(t *testing.T) {
+	e, _ := streamWorld(t, []string{"a"}, 1)
+	round := e.BeginPodUsage()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.ReplaceNodeUsage([]NodeUse{{Name: "n1", CPU: 5, Memory: 1, Timestamp: time.Unix(1000, 0)}})
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("ReplaceNodeUsage waited for an open pod round")
+	}
+	round.End()
+	n, _, _ := e.NodeAt("n1")
+	for _, r := range n.Resources {
+		if r.Name == v1.ResourceCPU && r.Usage != 5 {
+			t.Errorf("n1 uses %dm of CPU, want 5", r.Usage)
+		}
+	}
+}

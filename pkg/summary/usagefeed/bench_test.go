@@ -11,6 +11,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metricsapi "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/clusterview/clusterview/internal/jsonlist"
 	fx "github.com/clusterview/clusterview/internal/testfixtures"
@@ -20,12 +21,15 @@ import (
 // benchPods is the full size of the scale bench.
 const benchPods = 150_000
 
+// sampledAt is the time of every sample of podMetricsBody.
+var sampledAt = time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+
 // podMetricsBody is a PodMetricsList of benchPods pods as metrics-server
 // serves it: each item carries its pod's labels and two containers' usage
 // in the units a kubelet reports.
 func podMetricsBody(b *testing.B) []byte {
 	b.Helper()
-	ts := metav1.NewTime(time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
+	ts := metav1.NewTime(sampledAt)
 	list := metricsapi.PodMetricsList{TypeMeta: metav1.TypeMeta{Kind: "PodMetricsList", APIVersion: "metrics.k8s.io/v1beta1"}}
 	list.Items = make([]metricsapi.PodMetrics, benchPods)
 	for i := range list.Items {
@@ -65,10 +69,12 @@ func BenchmarkReadPodMetrics(b *testing.B) {
 		_, _ = w.Write(body)
 	}))
 	p := New(c, summary.New(summary.Options{}), time.Minute)
+	// Every sample is current.
+	p.clock = clocktesting.NewFakeClock(sampledAt)
 	ctx := context.Background()
 	read := map[string]func() (any, int, error){
 		"streamed": func() (any, int, error) {
-			pods, err := p.streamPodMetrics(ctx)
+			pods, err := p.readPodMetrics(ctx)
 			return pods, len(pods), err
 		},
 		// The typed items the stream could decode instead of

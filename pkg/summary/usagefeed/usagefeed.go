@@ -37,6 +37,7 @@ const StaleAfter = 3
 type Engine interface {
 	ReplaceNodeUsage(nodes []summary.NodeUse)
 	ReplacePodUsage(pods []summary.PodUse)
+	BeginPodUsage() *summary.PodUsageRound
 	ClearUsage()
 }
 
@@ -74,11 +75,13 @@ func (p *Poller) Run(ctx context.Context) {
 
 // Poll reads one round: one list of NodeMetrics and one of PodMetrics, read
 // at the same time. While usage is current each list goes to the engine as
-// soon as it is in: the NodeMetrics list, a few thousand items, need not
-// wait for the PodMetrics list, which takes seconds at 150,000 pods. A failed
-// read keeps the previous round's usage while it is current and clears it
-// after StaleAfter intervals without a successful round; usage then comes
-// back with the next round that reads both lists.
+// it is read: the NodeMetrics list, a few thousand items, need not wait for
+// the PodMetrics list, and the PodMetrics list, which takes seconds at
+// 150,000 pods, reaches the engine a chunk of pods at a time as it streams
+// in. A failed read keeps the previous round's usage while it is current
+// (pods of a list that failed part way keep the samples already applied)
+// and clears it after StaleAfter intervals without a successful round;
+// usage then comes back with the next round that reads both lists.
 func (p *Poller) Poll(ctx context.Context) {
 	logger := klog.FromContext(ctx)
 	// A read never outlives its round, so a slow metrics API cannot pile
@@ -106,14 +109,17 @@ func (p *Poller) Poll(ctx context.Context) {
 		return nil
 	})
 	g.Go(func() error {
-		samples, err := p.streamPodMetrics(gctx)
-		if err != nil {
-			return fmt.Errorf("listing PodMetrics: %w", err)
+		if !early {
+			var err error
+			pods, err = p.readPodMetrics(gctx)
+			return err
 		}
-		pods = currentPods(samples, p.notBefore())
-		if early {
-			p.engine.ReplacePodUsage(pods)
+		round := p.engine.BeginPodUsage()
+		if err := p.streamPodMetrics(gctx, p.notBefore(), round.Add); err != nil {
+			round.Abort()
+			return err
 		}
+		round.End()
 		return nil
 	})
 	err := g.Wait()
@@ -124,7 +130,7 @@ func (p *Poller) Poll(ctx context.Context) {
 	if err != nil {
 		if msg := err.Error(); msg != p.failing {
 			if p.failing == "" {
-				logger.Info("Cannot read the resource metrics API; summaries carry no usage until it answers", "err", err)
+				logger.Info("Cannot read the resource metrics API; summaries keep the usage last read until it is stale, then carry none until the API answers", "err", err, "staleAfter", StaleAfter*p.interval)
 			} else {
 				logger.V(2).Info("The resource metrics API still cannot be read", "err", err)
 			}
@@ -153,41 +159,47 @@ func (p *Poller) notBefore() time.Time {
 	return p.clock.Now().Add(-StaleAfter * p.interval)
 }
 
-// podSample is what a round keeps of one PodMetrics.
-type podSample struct {
-	use       summary.PodUse
-	timestamp time.Time
+// readPodMetrics reads a round's PodMetrics whole, for a round that applies
+// them only once both lists are in.
+func (p *Poller) readPodMetrics(ctx context.Context) ([]summary.PodUse, error) {
+	var pods []summary.PodUse
+	err := p.streamPodMetrics(ctx, p.notBefore(), func(u summary.PodUse) { pods = append(pods, u) })
+	return pods, err
 }
 
 // streamPodMetrics reads the PodMetrics list of every namespace one item at
-// a time. metrics-server answers it in one piece (it does not paginate), and
-// the typed List would hold the whole body and every decoded item, labels
-// included, until the last one: at 150,000 pods that is hundreds of MiB for
-// a few numbers per pod (BenchmarkReadPodMetrics has both ways).
-func (p *Poller) streamPodMetrics(ctx context.Context) ([]podSample, error) {
+// a time and hands add each pod whose sample was taken at notBefore or
+// later. metrics-server answers the list in one piece (it does not
+// paginate), and the typed List would hold the whole body and every decoded
+// item, labels included, until the last one: at 150,000 pods that is
+// hundreds of MiB for a few numbers per pod (BenchmarkReadPodMetrics has
+// both ways).
+func (p *Poller) streamPodMetrics(ctx context.Context, notBefore time.Time, add func(summary.PodUse)) error {
 	body, err := p.client.RESTClient().Get().Resource("pods").Stream(ctx)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("listing PodMetrics: %w", err)
 	}
 	defer func() { _ = body.Close() }()
-	var pods []podSample
 	err = jsonlist.EachItem(json.NewDecoder(body), func(dec *json.Decoder) error {
 		var m podMetricsUsage
 		if err := dec.Decode(&m); err != nil {
 			return err
+		}
+		if m.Timestamp.Time.Before(notBefore) {
+			return nil
 		}
 		u := summary.PodUse{Namespace: m.Metadata.Namespace, Name: m.Metadata.Name}
 		for j := range m.Containers {
 			u.CPU += m.Containers[j].Usage.CPU.MilliValue()
 			u.Memory += m.Containers[j].Usage.Memory.Value()
 		}
-		pods = append(pods, podSample{use: u, timestamp: m.Timestamp.Time})
+		add(u)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("decoding the list: %w", err)
+		return fmt.Errorf("listing PodMetrics: decoding the list: %w", err)
 	}
-	return pods, nil
+	return nil
 }
 
 // podMetricsUsage is the part of a metricsapi.PodMetrics a round reads, with
@@ -221,18 +233,6 @@ func currentNodes(list *metricsapi.NodeMetricsList, notBefore time.Time) []summa
 			Name: m.Name, CPU: m.Usage.Cpu().MilliValue(), Memory: m.Usage.Memory().Value(),
 			Timestamp: m.Timestamp.Time, Window: m.Window.Duration,
 		})
-	}
-	return out
-}
-
-// currentPods is currentNodes for PodMetrics samples.
-func currentPods(samples []podSample, notBefore time.Time) []summary.PodUse {
-	out := make([]summary.PodUse, 0, len(samples))
-	for i := range samples {
-		if samples[i].timestamp.Before(notBefore) {
-			continue
-		}
-		out = append(out, samples[i].use)
 	}
 	return out
 }

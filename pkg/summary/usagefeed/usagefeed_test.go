@@ -3,6 +3,7 @@ package usagefeed
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -271,5 +272,108 @@ func TestNodeUsageDoesNotWaitForPodMetrics(t *testing.T) {
 	<-done
 	if err != nil {
 		t.Fatalf("n1's new usage was not counted while the PodMetrics list was held: %dm of CPU", nodeCPU())
+	}
+}
+
+// Once usage is current, a namespace's pod usage reaches the engine while
+// the PodMetrics list is still streaming in, a chunk of pods at a time, and
+// pods of a list that fails part way keep what was applied.
+func TestPodUsageArrivesWhileTheListStreams(t *testing.T) {
+	// More pods than one chunk of the engine's rounds.
+	const early = 5000
+	e := summary.New(summary.Options{})
+	e.UpsertNode(&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}})
+	for _, ns := range []string{"early", "late"} {
+		e.UpsertNamespace(&v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	}
+	pod := func(i int) string { return fmt.Sprintf("p%d", i) }
+	for i := range early {
+		e.UpsertPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "early", Name: pod(i)},
+			Spec: v1.PodSpec{NodeName: "n1", Containers: []v1.Container{{Name: "c"}}}, Status: v1.PodStatus{Phase: v1.PodRunning}})
+	}
+	e.UpsertPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "late", Name: "p0"},
+		Spec: v1.PodSpec{NodeName: "n1", Containers: []v1.Container{{Name: "c"}}}, Status: v1.PodStatus{Phase: v1.PodRunning}})
+	nsCPU := func(ns string) int64 {
+		got, _, _ := e.NamespaceAt(ns)
+		return rowOf(got.Resources, v1.ResourceCPU).Usage
+	}
+
+	// cpu is each pod's usage in millicores this round; hold, when set,
+	// keeps the list open after the early namespace until closed, and
+	// fail then cuts the list short.
+	var (
+		cpu  atomic.Int64
+		hold atomic.Pointer[chan struct{}]
+		fail atomic.Bool
+	)
+	item := func(ns, name string) string {
+		return fmt.Sprintf(`{"metadata":{"namespace":%q,"name":%q},"timestamp":%q,"window":"15s","containers":[{"name":"c","usage":{"cpu":"%dm","memory":"1Mi"}}]}`,
+			ns, name, time.Now().UTC().Format(time.RFC3339), cpu.Load())
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/apis/metrics.k8s.io/v1beta1/nodes" {
+			_, _ = fmt.Fprintf(w, `{"kind":"NodeMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{},"items":[]}`)
+			return
+		}
+		_, _ = fmt.Fprint(w, `{"kind":"PodMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{},"items":[`)
+		for i := range early {
+			if i > 0 {
+				_, _ = fmt.Fprint(w, ",")
+			}
+			_, _ = fmt.Fprint(w, item("early", pod(i)))
+		}
+		w.(http.Flusher).Flush()
+		if c := hold.Load(); c != nil {
+			<-*c
+		}
+		if fail.Load() {
+			// A body cut short: the client reads an unexpected EOF.
+			return
+		}
+		_, _ = fmt.Fprintf(w, ",%s]}", item("late", "p0"))
+	})
+	p := New(client(t, h), e, wait.ForeverTestTimeout)
+	cpu.Store(1)
+	p.Poll(context.Background())
+	if got := nsCPU("early"); got != early {
+		t.Fatalf("after the first round namespace early uses %dm of CPU, want %d", got, early)
+	}
+
+	// Held after the early namespace: its new usage shows meanwhile.
+	cpu.Store(2)
+	release := make(chan struct{})
+	hold.Store(&release)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Poll(context.Background())
+	}()
+	err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, wait.ForeverTestTimeout, true, func(context.Context) (bool, error) {
+		return nsCPU("early") > early, nil
+	})
+	lateDuring := nsCPU("late")
+	close(release)
+	<-done
+	if err != nil {
+		t.Fatalf("namespace early's new usage was not counted while the PodMetrics list was held: %dm of CPU", nsCPU("early"))
+	}
+	if lateDuring != 1 {
+		t.Errorf("while the list was held, namespace late used %dm of CPU, want the previous round's 1m", lateDuring)
+	}
+	if got := nsCPU("early"); got != 2*early {
+		t.Errorf("after the round namespace early uses %dm of CPU, want %d", got, 2*early)
+	}
+
+	// Cut short: every pod read is applied, late keeps its previous sample.
+	cpu.Store(3)
+	hold.Store(nil)
+	fail.Store(true)
+	p.Poll(context.Background())
+	if got := nsCPU("early"); got != 3*early {
+		t.Errorf("after a round cut short namespace early uses %dm of CPU, want %d: every pod was read", got, 3*early)
+	}
+	if got := nsCPU("late"); got != 2 {
+		t.Errorf("after a round cut short namespace late uses %dm of CPU, want the previous round's 2m", got)
 	}
 }
