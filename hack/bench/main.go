@@ -167,7 +167,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "_output/bench", "Directory for the JSON report, profiles and the run directory.")
 	skip := flag.String("skip", "", "Comma-separated phases to leave out: "+strings.Join(skippablePhases, ", ")+" (freshness implies many). The load always runs.")
 	flag.IntVar(&o.usageNodes, "usage-nodes", 0, "Usage phase: synthetic nodes whose kubelet kwok plays (the first by name); 0: all of them. Above 1000 it gets there in four steps and stays at the largest one metrics-server and clusterview kept up with.")
-	flag.IntVar(&o.usageChanges, "usage-changes", 15, "Usage phase: changes of the probe pod's memory use timed for usage freshness.")
+	flag.IntVar(&o.usageChanges, "usage-changes", 15, "Usage phase: changes of the probe pods' memory use timed for usage freshness.")
 	flag.DurationVar(&o.historyWindow, "history-window", 90*time.Second, "History phase: length of each of its two windows (history disabled, then recorded every 1s).")
 	flag.Float64Var(&o.historyChurnRate, "history-churn-rate", 10, "History phase: background changes per second in both windows, so that recorded figures move.")
 	renderDoc := flag.String("render-doc", "", "Only regenerate the generated section of this doc (docs/performance.md) from the run reports in --reports, then exit.")
