@@ -52,7 +52,7 @@ import (
 // namespace that comes last, both on the probe node, so the node's usage
 // moves by twice a pod's. A ClusterSummary selecting the probe node alone
 // shows the node's usage as the default summary's sum does, without the
-// other nodes that metrics-server misses now and then. For each change the
+// other nodes. For each change the
 // bench times four moments:
 //
 //   - visible: the first of its polls of the probes' PodMetrics and
@@ -508,10 +508,10 @@ func (b *bench) createUsageProbe(ctx context.Context) error {
 		}
 	}
 	// A ClusterSummary of the probe node alone: its usage is the probe
-	// node's, where the default summary's is the sum over every node the
-	// last read listed, which moves by whole nodes whenever metrics-server
-	// fails to scrape some (hundreds a minute at 1,250 simulated nodes in
-	// run 20261207T021115Z).
+	// node's, where the default summary's is the sum over every node. That
+	// sum moved by whole nodes whenever metrics-server failed to scrape some
+	// (hundreds a minute at 1,250 simulated nodes in run 20261207T021115Z)
+	// until clusterview kept the current samples of nodes a list leaves out.
 	cs := &v1beta1.ClusterSummary{ObjectMeta: metav1.ObjectMeta{Name: usageSummary},
 		Spec: v1beta1.ClusterSummarySpec{NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/hostname": usageNode}}}}
 	if _, err := b.cvc.ClusterviewV1beta1().ClusterSummaries().Create(ctx, cs, metav1.CreateOptions{}); err != nil {
@@ -749,7 +749,7 @@ func (b *bench) usageFreshness(ctx context.Context, res *UsageResult, metrics me
 		res.Views[v.name] = map[string]string{usageSourceNode: "NodeMetrics of the probe node", usageSourcePod: "PodMetrics of the probe pod in " + usageNamespace + ", the first namespace of the list",
 			usageSourcePodLast: "PodMetrics of the probe pod in " + usageLastNamespace + ", the last namespace of the list"}[v.source]
 	}
-	res.Views[string(viewClusterSummary)] += ", in ClusterSummary " + v1beta1.DefaultClusterSummaryName + "'s sum over every node (the earlier method: the sum moves whenever metrics-server misses a node)"
+	res.Views[string(viewClusterSummary)] += ", in ClusterSummary " + v1beta1.DefaultClusterSummaryName + "'s sum over every node (the earlier method)"
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {

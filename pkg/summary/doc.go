@@ -101,9 +101,11 @@
 // Usage comes from the resource metrics API (metrics.k8s.io), one round at a
 // time: ReplaceNodeUsage gives every node its NodeMetrics and a
 // PodUsageRound every pod its PodMetrics (cpu in millicores, memory in
-// bytes) as the list is read, and every node or pod not listed loses its
-// usage; ReplacePodUsage is a round given all at once, ReplaceUsage does
-// both kinds, and ClearUsage drops all of it while the API cannot be read.
+// bytes) as the list is read, and every pod not listed loses its usage;
+// a node not listed does too, unless ReplaceNodeUsageKeeping is told how
+// old a sample may be and its sample is newer. ReplacePodUsage is a round
+// given all at once, ReplaceUsage does both kinds, and ClearUsage drops all
+// of it while the API cannot be read.
 // A pod keeps its usage in its record (two numbers and a flag) across pod
 // events until the next round, and loses it when it is deleted. Tallies sum
 // the usage of the pods they count and their idle amount, max(0, request -

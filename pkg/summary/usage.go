@@ -155,6 +155,17 @@ func (e *Engine) ReplaceUsage(nodes []NodeUse, pods []PodUse) {
 // Node summaries whose usage changed get a new revision; a round that
 // changes nothing costs none.
 func (e *Engine) ReplaceNodeUsage(nodes []NodeUse) {
+	e.ReplaceNodeUsageKeeping(nodes, time.Time{})
+}
+
+// ReplaceNodeUsageKeeping is ReplaceNodeUsage, except that a node the round
+// does not list keeps its sample while the sample's timestamp is not before
+// currentSince (a zero currentSince keeps none). metrics-server leaves a
+// node out of the list when its last scrape of the node failed, which at
+// thousands of nodes happens to hundreds of them at a time: without this,
+// every such round would take those nodes' usage out of the sums of every
+// summary, and the next round would put it back.
+func (e *Engine) ReplaceNodeUsageKeeping(nodes []NodeUse, currentSince time.Time) {
 	e.nodeUsageMu.Lock()
 	defer e.nodeUsageMu.Unlock()
 
@@ -180,6 +191,8 @@ func (e *Engine) ReplaceNodeUsage(nodes []NodeUse) {
 		if i, ok := seen[n.name]; ok {
 			u := &nodes[i]
 			next = nodeUse{cpu: u.CPU, mem: u.Memory, timestamp: u.Timestamp, window: u.Window, has: true}
+		} else if n.use.has && !currentSince.IsZero() && !n.use.timestamp.Before(currentSince) {
+			continue // still current: kept
 		}
 		if next == n.use {
 			continue

@@ -564,3 +564,58 @@ func TestPodUsageRoundDoesNotHoldNodeUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeLeftOutKeepsCurrentSample: a node a NodeMetrics round leaves out
+// keeps its sample, in its NodeSummary and in the cluster's sum, while the
+// sample is not older than the time given, and loses it after.
+func TestNodeLeftOutKeepsCurrentSample(t *testing.T) {
+	e := New(Options{})
+	for _, name := range []string{"n1", "n2"} {
+		e.UpsertNode(mkNode(name, nodeLabels("zone", "a"), allocatable("cpu", "4", "memory", "8Gi", "pods", "110")))
+	}
+	t0 := time.Unix(1000, 0)
+	sample := func(name string, cpu int64, at time.Time) NodeUse {
+		return NodeUse{Name: name, CPU: cpu, Memory: 1, Timestamp: at, Window: 15 * time.Second}
+	}
+	nodeCPU := func(name string) (int64, bool) {
+		n, _, _ := e.NodeAt(name)
+		for _, r := range n.Resources {
+			if r.Name == v1.ResourceCPU {
+				return r.Usage, r.HasUsage
+			}
+		}
+		return 0, false
+	}
+	clusterCPU := func() int64 {
+		for _, r := range e.Cluster(Selection{Resources: []v1.ResourceName{v1.ResourceCPU}}).Resources {
+			if r.Name == v1.ResourceCPU {
+				return r.Usage
+			}
+		}
+		return -1
+	}
+
+	e.ReplaceNodeUsageKeeping([]NodeUse{sample("n1", 100, t0), sample("n2", 200, t0)}, t0.Add(-45*time.Second))
+	// n2 left out, its sample still current: kept, in the sum too.
+	e.ReplaceNodeUsageKeeping([]NodeUse{sample("n1", 110, t0.Add(15*time.Second))}, t0.Add(-30*time.Second))
+	if got, ok := nodeCPU("n2"); !ok || got != 200 {
+		t.Errorf("n2 left out with a current sample: usage %dm (has %v), want its 200m kept", got, ok)
+	}
+	if got := clusterCPU(); got != 310 {
+		t.Errorf("cluster CPU usage %dm with n2's sample kept, want 310m", got)
+	}
+	// Left out again, its sample now older than the time given: lost.
+	e.ReplaceNodeUsageKeeping([]NodeUse{sample("n1", 120, t0.Add(30*time.Second))}, t0.Add(time.Second))
+	if got, ok := nodeCPU("n2"); ok {
+		t.Errorf("n2 left out with a sample older than allowed: usage %dm, want none", got)
+	}
+	if got := clusterCPU(); got != 120 {
+		t.Errorf("cluster CPU usage %dm after n2's sample went stale, want 120m", got)
+	}
+	// ReplaceNodeUsage keeps nothing.
+	e.ReplaceNodeUsageKeeping([]NodeUse{sample("n1", 120, t0), sample("n2", 200, t0)}, time.Time{})
+	e.ReplaceNodeUsage([]NodeUse{sample("n1", 120, t0)})
+	if got, ok := nodeCPU("n2"); ok {
+		t.Errorf("ReplaceNodeUsage kept n2's usage %dm, want none", got)
+	}
+}

@@ -35,7 +35,7 @@ const StaleAfter = 3
 
 // Engine is what the poller feeds.
 type Engine interface {
-	ReplaceNodeUsage(nodes []summary.NodeUse)
+	ReplaceNodeUsageKeeping(nodes []summary.NodeUse, currentSince time.Time)
 	ReplacePodUsage(pods []summary.PodUse)
 	BeginPodUsage() *summary.PodUsageRound
 	ClearUsage()
@@ -78,7 +78,10 @@ func (p *Poller) Run(ctx context.Context) {
 // it is read: the NodeMetrics list, a few thousand items, need not wait for
 // the PodMetrics list, and the PodMetrics list, which takes seconds at
 // 150,000 pods, reaches the engine a chunk of pods at a time as it streams
-// in. A failed read keeps the previous round's usage while it is current
+// in. A node a NodeMetrics list leaves out (metrics-server failed to scrape
+// it) keeps its last sample while that is current; a pod a PodMetrics list
+// leaves out loses its usage. A failed read keeps the previous round's
+// usage while it is current
 // (pods of a list that failed part way keep the samples already applied)
 // and clears it after StaleAfter intervals without a successful round;
 // usage then comes back with the next round that reads both lists.
@@ -102,9 +105,11 @@ func (p *Poller) Poll(ctx context.Context) {
 		if err != nil {
 			return fmt.Errorf("listing NodeMetrics: %w", err)
 		}
-		nodes = currentNodes(list, p.notBefore())
+		notBefore := p.notBefore()
+		nodes = currentNodes(list, notBefore)
 		if early {
-			p.engine.ReplaceNodeUsage(nodes)
+			// A node the list leaves out keeps its sample while current.
+			p.engine.ReplaceNodeUsageKeeping(nodes, notBefore)
 		}
 		return nil
 	})
@@ -143,7 +148,8 @@ func (p *Poller) Poll(ctx context.Context) {
 		return
 	}
 	if !early {
-		p.engine.ReplaceNodeUsage(nodes)
+		// Usage was cleared: no sample to keep.
+		p.engine.ReplaceNodeUsageKeeping(nodes, time.Time{})
 		p.engine.ReplacePodUsage(pods)
 	}
 	if p.failing != "" || p.cleared {

@@ -377,3 +377,52 @@ func TestPodUsageArrivesWhileTheListStreams(t *testing.T) {
 		t.Errorf("after a round cut short namespace late uses %dm of CPU, want the previous round's 2m", got)
 	}
 }
+
+// A node that one NodeMetrics list leaves out, as metrics-server does for a
+// node whose last scrape failed, keeps its sample while it is current and
+// loses it once it is StaleAfter intervals old.
+func TestNodeLeftOutOfAListKeepsItsSample(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk := clocktesting.NewFakeClock(start)
+	e := summary.New(summary.Options{})
+	for _, name := range []string{"n1", "n2"} {
+		e.UpsertNode(&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	}
+	api := &fakeAPI{}
+	list := func(at time.Time, names ...string) {
+		api.set(func(f *fakeAPI) {
+			f.nodes.Items = nil
+			for _, name := range names {
+				f.nodes.Items = append(f.nodes.Items, metricsapi.NodeMetrics{ObjectMeta: metav1.ObjectMeta{Name: name}, Timestamp: metav1.NewTime(at), Usage: usage("1", "1Gi")})
+			}
+		})
+	}
+	n2CPU := func() (int64, bool) {
+		n, _, _ := e.NodeAt("n2")
+		r := rowOf(n.Resources, v1.ResourceCPU)
+		return r.Usage, r.HasUsage
+	}
+	const interval = 10 * time.Second
+	p := New(client(t, api), e, interval)
+	p.clock = clk
+
+	list(start, "n1", "n2")
+	p.Poll(context.Background())
+	if got, ok := n2CPU(); !ok || got != 1000 {
+		t.Fatalf("after the first round n2 uses %dm of CPU (has %v), want 1000m", got, ok)
+	}
+	// The next round leaves n2 out: its sample is one interval old.
+	clk.Step(interval)
+	list(clk.Now(), "n1")
+	p.Poll(context.Background())
+	if got, ok := n2CPU(); !ok || got != 1000 {
+		t.Errorf("n2 left out of one list with a current sample: %dm of CPU (has %v), want its 1000m kept", got, ok)
+	}
+	// Left out until its sample is older than StaleAfter intervals.
+	clk.Step(StaleAfter * interval)
+	list(clk.Now(), "n1")
+	p.Poll(context.Background())
+	if got, ok := n2CPU(); ok {
+		t.Errorf("n2 left out with a sample %v old: %dm of CPU, want none", (StaleAfter+1)*interval, got)
+	}
+}
