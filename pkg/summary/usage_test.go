@@ -348,16 +348,9 @@ func TestUsageRoundRecordsOneChangePerSummary(t *testing.T) {
 // lock still give every listed pod its usage and take it from every pod a
 // round leaves out.
 func TestUsageRoundsOverManyChunks(t *testing.T) {
-	e := New(Options{})
-	e.UpsertNode(mkNode("n1", nodeLabels("zone", "a"), allocatable("cpu", "640", "memory", "64Ti", "pods", "9000")))
 	namespaces := []string{"a", "b", "c"}
 	const perNS = 2 * usageChunk
-	for _, ns := range namespaces {
-		e.UpsertNamespace(mkNS(ns, "team", "x"))
-		for i := range perNS {
-			e.UpsertPod(mkPod(ns, fmt.Sprintf("p%d", i), onNode("n1"), withContainers(ctr("c", rl("cpu", "100m"), nil))))
-		}
-	}
+	e, usageOf := chunkWorld(t, namespaces, perNS)
 	round := func(keep func(i int) bool, cpu int64) []PodUse {
 		var pods []PodUse
 		for _, ns := range namespaces {
@@ -368,18 +361,6 @@ func TestUsageRoundsOverManyChunks(t *testing.T) {
 			}
 		}
 		return pods
-	}
-	usageOf := func(ns string) int64 {
-		got, _, ok := e.NamespaceAt(ns)
-		if !ok {
-			t.Fatalf("namespace %s not found", ns)
-		}
-		for _, r := range got.Resources {
-			if r.Name == v1.ResourceCPU {
-				return r.Usage
-			}
-		}
-		return -1
 	}
 	e.ReplaceUsage(nil, round(func(int) bool { return true }, 1))
 	for _, ns := range namespaces {
@@ -400,15 +381,8 @@ func TestUsageRoundsOverManyChunks(t *testing.T) {
 // particular order, as the metrics API may, still records each namespace in
 // one or two chunks, not in every chunk.
 func TestUsageRoundInAnyOrderRecordsFewChanges(t *testing.T) {
-	e := New(Options{})
-	e.UpsertNode(mkNode("n1", nodeLabels("zone", "a"), allocatable("cpu", "640", "memory", "64Ti", "pods", "9000")))
 	namespaces := []string{"a", "b", "c"}
-	for _, ns := range namespaces {
-		e.UpsertNamespace(mkNS(ns, "team", "x"))
-		for i := range usageChunk {
-			e.UpsertPod(mkPod(ns, fmt.Sprintf("p%d", i), onNode("n1"), withContainers(ctr("c", rl("cpu", "100m"), nil))))
-		}
-	}
+	e, _ := chunkWorld(t, namespaces, usageChunk)
 	e.ReplaceNodeUsage(nil) // usage available: the round below changes only pods
 	var round []PodUse
 	for i := range usageChunk {
@@ -433,9 +407,10 @@ func TestUsageRoundInAnyOrderRecordsFewChanges(t *testing.T) {
 	}
 }
 
-// streamWorld is one node and perNS pods of 100m requested in each of
-// namespaces, for the tests of rounds fed a pod at a time.
-func streamWorld(t *testing.T, namespaces []string, perNS int) (*Engine, func(ns string) int64) {
+// chunkWorld is one node and perNS pods of 100m requested in each of
+// namespaces, for the tests of rounds over several chunks, and a function
+// that reads a namespace's CPU usage.
+func chunkWorld(t *testing.T, namespaces []string, perNS int) (*Engine, func(ns string) int64) {
 	e := New(Options{})
 	e.UpsertNode(mkNode("n1", nodeLabels("zone", "a"), allocatable("cpu", "640", "memory", "64Ti", "pods", "9000")))
 	for _, ns := range namespaces {
@@ -463,7 +438,7 @@ func streamWorld(t *testing.T, namespaces []string, perNS int) (*Engine, func(ns
 // namespace's usage as soon as a chunk of it is in, before the round ends,
 // and the end still takes away the usage of pods it did not list.
 func TestPodUsageRoundAppliesAsItReads(t *testing.T) {
-	e, usageOf := streamWorld(t, []string{"a", "b"}, usageChunk)
+	e, usageOf := chunkWorld(t, []string{"a", "b"}, usageChunk)
 	e.ReplacePodUsage([]PodUse{{Namespace: "b", Name: "p0", CPU: 7, Memory: 1}})
 
 	round := e.BeginPodUsage()
@@ -488,7 +463,7 @@ func TestPodUsageRoundAppliesAsItReads(t *testing.T) {
 // the same, and each namespace is still recorded once or twice.
 func TestPodUsageRoundOutOfOrder(t *testing.T) {
 	namespaces := []string{"a", "b", "c"}
-	e, usageOf := streamWorld(t, namespaces, usageChunk)
+	e, usageOf := chunkWorld(t, namespaces, usageChunk)
 	e.ReplaceNodeUsage(nil) // usage available: the round below changes only pods
 	rev := e.Revision()
 	round := e.BeginPodUsage()
@@ -519,7 +494,7 @@ func TestPodUsageRoundOutOfOrder(t *testing.T) {
 // TestPodUsageRoundAbort: a round whose list failed part way applies every
 // pod it was given and takes no one's usage away.
 func TestPodUsageRoundAbort(t *testing.T) {
-	e, usageOf := streamWorld(t, []string{"a", "b"}, usageChunk)
+	e, usageOf := chunkWorld(t, []string{"a", "b"}, usageChunk)
 	e.ReplacePodUsage([]PodUse{{Namespace: "b", Name: "p0", CPU: 7, Memory: 1}})
 	round := e.BeginPodUsage()
 	for i := range usageChunk {
@@ -544,7 +519,7 @@ func TestPodUsageRoundAbort(t *testing.T) {
 // TestPodUsageRoundDoesNotHoldNodeUsage: node usage rounds and clears are
 // not ordered behind an open pod round's list, only ClearUsage is.
 func TestPodUsageRoundDoesNotHoldNodeUsage(t *testing.T) {
-	e, _ := streamWorld(t, []string{"a"}, 1)
+	e, _ := chunkWorld(t, []string{"a"}, 1)
 	round := e.BeginPodUsage()
 	done := make(chan struct{})
 	go func() {
