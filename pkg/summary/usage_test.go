@@ -392,6 +392,18 @@ func TestUsageRoundInAnyOrderRecordsFewChanges(t *testing.T) {
 	}
 	rev := e.Revision()
 	e.ReplacePodUsage(round)
+	records := namespaceRecordsSince(t, e, rev)
+	for _, ns := range namespaces {
+		if records[ns] < 1 || records[ns] > 2 {
+			t.Errorf("the round recorded namespace %s %d times, want once or twice (all: %v)", ns, records[ns], records)
+		}
+	}
+}
+
+// namespaceRecordsSince counts the change records of each namespace after
+// revision rev.
+func namespaceRecordsSince(t *testing.T, e *Engine, rev uint64) map[string]int {
+	t.Helper()
 	nb, err := e.NamespaceChangesWithState(rev, ChangeFilter{})
 	if err != nil {
 		t.Fatal(err)
@@ -400,11 +412,7 @@ func TestUsageRoundInAnyOrderRecordsFewChanges(t *testing.T) {
 	for _, c := range nb.Changes {
 		records[c.Name]++
 	}
-	for _, ns := range namespaces {
-		if records[ns] < 1 || records[ns] > 2 {
-			t.Errorf("the round recorded namespace %s %d times, want once or twice (all: %v)", ns, records[ns], records)
-		}
-	}
+	return records
 }
 
 // chunkWorld is one node and perNS pods of 100m requested in each of
@@ -473,14 +481,7 @@ func TestPodUsageRoundOutOfOrder(t *testing.T) {
 		}
 	}
 	round.End()
-	nb, err := e.NamespaceChangesWithState(rev, ChangeFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	records := map[string]int{}
-	for _, c := range nb.Changes {
-		records[c.Name]++
-	}
+	records := namespaceRecordsSince(t, e, rev)
 	for _, ns := range namespaces {
 		if got := usageOf(ns); got != 2*usageChunk {
 			t.Errorf("namespace %s shows %dm of CPU, want %d", ns, got, 2*usageChunk)
