@@ -923,20 +923,11 @@ func (b *bench) stopKSM() {
 // phases after peers (cold start, history) run without usage, as every run
 // before the usage phase existed did.
 func (b *bench) stopUsage(ctx context.Context) {
-	if b.cluster.MetricsServer() == nil && b.cluster.Kwok() == nil {
+	if len(b.pipelineProcesses()) == 0 {
 		return
 	}
-	var held []string
-	for name, p := range map[string]*localcluster.Process{"metrics-server": b.cluster.MetricsServer(), "kwok": b.cluster.Kwok()} {
-		if p == nil {
-			continue
-		}
-		if st, err := readProc(p.PID()); err == nil {
-			held = append(held, fmt.Sprintf("%s RSS %.0f MiB", name, mib(st.RSS)))
-		}
-	}
-	slices.Sort(held)
-	b.step("stopping the resource metrics pipeline (%s): the usage figures are recorded, and kube-capacity and the naive recount need the memory", strings.Join(held, ", "))
+	_, held := b.pipelineRSS()
+	b.step("stopping the resource metrics pipeline (RSS: %s): the usage figures are recorded, and kube-capacity and the naive recount need the memory", held)
 	if err := b.cluster.StopUsage(ctx); err != nil {
 		// Not fatal: the processes only hold memory, and the cluster's
 		// Stop tries again at the end for one that did not stop.

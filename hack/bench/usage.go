@@ -605,7 +605,7 @@ func (b *bench) usagePhase(ctx context.Context) error {
 	if err := b.cluster.StartUsage(ctx); err != nil {
 		return fmt.Errorf("starting the resource metrics pipeline: %w", err)
 	}
-	for name, p := range map[string]*localcluster.Process{"metrics-server": b.cluster.MetricsServer(), "kwok": b.cluster.Kwok()} {
+	for name, p := range b.pipelineProcesses() {
 		if v := stampVersion(filepath.Dir(p.Options().Path), name); v != "" {
 			b.rep.Versions.Tools[name] = v
 		}
@@ -703,20 +703,10 @@ func (b *bench) usagePhase(ctx context.Context) error {
 	if err == nil {
 		res.PeakRSSMiB, res.RSSMiB = mib(st.HWM), mib(st.RSS)
 		b.phaseRSS("usage")
-		var peers []string
-		for name, p := range map[string]*localcluster.Process{"metrics-server": b.cluster.MetricsServer(), "kwok": b.cluster.Kwok()} {
-			if ps, err := readProc(p.PID()); err == nil {
-				peers = append(peers, fmt.Sprintf("%s %.0f MiB", name, mib(ps.RSS)))
-				if name == "kwok" {
-					res.KwokRSSMiB = mib(ps.RSS)
-				} else {
-					res.MetricsServerRSSMiB = mib(ps.RSS)
-				}
-			}
-		}
-		slices.Sort(peers)
+		rss, peers := b.pipelineRSS()
+		res.KwokRSSMiB, res.MetricsServerRSSMiB = rss["kwok"], rss["metrics-server"]
 		row := Row{Metric: fmt.Sprintf("usage: clusterview peak RSS (VmHWM) with usage on (%d of %d nodes, %d pods with usage)", res.NodesWithMetrics, b.o.nodes, res.PodsWithMetrics), Value: fmt.Sprintf("%.0f MiB (set in phase %q; RSS now %.0f MiB)", res.PeakRSSMiB, b.rep.peakPhase("clusterview-apiserver", st.HWM), res.RSSMiB),
-			ValueNumber: res.PeakRSSMiB, Unit: "MiB", Peer: strings.Join(peers, ", ")}
+			ValueNumber: res.PeakRSSMiB, Unit: "MiB", Peer: peers}
 		// Judged at full size whatever share the pipeline carried; the
 		// metric names that share.
 		if b.o.pods >= clusterfill.DefaultSyntheticPods && res.PodsWithMetrics > 0 {
@@ -727,6 +717,35 @@ func (b *bench) usagePhase(ctx context.Context) error {
 		b.rep.addRow(row)
 	}
 	return nil
+}
+
+// pipelineProcesses is the resource metrics pipeline's running processes by
+// name: none before the usage phase starts them or after the peers phase
+// stops them.
+func (b *bench) pipelineProcesses() map[string]*localcluster.Process {
+	out := map[string]*localcluster.Process{}
+	if p := b.cluster.MetricsServer(); p != nil {
+		out["metrics-server"] = p
+	}
+	if p := b.cluster.Kwok(); p != nil {
+		out["kwok"] = p
+	}
+	return out
+}
+
+// pipelineRSS reads the RSS of the pipeline's processes: in MiB by name,
+// and as "name N MiB" joined in name order.
+func (b *bench) pipelineRSS() (map[string]float64, string) {
+	rss := map[string]float64{}
+	var shown []string
+	for name, p := range b.pipelineProcesses() {
+		if st, err := readProc(p.PID()); err == nil {
+			rss[name] = mib(st.RSS)
+			shown = append(shown, fmt.Sprintf("%s %.0f MiB", name, mib(st.RSS)))
+		}
+	}
+	slices.Sort(shown)
+	return rss, strings.Join(shown, ", ")
 }
 
 // usageFreshness runs the freshness probes of the usage phase and adds its

@@ -442,17 +442,24 @@ func chunkWorld(t *testing.T, namespaces []string, perNS int) (*Engine, func(ns 
 	}
 }
 
-// TestPodUsageRoundAppliesAsItReads: a round fed in namespace order shows a
-// namespace's usage as soon as a chunk of it is in, before the round ends,
-// and the end still takes away the usage of pods it did not list.
-func TestPodUsageRoundAppliesAsItReads(t *testing.T) {
+// roundAfterOneChunk is a chunkWorld of namespaces a and b, in which a
+// round gave b's p0 7m of CPU, and an open round that has been given a full
+// chunk of namespace a's pods at 1m each.
+func roundAfterOneChunk(t *testing.T) (*Engine, func(ns string) int64, *PodUsageRound) {
 	e, usageOf := chunkWorld(t, []string{"a", "b"}, usageChunk)
 	e.ReplacePodUsage([]PodUse{{Namespace: "b", Name: "p0", CPU: 7, Memory: 1}})
-
 	round := e.BeginPodUsage()
 	for i := range usageChunk {
 		round.Add(PodUse{Namespace: "a", Name: fmt.Sprintf("p%d", i), CPU: 1, Memory: 1})
 	}
+	return e, usageOf, round
+}
+
+// TestPodUsageRoundAppliesAsItReads: a round fed in namespace order shows a
+// namespace's usage as soon as a chunk of it is in, before the round ends,
+// and the end still takes away the usage of pods it did not list.
+func TestPodUsageRoundAppliesAsItReads(t *testing.T) {
+	_, usageOf, round := roundAfterOneChunk(t)
 	if got := usageOf("a"); got != usageChunk {
 		t.Errorf("with the round still open, a full chunk of namespace a shows %dm of CPU, want %d", got, usageChunk)
 	}
@@ -495,12 +502,7 @@ func TestPodUsageRoundOutOfOrder(t *testing.T) {
 // TestPodUsageRoundAbort: a round whose list failed part way applies every
 // pod it was given and takes no one's usage away.
 func TestPodUsageRoundAbort(t *testing.T) {
-	e, usageOf := chunkWorld(t, []string{"a", "b"}, usageChunk)
-	e.ReplacePodUsage([]PodUse{{Namespace: "b", Name: "p0", CPU: 7, Memory: 1}})
-	round := e.BeginPodUsage()
-	for i := range usageChunk {
-		round.Add(PodUse{Namespace: "a", Name: fmt.Sprintf("p%d", i), CPU: 1, Memory: 1})
-	}
+	e, usageOf, round := roundAfterOneChunk(t)
 	round.Add(PodUse{Namespace: "b", Name: "p1", CPU: 3, Memory: 1}) // not a full chunk: pending
 	round.Abort()
 	round.End() // does nothing after Abort

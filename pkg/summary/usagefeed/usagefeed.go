@@ -81,10 +81,10 @@ func (p *Poller) Run(ctx context.Context) {
 // in. A node a NodeMetrics list leaves out (metrics-server failed to scrape
 // it) keeps its last sample while that is current; a pod a PodMetrics list
 // leaves out loses its usage. A failed read keeps the previous round's
-// usage while it is current
-// (pods of a list that failed part way keep the samples already applied)
-// and clears it after StaleAfter intervals without a successful round;
-// usage then comes back with the next round that reads both lists.
+// usage while it is current (pods of a list that failed part way keep the
+// samples already applied) and clears it after StaleAfter intervals without
+// a successful round; usage then comes back with the next round that reads
+// both lists.
 func (p *Poller) Poll(ctx context.Context) {
 	logger := klog.FromContext(ctx)
 	// A read never outlives its round, so a slow metrics API cannot pile
