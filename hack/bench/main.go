@@ -1094,9 +1094,33 @@ func (b *bench) phaseRSS(phase string) {
 			if v, err := b.clusterviewMetric(context.Background(), "go_memstats_heap_inuse_bytes"); err == nil {
 				r.HeapInuseMiB = v / (1 << 20)
 			}
+			r.FileMiBByFile = fileRSSByRole(p.proc.PID())
 		}
 		b.rep.PhaseRSS = append(b.rep.PhaseRSS, r)
 	}
+}
+
+// fileRSSByRole reads clusterview's file-backed RSS per mapped file and
+// names the two that matter: its own binary and the embedded etcd's
+// database (member/snap/db). Nil when smaps cannot be read.
+func fileRSSByRole(pid int) map[string]float64 {
+	byFile, err := readFileRSS(pid)
+	if err != nil {
+		return nil
+	}
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	out := map[string]float64{}
+	for path, n := range byFile {
+		role := filepath.Base(path)
+		switch {
+		case path == exe:
+			role = "binary"
+		case strings.HasSuffix(path, filepath.Join("member", "snap", "db")):
+			role = "etcd database"
+		}
+		out[role] += mib(n)
+	}
+	return out
 }
 
 // clusterviewPeak is clusterview's VmHWM at the end of the last phase
@@ -1122,7 +1146,8 @@ func phaseFileName(phase string) string {
 // rssMakeup says what clusterview's RSS was made of at the end of the
 // phase that set its peak: the Go heap in use, the rest of the anonymous
 // pages (mostly the heap's headroom between collections), and the pages
-// mapped from files (the binary and the embedded etcd's database).
+// mapped from files, split into the binary and the embedded etcd's
+// database.
 func (b *bench) rssMakeup(hwm int64) string {
 	phase := b.rep.peakPhase("clusterview-apiserver", hwm)
 	for _, p := range b.rep.PhaseRSS {
@@ -1131,7 +1156,11 @@ func (b *bench) rssMakeup(hwm int64) string {
 			if p.HeapInuseMiB > 0 {
 				heap = fmt.Sprintf("Go heap in use %.0f MiB", p.HeapInuseMiB)
 			}
-			return fmt.Sprintf("at the end of %q: RSS %.0f MiB = anonymous %.0f MiB (%s) + file-backed %.0f MiB", phase, p.RSSMiB, p.AnonMiB, heap, p.FileMiB)
+			files := ""
+			if p.FileMiBByFile != nil {
+				files = fmt.Sprintf(" (binary %.0f MiB, etcd database %.0f MiB)", p.FileMiBByFile["binary"], p.FileMiBByFile["etcd database"])
+			}
+			return fmt.Sprintf("at the end of %q: RSS %.0f MiB = anonymous %.0f MiB (%s) + file-backed %.0f MiB%s", phase, p.RSSMiB, p.AnonMiB, heap, p.FileMiB, files)
 		}
 	}
 	return ""

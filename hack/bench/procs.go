@@ -81,6 +81,45 @@ func readProc(pid int) (procStat, error) {
 	return st, sc.Err()
 }
 
+// readFileRSS splits a process's file-backed RSS by the file mapped, from
+// /proc/PID/smaps: for clusterview, its binary and the embedded etcd's
+// bbolt database, which etcd maps read-only and reads through. The sizes
+// are in bytes, keyed by path.
+func readFileRSS(pid int) (map[string]int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }() // read only: nothing is lost
+	byFile := map[string]int64{}
+	current := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) == 0 {
+			continue
+		}
+		// A mapping's header is "start-end perms offset dev inode [path]";
+		// its fields ("Rss:", "Pss:", ...) follow, one per line.
+		if strings.Contains(fs[0], "-") && !strings.HasSuffix(fs[0], ":") {
+			current = ""
+			if len(fs) >= 6 && strings.HasPrefix(fs[5], "/") {
+				current = fs[5]
+			}
+			continue
+		}
+		if current == "" || fs[0] != "Rss:" || len(fs) < 2 {
+			continue
+		}
+		kb, err := strconv.ParseInt(fs[1], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("reading /proc/%d/smaps: %w", pid, err)
+		}
+		byFile[current] += kb << 10
+	}
+	return byFile, sc.Err()
+}
+
 // usage measures a process's CPU time over an interval.
 type usage struct {
 	start procStat

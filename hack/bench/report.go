@@ -232,6 +232,10 @@ type PhaseRSS struct {
 	// pages (see procStat).
 	AnonMiB float64 `json:"anonMiB"`
 	FileMiB float64 `json:"fileMiB"`
+	// FileMiBByFile splits FileMiB by the file mapped (readFileRSS),
+	// clusterview's only: "binary", "etcd database" or the file's base
+	// name.
+	FileMiBByFile map[string]float64 `json:"fileMiBByFile,omitempty"`
 	// HeapInuseMiB is the Go heap in use (go_memstats_heap_inuse_bytes of
 	// clusterview's /metrics), when it could be read.
 	HeapInuseMiB float64 `json:"heapInuseMiB,omitempty"`

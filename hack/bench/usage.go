@@ -692,7 +692,7 @@ func (b *bench) usagePhase(ctx context.Context) error {
 		b.rep.addRow(Row{Metric: "usage: memory per pod with usage (heap after GC, delta vs before usage, same process)",
 			Value:       fmt.Sprintf("%.0f B/pod (%.1f → %.1f MiB over %d pods)", res.HeapPerPodBytes, mib(res.HeapBeforeBytes), mib(res.HeapAfterBytes), res.PodsWithMetrics),
 			ValueNumber: res.HeapPerPodBytes, Unit: "B/pod",
-			Peer: "delta includes the node usage records and the probe; GC'd HeapAlloc, not RSS"})
+			Peer: "delta includes the node usage records and the probe; GC'd HeapAlloc, not RSS, of a server doing other work meanwhile; the engine's own cost is BenchmarkRetainedMemory's usage-B/pod"})
 	}
 
 	if err := b.usageFreshness(ctx, res, metrics); err != nil {
