@@ -2,6 +2,7 @@ package server
 
 import (
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -35,6 +36,29 @@ func TestClusterSummariesHaveNoWatchCacheByDefault(t *testing.T) {
 		size, found := sizes[clusterSummaries]
 		if found != tc.wantFound || size != tc.wantSize {
 			t.Errorf("%v: clustersummaries watch cache size = %d (set: %t), want %d (set: %t)", tc.args, size, found, tc.wantSize, tc.wantFound)
+		}
+	}
+}
+
+// TestEtcdCompactionIntervalDefault pins the shorter compaction interval
+// that keeps rewritten statuses out of etcd's database, and checks that the
+// upstream flag still overrides it.
+func TestEtcdCompactionIntervalDefault(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{args: nil, want: DefaultEtcdCompactionInterval},
+		{args: []string{"--etcd-compaction-interval=5m"}, want: 5 * time.Minute},
+	} {
+		o := NewOptions()
+		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+		o.AddFlags(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if got := o.RecommendedOptions.Etcd.StorageConfig.CompactionInterval; got != tc.want {
+			t.Errorf("%v: compaction interval = %s, want %s", tc.args, got, tc.want)
 		}
 	}
 }
