@@ -111,13 +111,11 @@ func distinctAmountsPerPod() float64 {
 // before: what holding usage costs, measured in one engine rather than as
 // the difference of two heap readings of a server doing other work. A
 // pod's usage lives in its podRec, which has room for it whether or not
-// usage is on, so this is the tallies' share and about zero; it is signed
-// because the round's own garbage can leave the heap a little smaller.
+// usage is on, so this is the tallies' share and about zero; it is signed,
+// since the heap can come out a little smaller after the round.
 func usagePerPod() float64 {
 	e := benchEngineWithoutPods()
-	for i := range benchPods {
-		e.UpsertPod(benchPod(i))
-	}
+	retainedPerPod(e, benchPod) // the pods; their own cost is B/pod
 	round := make([]PodUse, benchPods)
 	for i := range round {
 		p := benchPod(i)
