@@ -1100,6 +1100,12 @@ func (b *bench) phaseRSS(phase string) {
 	}
 }
 
+// The names fileRSSByRole gives the two mapped files that matter.
+const (
+	fileBinary       = "binary"
+	fileEtcdDatabase = "etcd database"
+)
+
 // fileRSSByRole reads clusterview's file-backed RSS per mapped file and
 // names the two that matter: its own binary and the embedded etcd's
 // database (member/snap/db). Nil when smaps cannot be read.
@@ -1114,9 +1120,9 @@ func fileRSSByRole(pid int) map[string]float64 {
 		role := filepath.Base(path)
 		switch {
 		case path == exe:
-			role = "binary"
+			role = fileBinary
 		case strings.HasSuffix(path, filepath.Join("member", "snap", "db")):
-			role = "etcd database"
+			role = fileEtcdDatabase
 		}
 		out[role] += mib(n)
 	}
@@ -1158,7 +1164,7 @@ func (b *bench) rssMakeup(hwm int64) string {
 			}
 			files := ""
 			if p.FileMiBByFile != nil {
-				files = fmt.Sprintf(" (binary %.0f MiB, etcd database %.0f MiB)", p.FileMiBByFile["binary"], p.FileMiBByFile["etcd database"])
+				files = fmt.Sprintf(" (binary %.0f MiB, etcd database %.0f MiB)", p.FileMiBByFile[fileBinary], p.FileMiBByFile[fileEtcdDatabase])
 			}
 			return fmt.Sprintf("at the end of %q: RSS %.0f MiB = anonymous %.0f MiB (%s) + file-backed %.0f MiB%s", phase, p.RSSMiB, p.AnonMiB, heap, p.FileMiB, files)
 		}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -91,9 +92,20 @@ func readFileRSS(pid int) (map[string]int64, error) {
 		return nil, err
 	}
 	defer func() { _ = f.Close() }() // read only: nothing is lost
+	byFile, err := parseFileRSS(f)
+	if err != nil {
+		return nil, fmt.Errorf("reading /proc/%d/smaps: %w", pid, err)
+	}
+	return byFile, nil
+}
+
+// parseFileRSS sums the Rss of every mapping in smaps text by the path
+// mapped; anonymous mappings and pseudo-paths ([heap], [stack]) are left
+// out.
+func parseFileRSS(r io.Reader) (map[string]int64, error) {
 	byFile := map[string]int64{}
 	current := ""
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		fs := strings.Fields(sc.Text())
 		if len(fs) == 0 {
@@ -113,7 +125,7 @@ func readFileRSS(pid int) (map[string]int64, error) {
 		}
 		kb, err := strconv.ParseInt(fs[1], 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("reading /proc/%d/smaps: %w", pid, err)
+			return nil, err
 		}
 		byFile[current] += kb << 10
 	}

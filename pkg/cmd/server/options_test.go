@@ -23,12 +23,7 @@ func TestClusterSummariesHaveNoWatchCacheByDefault(t *testing.T) {
 		{args: []string{"--watch-cache-sizes=clustersummaries.clusterview.io#100"}, wantSize: 100, wantFound: true},
 		{args: []string{"--watch-cache-sizes=pods#0"}, wantFound: false},
 	} {
-		o := NewOptions()
-		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-		o.AddFlags(fs)
-		if err := fs.Parse(tc.args); err != nil {
-			t.Fatalf("%v: %v", tc.args, err)
-		}
+		o := parsedOptions(t, tc.args)
 		sizes, err := genericoptions.ParseWatchCacheSizes(o.RecommendedOptions.Etcd.WatchCacheSizes)
 		if err != nil {
 			t.Fatalf("%v: %v", tc.args, err)
@@ -51,14 +46,21 @@ func TestEtcdCompactionIntervalDefault(t *testing.T) {
 		{args: nil, want: DefaultEtcdCompactionInterval},
 		{args: []string{"--etcd-compaction-interval=5m"}, want: 5 * time.Minute},
 	} {
-		o := NewOptions()
-		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-		o.AddFlags(fs)
-		if err := fs.Parse(tc.args); err != nil {
-			t.Fatalf("%v: %v", tc.args, err)
-		}
+		o := parsedOptions(t, tc.args)
 		if got := o.RecommendedOptions.Etcd.StorageConfig.CompactionInterval; got != tc.want {
 			t.Errorf("%v: compaction interval = %s, want %s", tc.args, got, tc.want)
 		}
 	}
+}
+
+// parsedOptions is NewOptions with args parsed by the server's flags.
+func parsedOptions(t *testing.T, args []string) *Options {
+	t.Helper()
+	o := NewOptions()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	return o
 }
