@@ -258,6 +258,8 @@ type bench struct {
 	// churnCPU is clusterview's CPU (cores) in the churn phase, with one
 	// ClusterSummary: the peer of the 100-summary phase.
 	churnCPU float64
+	// machine follows the machine's CPU time from phase to phase.
+	machine machineClock
 }
 
 func (b *bench) step(format string, args ...any) {
@@ -325,6 +327,8 @@ func run(ctx context.Context, o options) (misses int, retErr error) {
 	if err := b.prepare(ctx); err != nil {
 		return 0, err
 	}
+	// After the builds and before the first process: the machine at rest.
+	b.rep.PhaseMachine = append(b.rep.PhaseMachine, b.machine.atStart())
 	if err := b.startAll(ctx); err != nil {
 		return 0, err
 	}
@@ -1066,7 +1070,8 @@ func (b *bench) restOnly(ctx context.Context) {
 
 // phaseRSS reads the memory of clusterview and, while it runs (in the
 // peers phase, until stopKSM), kube-state-metrics at the end of a phase,
-// so that the report can say which phase set each peak. With --pprof it
+// so that the report can say which phase set each peak, and what the
+// machine did during the phase (machineClock). With --pprof it
 // also saves clusterview's heap profile when the phase raised its peak, as
 // heap-peak-<phase>. The profile is taken at the end of the phase, not at
 // the moment of the peak: it shows what stays live (the heap the collector's
@@ -1097,6 +1102,9 @@ func (b *bench) phaseRSS(phase string) {
 			r.FileMiBByFile = fileRSSByRole(p.proc.PID())
 		}
 		b.rep.PhaseRSS = append(b.rep.PhaseRSS, r)
+	}
+	if pm, ok := b.machine.phaseEnd(phase); ok {
+		b.rep.PhaseMachine = append(b.rep.PhaseMachine, pm)
 	}
 }
 

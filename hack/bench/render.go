@@ -182,6 +182,7 @@ func renderRun(w io.Writer, r *Report, source string) {
 		fmt.Fprintf(w, "Load: %s\n\n", r.Load.Summary)
 	}
 	renderPhases(w, r, r.phases())
+	renderMachine(w, r)
 	if len(r.Skipped) > 0 {
 		fmt.Fprintln(w, "Not measured:")
 		fmt.Fprintln(w)
@@ -222,6 +223,34 @@ func renderPhases(w io.Writer, r *Report, phases []string) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// renderMachine writes what the machine did in each phase of r, for runs
+// that measured it: a slower or busier machine slows every figure, the
+// peers' too.
+func renderMachine(w io.Writer, r *Report) {
+	if len(r.PhaseMachine) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "**the machine, per phase** (CPU time from /proc/stat since the end of the phase before; "+
+		"calibration: SHA-256 over %d MiB on one thread at the end of the phase, with the cluster still running)\n", calibrationBlocks)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| phase | wall | busy CPUs | steal | calibration CPU / wall |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- |")
+	for _, pm := range r.PhaseMachine {
+		wall, busy, steal := "", "", ""
+		if pm.WallSeconds > 0 {
+			wall = fmt.Sprintf("%.0f s", pm.WallSeconds)
+			busy = fmt.Sprintf("%.2f of %d", pm.BusyCores, r.Machine.CPUs)
+			steal = fmt.Sprintf("%.1f %%", pm.StealPercent)
+		}
+		calibration := "not measured"
+		if pm.CalibrationCPUMs > 0 {
+			calibration = fmt.Sprintf("%.0f ms / %.0f ms", pm.CalibrationCPUMs, pm.CalibrationWallMs)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", mdCell(pm.Phase), wall, busy, steal, calibration)
+	}
+	fmt.Fprintln(w)
 }
 
 func mdCell(s string) string {

@@ -30,6 +30,9 @@ type Report struct {
 	Misses []string    `json:"misses"`
 	// PhaseRSS is each process's memory at the end of each phase.
 	PhaseRSS []PhaseRSS `json:"phaseRSS,omitempty"`
+	// PhaseMachine is what the machine did during each phase, after a
+	// calibration before any process started (see machine.go).
+	PhaseMachine []PhaseMachine `json:"phaseMachine,omitempty"`
 	// MissingPeers are the peers that could not be measured.
 	MissingPeers []string            `json:"missingPeers,omitempty"`
 	Freshness    []FreshnessResult   `json:"freshness,omitempty"`
