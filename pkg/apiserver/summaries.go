@@ -127,8 +127,7 @@ func (r *summaryRuntime) startInformers(ctx context.Context) error {
 	factory.Start(ctx.Done())
 	go r.reportResourceNames(ctx)
 	if r.extra.UsageInterval > 0 {
-		// JSON, the default: metrics-server serves nothing else.
-		metrics, err := metricsclient.NewForConfig(rest.CopyConfig(r.extra.CoreClientConfig))
+		metrics, err := metricsclient.NewForConfig(usagefeed.ClientConfig(r.extra.CoreClientConfig))
 		if err != nil {
 			return fmt.Errorf("creating the resource metrics API client: %w", err)
 		}

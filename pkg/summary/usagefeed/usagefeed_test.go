@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,10 +15,13 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	metricsapi "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+	metricsscheme "k8s.io/metrics/pkg/client/clientset/versioned/scheme"
 	metricsv1beta1 "k8s.io/metrics/pkg/client/clientset/versioned/typed/metrics/v1beta1"
 	clocktesting "k8s.io/utils/clock/testing"
 
@@ -35,6 +39,12 @@ type fakeAPI struct {
 	pods        metricsapi.PodMetricsList
 	unavailable bool
 	lists       int
+	// jsonOnly answers in JSON whatever the client asks, as a metrics API
+	// server without protobuf does; otherwise the fake answers in
+	// protobuf when asked first for it, as metrics-server does.
+	jsonOnly bool
+	// protobufLists counts the lists answered in protobuf.
+	protobufLists int
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -48,7 +58,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Code: http.StatusServiceUnavailable, Reason: metav1.StatusReasonServiceUnavailable, Message: "the server is currently unable to handle the request"})
 		return
 	}
-	var list any
+	var list runtime.Object
 	switch r.URL.Path {
 	case "/apis/metrics.k8s.io/v1beta1/nodes":
 		f.nodes.TypeMeta = metav1.TypeMeta{Kind: "NodeMetricsList", APIVersion: "metrics.k8s.io/v1beta1"}
@@ -60,8 +70,22 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if writeList(w, r, list, f.jsonOnly) {
+		f.protobufLists++
+	}
+}
+
+// writeList answers r with list in protobuf when r asks first for it and
+// jsonOnly is false (it then returns true), and in JSON otherwise.
+func writeList(w http.ResponseWriter, r *http.Request, list runtime.Object, jsonOnly bool) bool {
+	if !jsonOnly && strings.HasPrefix(r.Header.Get("Accept"), runtime.ContentTypeProtobuf) {
+		w.Header().Set("Content-Type", runtime.ContentTypeProtobuf)
+		_ = protobuf.NewSerializer(metricsscheme.Scheme, metricsscheme.Scheme).Encode(list, w)
+		return true
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(list)
+	return false
 }
 
 // set changes what the fake serves.
@@ -82,7 +106,7 @@ func (f *fakeAPI) listCalls() int {
 func client(t testing.TB, h http.Handler) metricsv1beta1.MetricsV1beta1Interface {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	c, err := metricsclient.NewForConfig(&rest.Config{Host: srv.URL})
+	c, err := metricsclient.NewForConfig(ClientConfig(&rest.Config{Host: srv.URL}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +119,15 @@ func usage(cpu, mem string) v1.ResourceList {
 	return v1.ResourceList{v1.ResourceCPU: q(cpu), v1.ResourceMemory: q(mem)}
 }
 
+// TestPollFeedsTheEngine runs against a server that answers in protobuf,
+// as metrics-server does, and one that answers only JSON.
 func TestPollFeedsTheEngine(t *testing.T) {
+	for _, jsonOnly := range []bool{false, true} {
+		t.Run(map[bool]string{false: "protobuf", true: "json-only"}[jsonOnly], func(t *testing.T) { testPollFeedsTheEngine(t, jsonOnly) })
+	}
+}
+
+func testPollFeedsTheEngine(t *testing.T, jsonOnly bool) {
 	ctx := context.Background()
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	clk := clocktesting.NewFakeClock(start)
@@ -112,7 +144,7 @@ func TestPollFeedsTheEngine(t *testing.T) {
 		})
 	}
 
-	api := &fakeAPI{}
+	api := &fakeAPI{jsonOnly: jsonOnly}
 	ts := metav1.NewTime(start.Add(-5 * time.Second))
 	api.nodes.Items = []metricsapi.NodeMetrics{
 		{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Timestamp: ts, Window: metav1.Duration{Duration: 15 * time.Second}, Usage: usage("1500m", "3Gi")},
@@ -132,6 +164,15 @@ func TestPollFeedsTheEngine(t *testing.T) {
 	if n := api.listCalls(); n != 2 {
 		t.Fatalf("one round made %d list calls, want 2", n)
 	}
+	wantProtobuf := 2
+	if jsonOnly {
+		wantProtobuf = 0
+	}
+	api.set(func(f *fakeAPI) {
+		if f.protobufLists != wantProtobuf {
+			t.Errorf("%d of the 2 lists were answered in protobuf, want %d", f.protobufLists, wantProtobuf)
+		}
+	})
 	n1, _, _ := e.NodeAt("n1")
 	if got := rowOf(n1.Resources, v1.ResourceCPU); !got.HasUsage || got.Usage != 1500 || !n1.UsageTimestamp.Equal(ts.Time) || n1.UsageWindow != 15*time.Second {
 		t.Fatalf("n1 cpu %+v at %v/%v, want 1500m at %v/15s", got, n1.UsageTimestamp, n1.UsageWindow, ts.Time)
