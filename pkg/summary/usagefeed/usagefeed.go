@@ -200,7 +200,7 @@ func (p *Poller) readPodMetrics(ctx context.Context) ([]summary.PodUse, error) {
 // item, labels included, until the last one: at 150,000 pods that is
 // hundreds of MiB for a few numbers per pod (BenchmarkReadPodMetrics has
 // both ways). The list comes in protobuf when the client asks for it
-// (ContentConfig) and the server serves it, as metrics-server does, and in
+// (ClientConfig) and the server serves it, as metrics-server does, and in
 // JSON otherwise: the first bytes tell which.
 func (p *Poller) streamPodMetrics(ctx context.Context, notBefore time.Time, add func(summary.PodUse)) error {
 	body, err := p.client.RESTClient().Get().Resource("pods").Stream(ctx)
