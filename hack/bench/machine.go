@@ -63,32 +63,84 @@ func parseCPUTimes(stat []byte) (cpuTimes, error) {
 	}, nil
 }
 
-// calibrationBlocks × 1 MiB is what calibrate hashes: about a quarter of a
+// calibrationBlocks × 1 MiB is what calibrate hashes: about a fifth of a
 // second of one CPU on the machines the bench has run on.
 const calibrationBlocks = 256
 
-// calibrate does a fixed amount of single-threaded work, SHA-256 over
-// calibrationBlocks MiB, and returns the CPU time its thread spent and the
-// wall time it took. The CPU time grows when the machine's CPUs are slower
-// or stolen from; the wall time also grows when other processes compete
-// for them.
-func calibrate() (cpu, wall time.Duration, err error) {
+// calibrationWalkEntries is the size of the table calibrate's memory walk
+// reads at random: 4 B entries, 64 MiB, beyond the CPU caches of the
+// machines the bench runs on, and calibrationSteps is how many dependent
+// reads it makes.
+const (
+	calibrationWalkEntries = 16 << 20
+	calibrationSteps       = 2 << 20
+)
+
+// calibration is what calibrate measured: thread CPU time and wall time of
+// each fixed piece of work.
+type calibration struct {
+	hashCPU, hashWall time.Duration
+	memCPU, memWall   time.Duration
+}
+
+// calibrate does two fixed amounts of single-threaded work and times each:
+// SHA-256 over calibrationBlocks MiB, which runs from the CPU's caches, and
+// a walk of dependent reads at random places in 64 MiB, which waits on
+// memory as a garbage collector's marking or a large informer's lookups
+// do. Their CPU times grow when the machine's CPUs or memory are slower or
+// stolen from; their wall times also when other processes compete for the
+// CPUs.
+func calibrate() (c calibration, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	block := make([]byte, 1<<20)
 	for i := range block {
 		block[i] = byte(i)
 	}
+	c.hashCPU, c.hashWall, err = timeOnThread(func() {
+		h := sha256.New()
+		for range calibrationBlocks {
+			h.Write(block)
+		}
+		_ = h.Sum(nil)
+	})
+	if err != nil {
+		return c, err
+	}
+	// A single cycle through every entry (Sattolo's shuffle), so that each
+	// read depends on the one before and no prefetcher can guess it.
+	next := make([]uint32, calibrationWalkEntries)
+	for i := range next {
+		next[i] = uint32(i)
+	}
+	rng := uint64(88172645463325252)
+	for i := len(next) - 1; i > 0; i-- {
+		rng ^= rng << 13
+		rng ^= rng >> 7
+		rng ^= rng << 17
+		j := int(rng % uint64(i))
+		next[i], next[j] = next[j], next[i]
+	}
+	var at uint32
+	c.memCPU, c.memWall, err = timeOnThread(func() {
+		for range calibrationSteps {
+			at = next[at]
+		}
+	})
+	runtime.KeepAlive(at)
+	return c, err
+}
+
+// timeOnThread runs work and returns the CPU time of the calling thread
+// and the wall time it took. The caller has locked its goroutine to the
+// thread.
+func timeOnThread(work func()) (cpu, wall time.Duration, err error) {
 	var start, end unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &start); err != nil {
 		return 0, 0, fmt.Errorf("reading the thread's CPU time: %w", err)
 	}
 	began := time.Now()
-	h := sha256.New()
-	for range calibrationBlocks {
-		h.Write(block)
-	}
-	_ = h.Sum(nil)
+	work()
 	wall = time.Since(began)
 	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &end); err != nil {
 		return 0, 0, fmt.Errorf("reading the thread's CPU time: %w", err)
@@ -106,10 +158,20 @@ type PhaseMachine struct {
 	// StealPercent is the time the hypervisor ran something else while
 	// this machine's CPUs had work, in percent of all their time.
 	StealPercent float64 `json:"stealPercent"`
-	// CalibrationCPUMs and CalibrationWallMs time calibrate's fixed work
-	// at the end of the phase, with the cluster still running.
+	// CalibrationCPUMs and CalibrationWallMs time calibrate's hashing at
+	// the end of the phase, with the cluster still running, and
+	// MemoryWalkCPUMs and MemoryWalkWallMs its memory walk (zero in the
+	// runs before the walk existed).
 	CalibrationCPUMs  float64 `json:"calibrationCPUMs"`
 	CalibrationWallMs float64 `json:"calibrationWallMs"`
+	MemoryWalkCPUMs   float64 `json:"memoryWalkCPUMs,omitempty"`
+	MemoryWalkWallMs  float64 `json:"memoryWalkWallMs,omitempty"`
+}
+
+// setCalibration records what calibrate measured.
+func (pm *PhaseMachine) setCalibration(c calibration) {
+	pm.CalibrationCPUMs, pm.CalibrationWallMs = ms(c.hashCPU), ms(c.hashWall)
+	pm.MemoryWalkCPUMs, pm.MemoryWalkWallMs = ms(c.memCPU), ms(c.memWall)
 }
 
 // machineClock follows the machine's CPU time from one phase's end to the
@@ -125,8 +187,8 @@ type machineClock struct {
 // the clock of the first phase.
 func (m *machineClock) atStart() PhaseMachine {
 	pm := PhaseMachine{Phase: phaseBeforeStart}
-	if cpu, wall, err := calibrate(); err == nil {
-		pm.CalibrationCPUMs, pm.CalibrationWallMs = ms(cpu), ms(wall)
+	if c, err := calibrate(); err == nil {
+		pm.setCalibration(c)
 	}
 	m.start()
 	return pm
@@ -159,8 +221,8 @@ func (m *machineClock) phaseEnd(phase string) (pm PhaseMachine, ok bool) {
 	if all := busy + idle + steal; all > 0 {
 		pm.StealPercent = 100 * steal.Seconds() / all.Seconds()
 	}
-	if cpu, wall, err := calibrate(); err == nil {
-		pm.CalibrationCPUMs, pm.CalibrationWallMs = ms(cpu), ms(wall)
+	if c, err := calibrate(); err == nil {
+		pm.setCalibration(c)
 	}
 	m.start()
 	return pm, true

@@ -30,14 +30,14 @@ func TestParseCPUTimes(t *testing.T) {
 func TestMachineClockPhase(t *testing.T) {
 	var m machineClock
 	before := m.atStart()
-	if before.CalibrationCPUMs <= 0 || before.CalibrationWallMs <= 0 {
+	if before.CalibrationCPUMs <= 0 || before.CalibrationWallMs <= 0 || before.MemoryWalkCPUMs <= 0 || before.MemoryWalkWallMs <= 0 {
 		t.Fatalf("calibration before start not timed: %+v", before)
 	}
 	pm, ok := m.phaseEnd("test")
 	if !ok {
 		t.Fatal("/proc/stat not read")
 	}
-	if pm.Phase != "test" || pm.WallSeconds <= 0 || pm.CalibrationCPUMs <= 0 {
+	if pm.Phase != "test" || pm.WallSeconds <= 0 || pm.CalibrationCPUMs <= 0 || pm.MemoryWalkCPUMs <= 0 {
 		t.Errorf("phase not measured: %+v", pm)
 	}
 	if pm.BusyCores < 0 || pm.StealPercent < 0 || pm.StealPercent > 100 {

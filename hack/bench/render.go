@@ -233,10 +233,11 @@ func renderMachine(w io.Writer, r *Report) {
 		return
 	}
 	fmt.Fprintf(w, "**the machine, per phase** (CPU time from /proc/stat since the end of the phase before; "+
-		"calibration: SHA-256 over %d MiB on one thread at the end of the phase, with the cluster still running)\n", calibrationBlocks)
+		"calibration at the end of the phase, with the cluster still running, on one thread: SHA-256 over %d MiB, "+
+		"and %d dependent reads at random in %d MiB)\n", calibrationBlocks, calibrationSteps, calibrationWalkEntries*4>>20)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| phase | wall | busy CPUs | steal | calibration CPU / wall |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| phase | wall | busy CPUs | steal | SHA-256 CPU / wall | memory walk CPU / wall |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
 	for _, pm := range r.PhaseMachine {
 		wall, busy, steal := "", "", ""
 		if pm.WallSeconds > 0 {
@@ -244,13 +245,19 @@ func renderMachine(w io.Writer, r *Report) {
 			busy = fmt.Sprintf("%.2f of %d", pm.BusyCores, r.Machine.CPUs)
 			steal = fmt.Sprintf("%.1f %%", pm.StealPercent)
 		}
-		calibration := "not measured"
-		if pm.CalibrationCPUMs > 0 {
-			calibration = fmt.Sprintf("%.0f ms / %.0f ms", pm.CalibrationCPUMs, pm.CalibrationWallMs)
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", mdCell(pm.Phase), wall, busy, steal, calibration)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", mdCell(pm.Phase), wall, busy, steal,
+			cpuWall(pm.CalibrationCPUMs, pm.CalibrationWallMs), cpuWall(pm.MemoryWalkCPUMs, pm.MemoryWalkWallMs))
 	}
 	fmt.Fprintln(w)
+}
+
+// cpuWall prints a calibration's CPU and wall time, or says it was not
+// measured (runs before the memory walk existed).
+func cpuWall(cpuMs, wallMs float64) string {
+	if cpuMs <= 0 {
+		return "not measured"
+	}
+	return fmt.Sprintf("%.0f ms / %.0f ms", cpuMs, wallMs)
 }
 
 func mdCell(s string) string {

@@ -44,7 +44,7 @@ func TestRenderRun(t *testing.T) {
 		},
 		PhaseMachine: []PhaseMachine{
 			{Phase: phaseBeforeStart, CalibrationCPUMs: 250, CalibrationWallMs: 251},
-			{Phase: "reads", WallSeconds: 120, BusyCores: 1.5, StealPercent: 2.25, CalibrationCPUMs: 260, CalibrationWallMs: 390},
+			{Phase: "reads", WallSeconds: 120, BusyCores: 1.5, StealPercent: 2.25, CalibrationCPUMs: 260, CalibrationWallMs: 390, MemoryWalkCPUMs: 200, MemoryWalkWallMs: 310},
 		},
 		Misses: []string{"one"}}
 	if _, err := r.writeJSON(dir); err != nil {
@@ -62,8 +62,8 @@ func TestRenderRun(t *testing.T) {
 		"| history, no groups (cluster): bytes stored for 30 days (extrapolated from 54 samples at 1s) | 0.57 MiB |  |  | ≤ 2 MiB per summary | met |",
 		"| read: list nodesummaries (5 items) p50/p99 | 1 ms / 2 ms | list nodes (5) 1 ms / 1 ms | 2.00× | p99 ≤ the core list's p99 (both JSON) | **MISS**: p99 1.0 ms over |",
 		`| answer: naive recount vs clusterview | agree | a\|b |  | identical | met |`,
-		"| before start (no process running) |  |  |  | 250 ms / 251 ms |",
-		"| reads | 120 s | 1.50 of 2 | 2.2 % | 260 ms / 390 ms |",
+		"| before start (no process running) |  |  |  | 250 ms / 251 ms | not measured |",
+		"| reads | 120 s | 1.50 of 2 | 2.2 % | 260 ms / 390 ms | 200 ms / 310 ms |",
 		"1 row(s) missed their target.",
 		"clusterview ran with these flags added: `--watch-cache-sizes=clustersummaries.clusterview.io#100`.",
 		"| `20261204T100000Z.json` |",
