@@ -208,15 +208,20 @@ func (p *Poller) streamPodMetrics(ctx context.Context, notBefore time.Time, add 
 		return fmt.Errorf("listing PodMetrics: %w", err)
 	}
 	defer func() { _ = body.Close() }()
+	// keep hands on the pods whose sample is current, whichever the encoding.
+	keep := func(u summary.PodUse, at time.Time) {
+		if !at.Before(notBefore) {
+			add(u)
+		}
+	}
 	br := bufio.NewReaderSize(body, 64<<10)
 	if start, _ := br.Peek(len(protolist.Magic)); bytes.Equal(start, protolist.Magic) {
 		err = protolist.EachItem(br, func(raw []byte) error {
 			u, at, err := decodePodUsage(raw)
-			if err != nil || at.Before(notBefore) {
-				return err
+			if err == nil {
+				keep(u, at)
 			}
-			add(u)
-			return nil
+			return err
 		})
 	} else {
 		err = jsonlist.EachItem(json.NewDecoder(br), func(dec *json.Decoder) error {
@@ -224,15 +229,12 @@ func (p *Poller) streamPodMetrics(ctx context.Context, notBefore time.Time, add 
 			if err := dec.Decode(&m); err != nil {
 				return err
 			}
-			if m.Timestamp.Time.Before(notBefore) {
-				return nil
-			}
 			u := summary.PodUse{Namespace: m.Metadata.Namespace, Name: m.Metadata.Name}
 			for j := range m.Containers {
 				u.CPU += m.Containers[j].Usage.CPU.MilliValue()
 				u.Memory += m.Containers[j].Usage.Memory.Value()
 			}
-			add(u)
+			keep(u, m.Timestamp.Time)
 			return nil
 		})
 	}

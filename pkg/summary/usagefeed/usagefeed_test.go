@@ -16,12 +16,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	metricsapi "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
-	metricsscheme "k8s.io/metrics/pkg/client/clientset/versioned/scheme"
 	metricsv1beta1 "k8s.io/metrics/pkg/client/clientset/versioned/typed/metrics/v1beta1"
 	clocktesting "k8s.io/utils/clock/testing"
 
@@ -76,16 +74,18 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeList answers r with list in protobuf when r asks first for it and
-// jsonOnly is false (it then returns true), and in JSON otherwise.
+// jsonOnly is false (it then returns true), and in JSON otherwise, encoded
+// as metrics-server encodes it (encodeList).
 func writeList(w http.ResponseWriter, r *http.Request, list runtime.Object, jsonOnly bool) bool {
+	mediaType := runtime.ContentTypeJSON
 	if !jsonOnly && strings.HasPrefix(r.Header.Get("Accept"), runtime.ContentTypeProtobuf) {
-		w.Header().Set("Content-Type", runtime.ContentTypeProtobuf)
-		_ = protobuf.NewSerializer(metricsscheme.Scheme, metricsscheme.Scheme).Encode(list, w)
-		return true
+		mediaType = runtime.ContentTypeProtobuf
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(list)
-	return false
+	w.Header().Set("Content-Type", mediaType)
+	if err := encodeList(list, mediaType, w); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+	return mediaType == runtime.ContentTypeProtobuf
 }
 
 // set changes what the fake serves.
