@@ -794,8 +794,7 @@ func (b *bench) peers(ctx context.Context) error {
 	binDir := filepath.Dir(b.cluster.KubectlPath())
 
 	// kube-state-metrics: memory once synced, CPU at rest next to clusterview.
-	ksmPath := filepath.Join(binDir, "kube-state-metrics")
-	if _, err := os.Stat(ksmPath); err == nil && b.rep.Versions.Tools["kube-state-metrics"] != "" {
+	if ksmPath, ok := b.ksmBinary(); ok {
 		if err := b.runKSM(ctx, ksmPath); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -937,6 +936,14 @@ func (b *bench) stopUsage(ctx context.Context) {
 		// Stop tries again at the end for one that did not stop.
 		fmt.Fprintf(b.out, "  [peers] stopping the resource metrics pipeline: %v\n", err)
 	}
+}
+
+// ksmBinary is the kube-state-metrics binary next to the control plane's,
+// and whether it is there and its version was stamped when it was built.
+func (b *bench) ksmBinary() (string, bool) {
+	path := filepath.Join(filepath.Dir(b.cluster.KubectlPath()), "kube-state-metrics")
+	_, err := os.Stat(path)
+	return path, err == nil && b.rep.Versions.Tools["kube-state-metrics"] != ""
 }
 
 // startKSM starts kube-state-metrics with the pod and node collectors,
@@ -1405,8 +1412,8 @@ func (b *bench) coldStart(ctx context.Context) error {
 // on a busier machine than clusterview. This one runs on the machine the
 // restart gets, and stops before it.
 func (b *bench) ksmSyncBeforeRestart(ctx context.Context) float64 {
-	path := filepath.Join(filepath.Dir(b.cluster.KubectlPath()), "kube-state-metrics")
-	if _, err := os.Stat(path); err != nil || b.rep.Versions.Tools["kube-state-metrics"] == "" {
+	path, ok := b.ksmBinary()
+	if !ok {
 		b.peerMissing("kube-state-metrics (cold start)", "binary not built")
 		return 0
 	}
