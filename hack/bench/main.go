@@ -807,7 +807,7 @@ func (b *bench) peers(ctx context.Context) error {
 	}
 	// kube-state-metrics' figures are recorded (or it failed): at full size
 	// it holds about 5 GiB that kube-capacity and the naive recount need.
-	b.stopKSM()
+	b.stopKSM("kube-capacity and the naive recount need the memory")
 	b.stopUsage(ctx)
 
 	// kube-capacity vs kubectl get nodesummaries: the same answer, node allocation.
@@ -899,9 +899,10 @@ func (b *bench) peers(ctx context.Context) error {
 }
 
 // stopKSM stops kube-state-metrics, if it runs, once its figures are
-// recorded. Nothing after uses the process: phaseRSS and stopAll skip it
-// once nil, and the cold start compares with its recorded figures.
-func (b *bench) stopKSM() {
+// recorded; why says what needs it gone. Nothing after uses the process:
+// phaseRSS and stopAll skip it once nil, and the cold start compares with
+// its recorded figures.
+func (b *bench) stopKSM(why string) {
 	if b.ksm == nil {
 		return
 	}
@@ -909,11 +910,11 @@ func (b *bench) stopKSM() {
 	if st, err := readProc(b.ksm.PID()); err == nil {
 		rss = fmt.Sprintf("RSS %.0f MiB", mib(st.RSS))
 	}
-	b.step("stopping kube-state-metrics (%s): its figures are recorded, and kube-capacity and the naive recount need the memory", rss)
+	b.step("stopping kube-state-metrics (%s): its figures are recorded, and %s", rss, why)
 	if err := b.ksm.Stop(20 * time.Second); err != nil {
 		// Not fatal: it only holds memory, and stopAll tries again at
 		// the end.
-		fmt.Fprintf(b.out, "  [peers] stopping kube-state-metrics: %v\n", err)
+		fmt.Fprintf(b.out, "  [%s] stopping kube-state-metrics: %v\n", b.rep.phase, err)
 		return
 	}
 	b.ksm = nil
@@ -1417,16 +1418,18 @@ func (b *bench) ksmSyncBeforeRestart(ctx context.Context) float64 {
 		b.peerMissing("kube-state-metrics (cold start)", "binary not built")
 		return 0
 	}
-	proc, took, _, err := b.startKSM(ctx, path, "kube-state-metrics-cold-start.log")
+	// b.ksm is the one handle on a running kube-state-metrics: stopAll
+	// stops it if the bench ends before stopKSM does. The peers phase's
+	// process is gone unless stopping it failed; then it is tried again.
+	b.stopKSM("a second one starts")
+	var took time.Duration
+	var err error
+	b.ksm, took, _, err = b.startKSM(ctx, path, "kube-state-metrics-cold-start.log")
 	var st procStat
 	if err == nil {
-		st, err = readProc(proc.PID())
+		st, err = readProc(b.ksm.PID())
 	}
-	if proc != nil {
-		if stopErr := proc.Stop(20 * time.Second); stopErr != nil && err == nil {
-			err = fmt.Errorf("stopping: %w", stopErr)
-		}
-	}
+	b.stopKSM("clusterview's restart gets the machine to itself")
 	if err != nil {
 		if ctx.Err() == nil {
 			b.peerMissing("kube-state-metrics (cold start)", err.Error())
